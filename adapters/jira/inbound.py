@@ -1,0 +1,207 @@
+"""Jira Cloud / Jira Service Management webhooks → canonical events. Pure: no I/O.
+
+Shapes: `issue` for the `jira:issue_*` events (the document carries the whole issue) and `comment`
+for the `comment_*` events (the document's issue carries only summary, issuetype, project,
+assignee, priority and status).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from adapters.base import Handler, Headers, checked, header, ignored, parse_time
+from adapters.jira import signature
+from adapters.jira.payloads import ChangelogItem, CommentEvent, Issue, IssueEvent, JiraComment, JiraUser
+from connector.errors import PayloadError
+from connector.model import Channel, Comment, EventKind, ExternalRef, InboundEvent, Parsed
+
+VENDOR = "jira"
+DELIVERY_HEADER = "x-atlassian-webhook-identifier"
+#: Label the connector puts on Jira issues it creates: "hdc-ticket-<ticket id>".
+TICKET_LABEL_PREFIX = "hdc-ticket-"
+
+# Very old payloads carry no `fieldId`; only these built-in fields are recognised by display name.
+_BUILTIN_BY_NAME = frozenset({"status", "priority", "assignee", "summary", "labels"})
+
+# An update that touches several fields takes the kind of the most significant one, in this order:
+# status first (it starts, pauses and stops SLA clocks), then priority (it moves SLA targets), then
+# assignee. Every change is listed in `detail` whatever the kind.
+_KIND_BY_FIELD: tuple[tuple[str, EventKind], ...] = (
+    ("status", EventKind.STATUS_CHANGED),
+    ("priority", EventKind.PRIORITY_CHANGED),
+    ("assignee", EventKind.ASSIGNMENT_CHANGED),
+)
+
+
+def browse_url(issue: Issue) -> str | None:
+    """`https://site/rest/api/2/issue/10042` → `https://site/browse/SUP-42` (None if `self` is not a REST URL)."""
+    if not issue.self_url:
+        return None
+    base, sep, _ = issue.self_url.partition("/rest/api/")
+    if not sep or not base.startswith(("https://", "http://")):
+        return None
+    return f"{base}/browse/{issue.key}"
+
+
+def issue_ref(issue: Issue) -> ExternalRef:
+    return ExternalRef(VENDOR, "issue", issue.id, key=issue.key, url=browse_url(issue))
+
+
+def ticket_hint(issue: Issue) -> str | None:
+    """The connector ticket id from an `hdc-ticket-<id>` label, if the issue has one."""
+    for label in issue.fields.labels:
+        if label.startswith(TICKET_LABEL_PREFIX) and len(label) > len(TICKET_LABEL_PREFIX):
+            return label[len(TICKET_LABEL_PREFIX) :]
+    return None
+
+
+def changed_field(item: ChangelogItem) -> str:
+    """The field a changelog item changed: its `fieldId`, else a built-in name, else the display name."""
+    if item.fieldId:
+        return item.fieldId
+    name = item.field.strip().lower()
+    return name if name in _BUILTIN_BY_NAME else item.field
+
+
+def update_kind(changed: Sequence[str]) -> EventKind:
+    for field_id, kind in _KIND_BY_FIELD:
+        if field_id in changed:
+            return kind
+    return EventKind.UPDATED
+
+
+def _account(user: JiraUser | None) -> str | None:
+    return user.accountId if user is not None else None
+
+
+def _occurred_at(millis: int) -> datetime:
+    return parse_time(millis, vendor=VENDOR, path="timestamp")
+
+
+def _issue_event(payload: Any, event: IssueEvent, kind: EventKind, *, creates_ticket: bool,
+                 detail: Mapping[str, Any] | None = None) -> InboundEvent:
+    return InboundEvent(
+        vendor=VENDOR,
+        event_type=event.webhookEvent,
+        kind=kind,
+        shape="issue",
+        object=issue_ref(event.issue),
+        occurred_at=_occurred_at(event.timestamp),
+        document=payload,
+        actor=_account(event.user),
+        creates_ticket=creates_ticket,
+        channel=Channel.JIRA,
+        ticket_hint=ticket_hint(event.issue),
+        detail=detail or {},
+    )
+
+
+def _checked_issue(payload: Any, event_type: str) -> IssueEvent:
+    return checked(IssueEvent, payload, vendor=VENDOR, event_type=event_type)
+
+
+def on_issue_created(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    event = _checked_issue(payload, "jira:issue_created")
+    return (_issue_event(payload, event, EventKind.CREATED, creates_ticket=True),)
+
+
+def on_issue_updated(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    event = _checked_issue(payload, "jira:issue_updated")
+    items = event.changelog.items if event.changelog is not None else []
+    changes = [{"field": changed_field(i), "from": i.fromString, "to": i.toString} for i in items]
+    kind = update_kind([c["field"] for c in changes])
+    return (_issue_event(payload, event, kind, creates_ticket=True, detail={"changes": changes}),)
+
+
+def on_issue_deleted(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    event = _checked_issue(payload, "jira:issue_deleted")
+    return (_issue_event(payload, event, EventKind.DELETED, creates_ticket=False),)
+
+
+def _comment(comment: JiraComment) -> Comment:
+    public = comment.jsdPublic is not False
+    return Comment(
+        external_id=comment.id,
+        body=comment.body,
+        public=public,
+        author_id=_account(comment.author),
+        author_name=comment.author.displayName if comment.author is not None else None,
+        # Only agents can write internal JSM comments; a public one may come from either side.
+        author_is_agent=True if not public else None,
+    )
+
+
+def _comment_actor(comment: JiraComment, kind: EventKind) -> str | None:
+    if kind is EventKind.COMMENTED:
+        return _account(comment.author)
+    if kind is EventKind.COMMENT_UPDATED:
+        return _account(comment.updateAuthor or comment.author)
+    return None  # a deletion payload does not say who deleted the comment
+
+
+def _comment_event(payload: Any, event_type: str, kind: EventKind, *, creates_ticket: bool) -> InboundEvent:
+    event = checked(CommentEvent, payload, vendor=VENDOR, event_type=event_type)
+    actor = _comment_actor(event.comment, kind)
+    return InboundEvent(
+        vendor=VENDOR,
+        event_type=event_type,
+        kind=kind,
+        shape="comment",
+        object=issue_ref(event.issue),
+        occurred_at=_occurred_at(event.timestamp),
+        document=payload,
+        comment=_comment(event.comment),
+        actor=actor,
+        creates_ticket=creates_ticket,
+        channel=Channel.JIRA,
+        ticket_hint=ticket_hint(event.issue),
+    )
+
+
+def on_comment_created(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    return (_comment_event(payload, "comment_created", EventKind.COMMENTED, creates_ticket=True),)
+
+
+def on_comment_updated(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    return (_comment_event(payload, "comment_updated", EventKind.COMMENT_UPDATED, creates_ticket=True),)
+
+
+def on_comment_deleted(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    # A deletion never opens a ticket, even on an issue the connector has not seen yet.
+    return (_comment_event(payload, "comment_deleted", EventKind.COMMENT_DELETED, creates_ticket=False),)
+
+
+class JiraAdapter:
+    vendor: ClassVar[str] = VENDOR
+    handlers: ClassVar[Mapping[str, Handler]] = {
+        "jira:issue_created": on_issue_created,
+        "jira:issue_updated": on_issue_updated,
+        "jira:issue_deleted": on_issue_deleted,
+        "comment_created": on_comment_created,
+        "comment_updated": on_comment_updated,
+        "comment_deleted": on_comment_deleted,
+    }
+
+    def verify(self, *, headers: Headers, body: bytes, secrets: Sequence[str], now: datetime) -> None:
+        signature.verify(headers=headers, body=body, secrets=secrets)
+
+    def delivery_key(self, *, headers: Headers, payload: Any) -> str | None:
+        value = header(headers, DELIVERY_HEADER)
+        return value.strip() if value and value.strip() else None
+
+    def event_type(self, *, headers: Headers, payload: Any) -> str:
+        if not isinstance(payload, Mapping):
+            raise PayloadError("a Jira webhook body is a JSON object", vendor=VENDOR)
+        name = payload.get("webhookEvent")
+        if not isinstance(name, str) or not name.strip():
+            raise PayloadError("missing or empty event type", path="webhookEvent", vendor=VENDOR)
+        return name
+
+    def parse(self, *, headers: Headers, payload: Any) -> Parsed:
+        event_type = self.event_type(headers=headers, payload=payload)
+        handler = self.handlers.get(event_type)
+        if handler is None:
+            return ignored(event_type)
+        return Parsed(event_type=event_type, events=handler(payload, headers))

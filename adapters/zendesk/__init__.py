@@ -1,0 +1,3 @@
+from adapters.zendesk.inbound import ZendeskAdapter
+
+__all__ = ["ZendeskAdapter"]

@@ -1,0 +1,219 @@
+"""The `connector` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from connector import defaults
+from connector.config import Settings
+from connector.errors import ConnectorError
+
+
+def _runtime(**overrides: Any):  # type: ignore[no-untyped-def]
+    from connector.runtime import Runtime, install
+
+    settings = Settings.from_env()
+    rt = Runtime(settings, **overrides)
+    install(rt)
+    return rt
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="helpdesk-connector")
+def main() -> None:
+    """helpdesk connector: webhooks in from Zendesk, Jira/JSM and PagerDuty; one support model enforced."""
+    from connector.logs import configure_logging
+
+    configure_logging(Settings.from_env().log_level)
+
+
+@main.command()
+@click.option("--host", default=defaults.SERVE_HOST, show_default=True, help="Interface to listen on.")
+@click.option("--port", default=defaults.SERVE_PORT, show_default=True, type=int, help="Port to listen on.")
+def serve(host: str, port: int) -> None:
+    """Run the web app (development server; use gunicorn in production, see README).
+
+    With no REDIS_URL the queue and its worker run inside this process (embedded mode)."""
+    from webhooks.app import create_app
+
+    rt = _runtime()
+    rt.db.upgrade()
+    app = create_app(rt)
+    ticker = None
+    if rt.settings.embedded:
+        from connector.reconciler import reconcile
+
+        reconcile(rt, stale_after=0)  # what an earlier run stored but did not finish
+        ticker = _start_ticker(rt)
+    click.echo(f"connector listening on http://{host}:{port} "
+               f"({'embedded queue' if rt.settings.embedded else 'Redis queue'}, {rt.db.engine.dialect.name})",
+               err=True)
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        if ticker:
+            ticker.stop()
+        rt.close()
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Process what is queued, then exit.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker on REDIS_URL (scale by starting more). Also runs the reconciler."""
+    from rq import Worker
+
+    from connector.reconciler import reconcile
+
+    settings = Settings.from_env()
+    if settings.embedded:
+        raise click.ClickException("REDIS_URL is not set: in embedded mode `connector serve` runs the worker itself")
+    rt = _runtime()
+    rt.db.upgrade()
+    n = reconcile(rt, stale_after=0)
+    click.echo(f"reconciler: enqueued {n} stored deliveries on start", err=True)
+    ticker = None if burst else _start_ticker(rt)
+    try:
+        Worker([rt.queue.rq], connection=rt.queue.connection).work(burst=burst, with_scheduler=False)
+    finally:
+        if ticker:
+            ticker.stop()
+
+
+def _start_ticker(rt):  # type: ignore[no-untyped-def]
+    from connector.reconciler import Ticker
+
+    ticker = Ticker(rt, rt.settings.reconcile_interval)
+    ticker.start()
+    return ticker
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the resulting tickets as JSON.")
+@click.option("--keep-db", type=click.Path(dir_okay=False), default=None,
+              help="Keep the demo database in this SQLite file (default: a temporary one).")
+def demo(as_json: bool, keep_db: str | None) -> None:
+    """Send the seeds' scenarios as signed webhooks through the real HTTP stack and show the tickets."""
+    from connector.demo import run_demo
+
+    run_demo(as_json=as_json, db_path=keep_db, echo=click.echo)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the Alembic migrations to DATABASE_URL."""
+    from connector.db import Database, upgrade
+
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    upgrade(database.engine, revision)
+    click.echo(f"database at {revision} ({database.engine.dialect.name})")
+
+
+@main.group()
+def mappings() -> None:
+    """Field mappings: validate, show, preview."""
+
+
+@mappings.command("validate")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def mappings_validate(path: str) -> None:
+    """Validate a mapping document (YAML or JSON)."""
+    from mappings.engine import load_document
+
+    try:
+        doc = load_document(Path(path).read_text(encoding="utf-8"), source=path)
+    except ConnectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{path}: valid {doc.vendor} mapping ({', '.join(doc.shapes)})")
+
+
+@mappings.command("show")
+@click.argument("vendor", type=click.Choice(defaults.VENDORS))
+@click.option("--instance", default=defaults.DEFAULT_INSTANCE, show_default=True)
+@click.option("--default", "shipped", is_flag=True, help="Show the shipped default, not the active version.")
+def mappings_show(vendor: str, instance: str, shipped: bool) -> None:
+    """Print the active mapping document of a vendor as YAML."""
+    import yaml
+
+    from connector import mapping_store
+    from mappings.engine import default_document
+
+    if shipped:
+        doc, header = default_document(vendor), f"# {vendor}: shipped default"
+    else:
+        rt = _runtime()
+        rt.db.upgrade()
+        with rt.db.session() as s:
+            m = mapping_store.active(s, vendor=vendor, instance=instance)
+        doc, header = m.document, f"# {vendor}/{m.instance} version {m.version} (0 = shipped default)"
+    click.echo(header)
+    click.echo(yaml.safe_dump(doc.model_dump(mode="json", exclude_defaults=True), sort_keys=False))
+
+
+@mappings.command("preview")
+@click.argument("vendor", type=click.Choice(defaults.VENDORS))
+@click.option("--delivery", "delivery_id", type=int, help="A stored delivery id.")
+@click.option("--file", "payload_file", type=click.Path(exists=True, dir_okay=False), help="A payload file.")
+@click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False),
+              help="A draft mapping document to try instead of the active one.")
+@click.option("--instance", default=defaults.DEFAULT_INSTANCE, show_default=True)
+def mappings_preview(vendor: str, delivery_id: int | None, payload_file: str | None,
+                     mapping_file: str | None, instance: str) -> None:
+    """Run a mapping over a stored delivery or a payload file and print the canonical result."""
+    from connector.preview import preview_delivery
+
+    if (delivery_id is None) == (payload_file is None):
+        raise click.UsageError("give exactly one of --delivery or --file")
+    payload = json.loads(Path(payload_file).read_text(encoding="utf-8")) if payload_file else None
+    document = Path(mapping_file).read_text(encoding="utf-8") if mapping_file else None
+    rt = _runtime()
+    rt.db.upgrade()
+    try:
+        with rt.db.session() as s:
+            result = preview_delivery(rt, s, vendor=vendor, instance=instance, delivery_id=delivery_id,
+                                      payload=payload, headers={}, document=document)
+    except ConnectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(result, indent=2, default=str))
+
+
+@main.command()
+@click.argument("delivery_ids", type=int, nargs=-1)
+@click.option("--status", type=click.Choice(["dead", "failed", "rejected"]),
+              help="Replay every delivery in this status instead of naming ids.")
+def replay(delivery_ids: tuple[int, ...], status: str | None) -> None:
+    """Re-run stored deliveries through processing (dead-letter replay)."""
+    from sqlalchemy import select
+
+    from connector.replay import replay as replay_one
+    from connector.tables import Delivery
+
+    rt = _runtime()
+    ids = list(delivery_ids)
+    if status:
+        with rt.db.session() as s:
+            ids += list(s.scalars(select(Delivery.id).where(Delivery.status == status)))
+    if not ids:
+        raise click.UsageError("name delivery ids or --status")
+    failed = 0
+    for delivery_id in ids:
+        try:
+            click.echo(json.dumps(replay_one(rt, delivery_id)))
+        except ConnectorError as exc:
+            click.echo(f"delivery {delivery_id}: {exc}", err=True)
+            failed += 1
+    if rt.settings.embedded:
+        click.echo("embedded mode: the replayed deliveries run when `connector serve` next starts", err=True)
+    if failed:
+        sys.exit(1)

@@ -1,0 +1,125 @@
+"""Configuration from environment variables (12-factor). Secrets are held, never printed."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from connector import defaults
+from connector.errors import ConfigError
+
+_INSTANCE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class Secrets:
+    """Webhook secrets by (vendor, instance). `repr` never shows a secret."""
+
+    def __init__(self, values: Mapping[tuple[str, str], tuple[str, ...]]):
+        self._values = dict(values)
+
+    def for_(self, vendor: str, instance: str) -> tuple[str, ...]:
+        return self._values.get((vendor, instance), ())
+
+    def configured(self) -> list[tuple[str, str]]:
+        return sorted(self._values)
+
+    def __repr__(self) -> str:
+        return f"Secrets({', '.join(f'{v}/{i}: {len(s)} active' for (v, i), s in sorted(self._values.items()))})"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = defaults.DATABASE_URL
+    redis_url: str | None = None
+    admin_token: str | None = field(default=None, repr=False)
+    policy: str = defaults.POLICY
+    secrets: Secrets = field(default_factory=lambda: Secrets({}))
+    #: vendor or "vendor/instance" entries for which unsigned deliveries are accepted (risky; see README)
+    allow_unsigned: frozenset[str] = frozenset()
+    max_body_bytes: int = defaults.MAX_BODY_BYTES
+    zendesk_timestamp_tolerance: int = defaults.ZENDESK_TIMESTAMP_TOLERANCE_SECONDS
+    queue_name: str = defaults.QUEUE_NAME
+    reconcile_interval: float = defaults.RECONCILE_INTERVAL_SECONDS
+    job_max_attempts: int = defaults.JOB_MAX_ATTEMPTS
+    log_level: str = "INFO"
+
+    @property
+    def embedded(self) -> bool:
+        """No REDIS_URL: an in-process queue and worker."""
+        return not self.redis_url
+
+    def unsigned_allowed(self, vendor: str, instance: str) -> bool:
+        return vendor in self.allow_unsigned or f"{vendor}/{instance}" in self.allow_unsigned
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            database_url=normalize_database_url(env.get("DATABASE_URL") or defaults.DATABASE_URL),
+            redis_url=env.get("REDIS_URL") or None,
+            admin_token=env.get("CONNECTOR_ADMIN_TOKEN") or None,
+            policy=env.get("CONNECTOR_POLICY") or defaults.POLICY,
+            secrets=_secrets_from_env(env),
+            allow_unsigned=frozenset(
+                s.strip().lower() for s in env.get("CONNECTOR_ALLOW_UNSIGNED", "").split(",") if s.strip()
+            ),
+            max_body_bytes=_int(env, "CONNECTOR_MAX_BODY_BYTES", defaults.MAX_BODY_BYTES),
+            zendesk_timestamp_tolerance=_int(
+                env, "ZENDESK_TIMESTAMP_TOLERANCE_SECONDS", defaults.ZENDESK_TIMESTAMP_TOLERANCE_SECONDS
+            ),
+            queue_name=env.get("CONNECTOR_QUEUE") or defaults.QUEUE_NAME,
+            reconcile_interval=float(
+                _int(env, "CONNECTOR_RECONCILE_INTERVAL", defaults.RECONCILE_INTERVAL_SECONDS)
+            ),
+            job_max_attempts=_int(env, "CONNECTOR_JOB_MAX_ATTEMPTS", defaults.JOB_MAX_ATTEMPTS),
+            log_level=(env.get("CONNECTOR_LOG_LEVEL") or "INFO").upper(),
+        )
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the usual `postgres://` / `postgresql://` spellings and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def valid_instance(name: str) -> bool:
+    return bool(_INSTANCE_RE.match(name))
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _split(raw: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in raw.split(",") if s.strip())
+
+
+def _secrets_from_env(env: Mapping[str, str]) -> Secrets:
+    """`ZENDESK_WEBHOOK_SECRETS` → (zendesk, default); `ZENDESK_EU_WEBHOOK_SECRETS` → (zendesk, eu)."""
+    values: dict[tuple[str, str], tuple[str, ...]] = {}
+    for key, raw in env.items():
+        if not key.endswith("_WEBHOOK_SECRETS"):
+            continue
+        head = key[: -len("_WEBHOOK_SECRETS")]
+        for vendor in defaults.VENDORS:
+            prefix = vendor.upper()
+            if head == prefix:
+                instance = defaults.DEFAULT_INSTANCE
+            elif head.startswith(prefix + "_"):
+                instance = head[len(prefix) + 1 :].lower().replace("_", "-")
+            else:
+                continue
+            secrets = _split(raw)
+            if secrets:
+                values[(vendor, instance)] = secrets
+    return Secrets(values)

@@ -1,0 +1,55 @@
+"""The one exception hierarchy. Each error carries the vendor and event type it concerns."""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """Base of every error the connector raises on purpose."""
+
+    def __init__(self, message: str, *, vendor: str | None = None, event_type: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.vendor = vendor
+        self.event_type = event_type
+
+    def __str__(self) -> str:
+        where = "/".join(p for p in (self.vendor, self.event_type) if p)
+        return f"{where}: {self.message}" if where else self.message
+
+
+class ConfigError(ConnectorError):
+    """The environment or a configuration document is wrong."""
+
+
+class SignatureError(ConnectorError):
+    """A webhook delivery failed authentication (401)."""
+
+
+class PayloadError(ConnectorError):
+    """A delivery's body is not a shape we understand (400). `path` names the offending field."""
+
+    def __init__(self, message: str, *, path: str = "", vendor: str | None = None, event_type: str | None = None):
+        super().__init__(f"{path}: {message}" if path else message, vendor=vendor, event_type=event_type)
+        self.path = path
+
+
+class MappingError(ConnectorError):
+    """A field-mapping document is invalid or cannot be applied."""
+
+
+class PolicyError(ConnectorError):
+    """A support-policy document is invalid."""
+
+
+class NotFound(ConnectorError):
+    """A requested object does not exist."""
+
+
+class OutboundError(ConnectorError):
+    """A call to a vendor API failed; retryable unless `retryable` is False."""
+
+    def __init__(self, message: str, *, retryable: bool = True, vendor: str | None = None,
+                 event_type: str | None = None, retry_after: float | None = None):
+        super().__init__(message, vendor=vendor, event_type=event_type)
+        self.retryable = retryable
+        self.retry_after = retry_after

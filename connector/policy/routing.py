@@ -1,0 +1,187 @@
+"""Who handles a ticket and what happens when: support levels, owner groups, categories, triggers.
+
+An escalation path is an ordered list of support-level or owner-group ids (they share one namespace).
+Triggers are consumed by the escalation engine: each names the event that fires it, optional filters
+(severity, tier, category, support level; a list means any of them) and its actions.
+
+    triggers:
+      - id: churn-words
+        event: keywords
+        keywords: [canceling, leaving]
+        actions:
+          - {do: page, target: vp_product}
+          - {do: notify, target: csm, within: 2h}
+
+(`event`, not `on`: YAML 1.1 reads a bare `on` key as the boolean true.)
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connector.policy.durations import Duration
+from connector.policy.scales import NamedItem, phrase_pattern
+
+#: Reserved action target: the customer / requester (external communication).
+CUSTOMER = "customer"
+
+
+class SupportLevel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, description="L1, L2, …")
+    name: str
+    who: str = ""
+    calendar: str | None = Field(default=None, description="When this level is staffed.")
+    resolves: list[str] = Field(default_factory=list)
+    escalates_when: list[str] = Field(default_factory=list)
+    escalation_path: list[str] = Field(default_factory=list, description="Where it escalates to, in order.")
+
+
+class OwnerGroup(BaseModel):
+    """A team or person tickets are routed or paged to (Billing, T&S Lead, CISO…)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    name: str
+    level: str | None = Field(default=None, description="The support level this group works at.")
+    contact: str = ""
+    calendar: str | None = None
+
+
+class Category(NamedItem):
+    group: str = Field(default="", description="A heading such as technical, billing, trust_safety.")
+    keywords: list[str] = Field(default_factory=list, description="Phrases that suggest this category.")
+    initial_owner: str | None = None
+    escalation_path: list[str] = Field(default_factory=list)
+    sla: Duration | None = Field(
+        default=None, description="Routing-table SLA: becomes a target of `sla.category_metric` for this category."
+    )
+
+
+# ---- actions --------------------------------------------------------------------------------
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RaiseLevel(_Action):
+    do: Literal["raise_level"]
+    to: str | None = Field(default=None, description="A support level; absent: the next one on the path.")
+
+
+class Reassign(_Action):
+    do: Literal["reassign"]
+    to: str | None = Field(default=None, description="A level or group; absent: the next owner on the path.")
+
+
+class Page(_Action):
+    do: Literal["page"]
+    target: str
+    urgency: Literal["high", "low"] = "high"
+
+
+class Notify(_Action):
+    do: Literal["notify"]
+    target: str
+    within: Duration | None = None
+    message: str = ""
+
+
+class CreateLinkedIssue(_Action):
+    do: Literal["create_linked_issue"]
+    vendor: Literal["jira"] = "jira"
+    issue_type: str = "Bug"
+    project: str | None = None
+
+
+class RequirePostmortem(_Action):
+    do: Literal["require_postmortem"]
+    within: Duration | None = None
+
+
+Action = Annotated[
+    RaiseLevel | Reassign | Page | Notify | CreateLinkedIssue | RequirePostmortem, Field(discriminator="do")
+]
+
+
+# ---- triggers -------------------------------------------------------------------------------
+
+
+class _Trigger(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    description: str = ""
+    severity: list[str] | None = None
+    tier: list[str] | None = None
+    category: list[str] | None = None
+    level: list[str] | None = None
+    actions: list[Action] = Field(min_length=1)
+
+
+class TicketTrigger(_Trigger):
+    """Fires when a ticket matches the filters: on creation and whenever severity/tier/category/level change."""
+
+    event: Literal["ticket"]
+
+
+class BreachTrigger(_Trigger):
+    """Fires when a clock breaches (its target, or its maximum), optionally some time after."""
+
+    event: Literal["breach"]
+    metric: str | None = None
+    breach: Literal["target", "maximum"] = "target"
+    after: Duration | None = None
+
+
+class WarningTrigger(_Trigger):
+    event: Literal["warning"]
+    metric: str | None = None
+
+
+class KeywordsTrigger(_Trigger):
+    """Fires when the ticket's text (subject, description, public comments) mentions a phrase."""
+
+    event: Literal["keywords"]
+    keywords: list[str] = Field(min_length=1)
+    kind: Literal["churn", "security", "data_integrity", "legal", "other"] = "other"
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return phrase_pattern(self.keywords)
+
+    def matches(self, text: str) -> bool:
+        return bool(self.pattern.search(text))
+
+
+class CsatTrigger(_Trigger):
+    event: Literal["csat_below"]
+    threshold: float
+    scale: float = Field(default=5.0, gt=0, description="The top of the rating scale, e.g. 5 or 10.")
+
+
+class RepeatIssueTrigger(_Trigger):
+    """The same customer raises the same issue (same category) `count` times within `window`."""
+
+    event: Literal["repeat_issue"]
+    count: int = Field(default=3, ge=2)
+    window: Duration | None = None
+
+
+class UsersAffectedTrigger(_Trigger):
+    event: Literal["users_affected"]
+    at_least: int = Field(ge=1)
+
+
+Trigger = Annotated[
+    TicketTrigger | BreachTrigger | WarningTrigger | KeywordsTrigger | CsatTrigger | RepeatIssueTrigger
+    | UsersAffectedTrigger,
+    Field(discriminator="event"),
+]

@@ -1,0 +1,78 @@
+"""Re-arm what Redis forgot: enqueue every stored delivery that is due and not yet done.
+
+Runs when a worker starts and then periodically (`Ticker`). Safe to run from several processes
+at once: jobs are idempotent, so a delivery enqueued twice is applied once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import OperationalError
+
+from connector import defaults
+from connector.queue import QueueUnavailable
+from connector.runtime import Runtime
+from connector.tables import Delivery
+
+log = logging.getLogger(__name__)
+
+
+def due_deliveries(rt: Runtime, *, now: datetime, stale_after: float, limit: int = 1000) -> list[int]:
+    """Received but not processed for `stale_after` seconds, or failed with their retry time come."""
+    with rt.db.session() as s:
+        return list(s.scalars(
+            select(Delivery.id).where(or_(
+                and_(Delivery.status == "received", Delivery.received_at <= now - timedelta(seconds=stale_after)),
+                and_(Delivery.status == "failed", Delivery.next_attempt_at <= now),
+            )).order_by(Delivery.id).limit(limit)
+        ))
+
+
+def reconcile(rt: Runtime, *, now: datetime | None = None,
+              stale_after: float = defaults.RECONCILE_STALE_AFTER_SECONDS) -> int:
+    """Enqueue what is due; returns how many were enqueued. Raises if the queue is unreachable."""
+    ids = due_deliveries(rt, now=now or datetime.now(UTC), stale_after=stale_after)
+    for delivery_id in ids:
+        rt.queue.enqueue_delivery(delivery_id)
+    if ids:
+        log.info("reconciler enqueued deliveries", extra={"count": len(ids)})
+    return len(ids)
+
+
+class Ticker:
+    """Runs periodic duties (the reconciler; later the SLA sweeper) in a daemon thread."""
+
+    def __init__(self, rt: Runtime, interval: float, duties: list[Callable[[Runtime], object]] | None = None):
+        self.rt = rt
+        self.interval = interval
+        self.duties = duties or [lambda r: reconcile(r)]
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> None:
+        for duty in self.duties:
+            try:
+                duty(self.rt)
+            except (*QueueUnavailable, OperationalError) as exc:
+                # Nothing is lost: the rows stay due and the next tick tries again.
+                log.warning("ticker: %s unavailable; retrying next tick",
+                            "database" if isinstance(exc, OperationalError) else "queue",
+                            extra={"error": type(exc).__name__})
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="connector-ticker", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.tick()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)

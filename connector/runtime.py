@@ -1,0 +1,61 @@
+"""The process-wide wiring: settings, database, queue and adapters, built once from the environment.
+
+Jobs take ids and find everything else here, so the same job code runs in the embedded worker
+thread, in `connector worker` processes and in tests.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from adapters.registry import build_adapters
+from adapters.base import Adapter
+from connector.config import Settings
+from connector.db import Database
+from connector.queue import EmbeddedWorker, JobQueue
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, db: Database | None = None, queue: JobQueue | None = None):
+        self.settings = settings
+        self.db = db or Database(settings.database_url)
+        if queue is None:
+            queue = JobQueue.embedded(settings.queue_name) if settings.embedded else JobQueue.from_url(
+                settings.redis_url or "", settings.queue_name
+            )
+        self.queue = queue
+        self.adapters: dict[str, Adapter] = build_adapters(settings)
+        self.embedded_worker: EmbeddedWorker | None = None
+
+    def start_embedded_worker(self) -> None:
+        """Embedded mode: process jobs in this process, in a thread."""
+        if self.embedded_worker is None:
+            self.embedded_worker = EmbeddedWorker(self.queue)
+            self.embedded_worker.start()
+
+    def close(self) -> None:
+        if self.embedded_worker is not None:
+            self.embedded_worker.stop()
+            self.embedded_worker = None
+        self.db.dispose()
+
+
+_lock = threading.Lock()
+_current: Runtime | None = None
+
+
+def install(rt: Runtime | None) -> Runtime | None:
+    """Make `rt` the runtime jobs in this process use; returns the previous one."""
+    global _current
+    with _lock:
+        prev, _current = _current, rt
+    return prev
+
+
+def current() -> Runtime:
+    """The installed runtime, or one built from the environment on first use (worker processes)."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = Runtime(Settings.from_env())
+        return _current

@@ -1,0 +1,1 @@
+"""SLA clocks: business-time arithmetic and the clocks that run on it."""

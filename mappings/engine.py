@@ -1,0 +1,224 @@
+"""Apply a field-mapping document to a payload: pure, deterministic, explainable.
+
+Paths are dotted (`issue.fields.priority.name`), with list indexes (`assignees[0].summary`) and
+list filters (`custom_fields[id=360001].value`). A segment may contain dots of its own when the
+payload's keys do: the longest key that matches wins (`event.custom_field.id`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from connector.errors import MappingError
+from connector.model import TICKET_FIELDS
+from mappings.schema import FieldRule, MappingDocument
+
+DEFAULTS_DIR = Path(__file__).parent / "defaults"
+_MISSING = object()
+
+
+@dataclass
+class MappingResult:
+    fields: dict[str, Any] = field(default_factory=dict)
+    #: canonical field → the rule that produced it, e.g. "severity ← detail.priority 'urgent' → 'P0'"
+    trace: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def load_document(data: Mapping[str, Any] | str, *, source: str = "mapping") -> MappingDocument:
+    """Validate a mapping document (a dict or YAML text); errors point into the document."""
+    if isinstance(data, str):
+        try:
+            data = yaml.safe_load(data)
+        except yaml.YAMLError as exc:
+            raise MappingError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise MappingError(f"{source}: a mapping document is an object with 'vendor' and 'shapes'")
+    try:
+        return MappingDocument.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise MappingError(f"{source}: {problems}") from exc
+
+
+@lru_cache(maxsize=8)
+def default_document(vendor: str) -> MappingDocument:
+    path = DEFAULTS_DIR / f"{vendor}.yaml"
+    if not path.exists():
+        raise MappingError(f"no shipped default mapping for vendor {vendor!r}")
+    return load_document(path.read_text(encoding="utf-8"), source=str(path.name))
+
+
+def resolve(document: Any, path: str) -> Any:
+    """The value at `path` in `document`, or `_MISSING`."""
+    node = document
+    rest = path
+    while rest:
+        if isinstance(node, Mapping):
+            node, rest = _step_mapping(node, rest)
+        elif isinstance(node, list) and rest.startswith("["):
+            node, rest = _step_list(node, rest)
+        else:
+            return _MISSING
+        if node is _MISSING:
+            return _MISSING
+        if rest.startswith("."):
+            rest = rest[1:]
+    return node
+
+
+def _step_mapping(node: Mapping[str, Any], rest: str) -> tuple[Any, str]:
+    if rest.startswith("["):
+        return _MISSING, ""
+    # Longest key first, so keys that contain dots ("custom_field.id" never occurs, but
+    # "zen:event-type:ticket.created" values do as keys in some payloads) still resolve.
+    end = len(rest)
+    while end > 0:
+        key = rest[:end]
+        if key in node:
+            return node[key], rest[end:]
+        nxt = max(rest.rfind(".", 0, end), rest.rfind("[", 0, end))
+        end = nxt if nxt > 0 else 0
+    return _MISSING, ""
+
+
+def _step_list(node: list[Any], rest: str) -> tuple[Any, str]:
+    close = rest.find("]")
+    if close < 0:
+        return _MISSING, ""
+    inner, rest = rest[1:close], rest[close + 1 :]
+    if inner.lstrip("-").isdigit():
+        idx = int(inner)
+        return (node[idx] if -len(node) <= idx < len(node) else _MISSING), rest
+    if "=" in inner:
+        k, _, v = inner.partition("=")
+        for item in node:
+            if isinstance(item, Mapping) and _equal(item.get(k.strip()), v.strip()):
+                return item, rest
+    return _MISSING, ""
+
+
+def _equal(actual: Any, expected: Any) -> bool:
+    if isinstance(expected, list):
+        return any(_equal(actual, e) for e in expected)
+    if actual is None or expected is None:
+        return actual is expected
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return str(actual).lower() == str(expected).lower()
+    return str(actual).strip().lower() == str(expected).strip().lower()
+
+
+def _empty(value: Any) -> bool:
+    return value is _MISSING or value is None or (isinstance(value, str) and not value.strip())
+
+
+def _unwrap(value: Any) -> Any:
+    """Jira option objects ({value, id}) and named objects ({name, id}) read as their label."""
+    if isinstance(value, Mapping):
+        for key in ("value", "name", "summary", "displayName"):
+            if key in value and not isinstance(value[key], Mapping | list):
+                return value[key]
+    return value
+
+
+def _transform(value: Any, how: str | None) -> Any:
+    if how is None:
+        return value
+    if how == "split":
+        if isinstance(value, list):
+            return [str(v) for v in value if str(v).strip()]
+        return [t for t in str(value).replace(",", " ").split() if t]
+    if how == "list":
+        return list(value) if isinstance(value, list | tuple) else [value]
+    if how == "string":
+        return str(value)
+    if how == "lower":
+        return str(value).lower()
+    if how == "upper":
+        return str(value).upper()
+    if how == "int":
+        return int(float(str(value).strip()))
+    if how == "float":
+        return float(str(value).strip())
+    if how == "bool":
+        return str(value).strip().lower() in {"1", "true", "yes", "y", "on"}
+    raise MappingError(f"unknown transform {how!r}")
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = TICKET_FIELDS[name]
+    if kind is list:
+        items = value if isinstance(value, list) else [value]
+        return [str(_unwrap(v)) for v in items if not _empty(v)]
+    value = _unwrap(value)
+    if kind is int:
+        return int(float(str(value)))
+    if kind is float:
+        return float(str(value))
+    return str(value)
+
+
+def _apply_rule(rule: FieldRule, document: Any) -> tuple[Any, str] | None:
+    for wpath, expected in rule.when.items():
+        actual = resolve(document, wpath)
+        if actual is _MISSING or not _equal(_unwrap(actual), expected):
+            return None
+    if rule.value is not None:
+        return rule.value, f"= {rule.value!r}"
+    paths = [rule.path] if isinstance(rule.path, str) else list(rule.path or [])
+    raw, used = _MISSING, ""
+    for p in paths:
+        raw = resolve(document, p)
+        if not _empty(raw):
+            used = p
+            break
+    if _empty(raw):
+        if rule.default is not None:
+            return rule.default, f"default {rule.default!r} ({' | '.join(paths)} empty)"
+        return None
+    value = _transform(raw if rule.transform in (None, "list", "split") else _unwrap(raw), rule.transform)
+    if rule.map is not None:
+        lookup = {str(k).strip().lower(): v for k, v in rule.map.items()}
+        mapped = lookup.get(str(_unwrap(value)).strip().lower(), lookup.get("*", _MISSING))
+        if mapped is _MISSING:
+            if rule.default is not None:
+                return rule.default, f"default {rule.default!r} ({used} {value!r} not in map)"
+            return None
+        return mapped, f"{used} {_unwrap(value)!r} → {mapped!r}"
+    return value, used
+
+
+def apply(doc: MappingDocument, shape: str, document: Any) -> MappingResult:
+    """Map one payload of `shape` to canonical ticket fields. Unfilled fields are absent."""
+    result = MappingResult()
+    section = doc.shapes.get(shape)
+    if section is None:
+        result.notes.append(f"mapping for {doc.vendor} has no shape {shape!r}; no fields mapped")
+        return result
+    for name, rules in section.fields.items():
+        for rule in rules:
+            try:
+                hit = _apply_rule(rule, document)
+            except (ValueError, TypeError) as exc:
+                result.notes.append(f"{name}: {exc}")
+                continue
+            if hit is None:
+                continue
+            value, how = hit
+            try:
+                result.fields[name] = _coerce(name, value)
+            except (ValueError, TypeError) as exc:
+                result.notes.append(f"{name}: cannot use {value!r}: {exc}")
+                continue
+            result.trace[name] = how
+            break
+    return result

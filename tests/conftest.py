@@ -1,0 +1,105 @@
+"""Shared fixtures. The suite runs on real PostgreSQL + Redis when DATABASE_URL / REDIS_URL are set
+(CI does both), and on the embedded default (SQLite file + in-process queue) otherwise."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from connector.config import Settings
+from connector.db import Database
+from connector.queue import JobQueue, ThreadWorker
+from connector.runtime import Runtime, install
+from connector.tables import Base
+
+SECRETS_ENV = {
+    "ZENDESK_WEBHOOK_SECRETS": "zd-secret-current,zd-secret-previous",
+    "ZENDESK_EU_WEBHOOK_SECRETS": "zd-eu-secret",
+    "JIRA_WEBHOOK_SECRETS": "jira-secret",
+    "PAGERDUTY_WEBHOOK_SECRETS": "pd-secret-new,pd-secret-old",
+    "CONNECTOR_ADMIN_TOKEN": "test-admin-token",
+}
+ADMIN = {"Authorization": "Bearer test-admin-token"}
+
+
+def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'connector.db'}"
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    settings = Settings.from_env({"DATABASE_URL": _database_url(tmp_path_factory)})
+    db = Database(settings.database_url)
+    if not db.is_sqlite:
+        with db.engine.begin() as conn:
+            Base.metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    db.upgrade()
+    yield db
+    db.dispose()
+
+
+def _clean(db: Database) -> None:
+    names = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if db.is_sqlite:
+            for name in names:
+                conn.execute(text(f"DELETE FROM {name}"))
+        else:
+            conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+
+
+def make_settings(db: Database, **env: str) -> Settings:
+    base = {**SECRETS_ENV, "DATABASE_URL": str(db.url)}
+    if os.environ.get("REDIS_URL"):
+        base["REDIS_URL"] = os.environ["REDIS_URL"]
+    base.update(env)
+    return Settings.from_env(base)
+
+
+def make_queue(settings: Settings) -> JobQueue:
+    if settings.redis_url:
+        q = JobQueue.from_url(settings.redis_url, settings.queue_name)
+        q.connection.flushdb()
+        return q
+    return JobQueue.embedded(settings.queue_name)
+
+
+@pytest.fixture
+def rt(database: Database) -> Iterator[Runtime]:
+    _clean(database)
+    settings = make_settings(database)
+    runtime = Runtime(settings, db=database, queue=make_queue(settings))
+    prev = install(runtime)
+    yield runtime
+    install(prev)
+
+
+@pytest.fixture
+def app(rt: Runtime):  # type: ignore[no-untyped-def]
+    from webhooks.app import create_app
+
+    return create_app(rt, start_worker=False)
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+def drain(rt: Runtime) -> int:
+    """Run every queued job with a real RQ worker in burst mode; returns how many ran."""
+    worker = ThreadWorker([rt.queue.rq], connection=rt.queue.connection)
+    before = rt.queue.rq.count
+    worker.work(burst=True, logging_level="WARNING")
+    return before
+
+
+FIXTURES = Path(__file__).parent / "fixtures"

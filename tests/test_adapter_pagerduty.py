@@ -1,0 +1,256 @@
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.base import Adapter
+from adapters.pagerduty import PagerDutyAdapter
+from adapters.pagerduty.inbound import ticket_hint_from_key
+from adapters.pagerduty.signature import MAX_ENTRIES, sign
+from connector.errors import PayloadError, SignatureError
+from connector.model import InboundEvent
+from mappings.engine import apply, default_document
+
+FIXTURES = Path(__file__).parent / "fixtures" / "pagerduty"
+PAYLOADS = sorted(p for p in FIXTURES.glob("*.json") if not p.name.endswith(".expected.json"))
+NOW = datetime(2026, 3, 12, 14, 5, tzinfo=UTC)
+SECRET = "whsec-northwind-7c1f0b9e4d2a4f7f9d3b8e6a5c2f1e0d"
+OLD_SECRET = "whsec-northwind-2b8e5d1c0a9f4e3d8c7b6a5f4e3d2c1b"
+
+adapter = PagerDutyAdapter()
+
+
+def _name(path: Path) -> str:
+    return path.name.removesuffix(".json")
+
+
+def _load(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _expected(path: Path) -> dict[str, Any]:
+    return _load(path.with_name(f"{_name(path)}.expected.json"))
+
+
+def _render(event: InboundEvent) -> dict[str, Any]:
+    mapped = apply(default_document("pagerduty"), event.shape, event.document)
+    assert mapped.notes == []
+    return {
+        "kind": event.kind.value,
+        "shape": event.shape,
+        "object": asdict(event.object),
+        "occurred_at": event.occurred_at.isoformat(),
+        "creates_ticket": event.creates_ticket,
+        "channel": event.channel.value if event.channel else None,
+        "ticket_hint": event.ticket_hint,
+        "comment": asdict(event.comment) if event.comment else None,
+        "actor": event.actor,
+        "detail": dict(event.detail),
+        "fields": mapped.fields,
+    }
+
+
+def _body(name: str = "incident.triggered") -> bytes:
+    return (FIXTURES / f"{name}.json").read_bytes()
+
+
+def _verify(body: bytes, signature: str | None, secrets: list[str]) -> None:
+    headers = {} if signature is None else {"X-PagerDuty-Signature": signature}
+    adapter.verify(headers=headers, body=body, secrets=secrets, now=NOW)
+
+
+# --- fixtures in, exact canonical result out -----------------------------------------------------
+
+
+@pytest.mark.parametrize("path", PAYLOADS, ids=_name)
+def test_fixture(path: Path) -> None:
+    payload, expected = _load(path), _expected(path)
+    headers = expected.get("headers", {})
+    if "error_path" in expected:
+        with pytest.raises(PayloadError) as err:
+            adapter.parse(headers=headers, payload=payload)
+        assert err.value.path == expected["error_path"]
+        return
+    parsed = adapter.parse(headers=headers, payload=payload)
+    result = {
+        "event_type": parsed.event_type,
+        "ignored": parsed.ignored,
+        "events": [_render(e) for e in parsed.events],
+    }
+    assert result == {k: expected[k] for k in ("event_type", "ignored", "events")}
+
+
+def test_every_handled_event_type_has_a_fixture() -> None:
+    covered = {_name(p).split("__")[0] for p in PAYLOADS}
+    assert set(adapter.handlers) - covered == set()
+
+
+def test_every_fixture_has_an_expected_file() -> None:
+    missing = [p.name for p in PAYLOADS if not p.with_name(f"{_name(p)}.expected.json").exists()]
+    assert missing == []
+
+
+def test_fixture_names_match_their_event_type() -> None:
+    named = [p for p in PAYLOADS if not _name(p).startswith("invalid__")]
+    wrong = [p.name for p in named if _load(p)["event"]["event_type"] != _name(p).split("__")[0]]
+    assert wrong == []
+
+
+def test_adapter_conforms_to_the_protocol() -> None:
+    assert isinstance(adapter, Adapter)
+    assert adapter.vendor == "pagerduty"
+
+
+def test_document_is_the_payload_itself_and_is_not_mutated() -> None:
+    payload = _load(FIXTURES / "incident.resolved__merged.json")
+    before = copy.deepcopy(payload)
+    (event,) = adapter.parse(headers={}, payload=payload).events
+    assert event.document is payload
+    assert payload == before
+
+
+def test_unknown_event_type_is_ignored_not_an_error() -> None:
+    payload = {"event": {"id": "01HS0A", "event_type": "incident.workflow.started", "data": {}}}
+    parsed = adapter.parse(headers={}, payload=payload)
+    assert parsed.ignored and parsed.events == ()
+    assert "incident.workflow.started" in (parsed.ignored_reason or "")
+
+
+def test_a_body_that_is_not_an_object_is_a_payload_error() -> None:
+    with pytest.raises(PayloadError):
+        adapter.parse(headers={}, payload=[{"event": {"event_type": "incident.triggered"}}])
+
+
+def test_every_shape_the_adapter_emits_is_in_the_default_mapping() -> None:
+    shapes = {
+        e.shape
+        for p in PAYLOADS
+        if "error_path" not in _expected(p)
+        for e in adapter.parse(headers={}, payload=_load(p)).events
+    }
+    assert shapes <= set(default_document("pagerduty").shapes)
+
+
+# --- ticket hint -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("incident_key", "hint"),
+    [
+        ("hdc-ticket-1187", "1187"),
+        ("hdc-ticket-7f3a9c2e-41b8", "7f3a9c2e-41b8"),
+        ("hdc-ticket-", None),
+        ("hdc-ticket-1187 retry", None),
+        ("x-hdc-ticket-1187", None),
+        ("5f2c1d7e9a4b4c63b0e2d8f1a7c93e40", None),
+        (None, None),
+    ],
+)
+def test_ticket_hint_from_incident_key(incident_key: str | None, hint: str | None) -> None:
+    assert ticket_hint_from_key(incident_key) == hint
+
+
+# --- delivery key ----------------------------------------------------------------------------------
+
+
+def test_delivery_key_is_the_event_id() -> None:
+    payload = _load(FIXTURES / "incident.triggered.json")
+    headers = {"X-Webhook-Id": "b7a9d2c4-0f1e-4c55-9a8b-3d6e2f1a0c9d"}
+    assert adapter.delivery_key(headers=headers, payload=payload) == "01HRZ3T6QK8W2N4B7D9F1GXJ5M"
+
+
+def test_delivery_key_falls_back_to_the_webhook_id_header() -> None:
+    payload = {"event": {"event_type": "incident.triggered"}}
+    headers = {"x-webhook-id": "b7a9d2c4-0f1e-4c55-9a8b-3d6e2f1a0c9d"}
+    assert adapter.delivery_key(headers=headers, payload=payload) == "b7a9d2c4-0f1e-4c55-9a8b-3d6e2f1a0c9d"
+
+
+@pytest.mark.parametrize("payload", [{"event": {"id": ""}}, {"messages": []}, ["not", "an", "object"]])
+def test_delivery_key_is_none_without_event_id_or_header(payload: Any) -> None:
+    assert adapter.delivery_key(headers={}, payload=payload) is None
+
+
+# --- signatures --------------------------------------------------------------------------------------
+
+
+def test_valid_signature_is_accepted() -> None:
+    _verify(_body(), sign(_body(), SECRET), [SECRET])
+
+
+def test_signature_header_name_is_case_insensitive() -> None:
+    adapter.verify(
+        headers={"x-pagerduty-signature": sign(_body(), SECRET)}, body=_body(), secrets=[SECRET], now=NOW
+    )
+
+
+def test_wrong_secret_is_rejected() -> None:
+    with pytest.raises(SignatureError, match="does not match any active secret"):
+        _verify(_body(), sign(_body(), OLD_SECRET), [SECRET])
+
+
+def test_tampered_body_is_rejected() -> None:
+    tampered = _body().replace(b'"urgency": "high"', b'"urgency": "low"')
+    assert tampered != _body()
+    with pytest.raises(SignatureError, match="does not match"):
+        _verify(tampered, sign(_body(), SECRET), [SECRET])
+
+
+@pytest.mark.parametrize("value", [None, "", "  "])
+def test_missing_signature_header_is_rejected(value: str | None) -> None:
+    with pytest.raises(SignatureError, match="missing X-PagerDuty-Signature header"):
+        _verify(_body(), value, [SECRET])
+
+
+def test_no_active_secret_is_rejected() -> None:
+    with pytest.raises(SignatureError, match="no active webhook secret"):
+        _verify(_body(), sign(_body(), SECRET), [])
+
+
+def test_an_empty_secret_never_counts_as_active() -> None:
+    with pytest.raises(SignatureError, match="no active webhook secret"):
+        _verify(_body(), sign(_body(), ""), [""])
+
+
+def test_header_with_several_signatures_is_accepted_when_one_matches() -> None:
+    header = f"{sign(_body(), OLD_SECRET)},{sign(_body(), SECRET)}"
+    _verify(_body(), header, [SECRET])
+
+
+def test_several_active_secrets_accept_either_during_rotation() -> None:
+    _verify(_body(), sign(_body(), OLD_SECRET), [SECRET, OLD_SECRET])
+    _verify(_body(), sign(_body(), SECRET), [SECRET, OLD_SECRET])
+
+
+def test_unknown_signature_versions_are_skipped() -> None:
+    digest = sign(_body(), SECRET).removeprefix("v1=")
+    _verify(_body(), f"v2=ffff, v1={digest}", [SECRET])
+
+
+def test_unknown_version_only_is_rejected() -> None:
+    digest = sign(_body(), SECRET).removeprefix("v1=")
+    with pytest.raises(SignatureError, match="no well-formed v1 signature"):
+        _verify(_body(), f"v2={digest}", [SECRET])
+
+
+@pytest.mark.parametrize("value", ["v1=not-hex-at-all", "v1=abcd", "sha256=00ff"])
+def test_malformed_signature_is_rejected(value: str) -> None:
+    with pytest.raises(SignatureError, match="no well-formed v1 signature"):
+        _verify(_body(), value, [SECRET])
+
+
+def test_too_many_signatures_are_rejected() -> None:
+    header = ",".join([sign(_body(), OLD_SECRET)] * MAX_ENTRIES + [sign(_body(), SECRET)])
+    with pytest.raises(SignatureError, match="at most"):
+        _verify(_body(), header, [SECRET])
+
+
+def test_signature_errors_never_reveal_a_secret() -> None:
+    with pytest.raises(SignatureError) as err:
+        _verify(_body(), sign(_body(), OLD_SECRET), [SECRET])
+    assert SECRET not in str(err.value) and OLD_SECRET not in str(err.value)

@@ -1,0 +1,264 @@
+"""Zendesk adapter: fixtures in, exact canonical result out; signing; dedupe keys."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.base import Adapter
+from adapters.zendesk import ZendeskAdapter
+from adapters.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from connector.errors import PayloadError, SignatureError
+from connector.model import InboundEvent, Parsed
+from mappings.engine import apply, default_document
+
+FIXTURES = Path(__file__).parent / "fixtures" / "zendesk"
+BODIES = sorted(p for p in FIXTURES.glob("*.json") if not p.name.endswith(".expected.json"))
+
+SECRET = "dGhpc2lzbm90YXJlYWxzZWNyZXQtemVuZGVzaw"
+OLD_SECRET = "b2xkLXNlY3JldC1zdGlsbC1hY3RpdmUtZm9yLXJvdGF0aW9u"
+SIGNED_AT = "2025-03-11T09:15:03Z"
+NOW = datetime(2025, 3, 11, 9, 15, 5, tzinfo=UTC)
+BODY = (FIXTURES / "status_changed.json").read_bytes()
+
+
+def expected_path(body: Path) -> Path:
+    return body.with_name(body.name.removesuffix(".json") + ".expected.json")
+
+
+def as_expected(parsed: Parsed) -> dict[str, Any]:
+    """A parse result in the form of the `.expected.json` files, fields mapped by the default mapping."""
+    doc = default_document("zendesk")
+    return {
+        "event_type": parsed.event_type,
+        "ignored": parsed.ignored,
+        "events": [_event(e, apply(doc, e.shape, e.document).fields) for e in parsed.events],
+    }
+
+
+def _event(e: InboundEvent, fields: dict[str, Any]) -> dict[str, Any]:
+    c = e.comment
+    return {
+        "kind": e.kind.value,
+        "shape": e.shape,
+        "object": {
+            "vendor": e.object.vendor,
+            "object_type": e.object.object_type,
+            "external_id": e.object.external_id,
+            "key": e.object.key,
+            "url": e.object.url,
+        },
+        "occurred_at": e.occurred_at.isoformat(),
+        "creates_ticket": e.creates_ticket,
+        "channel": e.channel.value if e.channel else None,
+        "ticket_hint": e.ticket_hint,
+        "actor": e.actor,
+        "detail": dict(e.detail),
+        "comment": None if c is None else {
+            "external_id": c.external_id,
+            "body": c.body,
+            "public": c.public,
+            "author_id": c.author_id,
+            "author_name": c.author_name,
+            "author_is_agent": c.author_is_agent,
+        },
+        "fields": fields,
+    }
+
+
+def signed_headers(body: bytes, *, secret: str = SECRET, at: str = SIGNED_AT) -> dict[str, str]:
+    return {SIGNATURE_HEADER: sign(secret, at, body), TIMESTAMP_HEADER: at}
+
+
+@pytest.fixture
+def adapter() -> ZendeskAdapter:
+    return ZendeskAdapter()
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", BODIES, ids=lambda p: p.stem)
+def test_fixture(adapter: ZendeskAdapter, body: Path) -> None:
+    expected = json.loads(expected_path(body).read_text(encoding="utf-8"))
+    payload = json.loads(body.read_bytes())
+    headers = expected.get("headers", {})
+    if "error_path" in expected:
+        with pytest.raises(PayloadError) as info:
+            adapter.parse(headers=headers, payload=payload)
+        assert info.value.path == expected["error_path"]
+        return
+    result = as_expected(adapter.parse(headers=headers, payload=payload))
+    assert result == {k: v for k, v in expected.items() if k != "headers"}
+
+
+def test_every_fixture_has_an_expected_file() -> None:
+    missing = [b.name for b in BODIES if not expected_path(b).exists()]
+    assert not missing
+
+
+def test_every_handled_event_type_has_a_fixture() -> None:
+    covered = {
+        json.loads(expected_path(b).read_text(encoding="utf-8")).get("event_type") for b in BODIES
+    }
+    assert set(ZendeskAdapter.handlers) - covered == set()
+
+
+def test_adapter_conforms_to_the_protocol() -> None:
+    assert isinstance(ZendeskAdapter(), Adapter)
+
+
+def test_event_document_is_the_payload_itself_and_left_unchanged(adapter: ZendeskAdapter) -> None:
+    payload = json.loads((FIXTURES / "comment_added.json").read_bytes())
+    before = copy.deepcopy(payload)
+    (event,) = adapter.parse(headers={}, payload=payload).events
+    assert event.document is payload
+    assert payload == before
+
+
+def test_unknown_event_type_is_ignored_not_an_error(adapter: ZendeskAdapter) -> None:
+    payload = json.loads((FIXTURES / "created.json").read_bytes())
+    payload["type"] = "zen:event-type:ticket.followers_changed"
+    parsed = adapter.parse(headers={}, payload=payload)
+    assert parsed.ignored and parsed.events == ()
+    assert parsed.event_type == "zen:event-type:ticket.followers_changed"
+
+
+def test_payload_that_is_not_an_object_is_a_payload_error(adapter: ZendeskAdapter) -> None:
+    with pytest.raises(PayloadError):
+        adapter.event_type(headers={}, payload=["zen:event-type:ticket.created"])
+
+
+def test_trigger_body_with_a_ticket_type_key_is_still_a_trigger(adapter: ZendeskAdapter) -> None:
+    payload = {"ticket_id": "48213", "type": "Incident", "updated_at": "2025-03-11T09:15Z"}
+    assert adapter.event_type(headers={}, payload=payload) == "trigger"
+
+
+def test_unquoted_trigger_placeholders_are_read_as_text(adapter: ZendeskAdapter) -> None:
+    payload = {"ticket_id": 48213, "event": "commented", "latest_comment": "Fixed in 4.2.1",
+               "latest_comment_public": True, "updated_at": "2025-03-11T09:15Z"}
+    (event,) = adapter.parse(headers={}, payload=payload).events
+    assert (event.object.external_id, event.comment and event.comment.public) == ("48213", True)
+
+
+# --- delivery keys -------------------------------------------------------------------------------
+
+
+def test_event_delivery_key_is_the_envelope_id(adapter: ZendeskAdapter) -> None:
+    payload = json.loads(BODY)
+    headers = {"X-Zendesk-Webhook-Invocation-Id": "8350205582"}
+    assert adapter.delivery_key(headers=headers, payload=payload) == "f1b2c3d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+
+
+def test_trigger_delivery_key_is_the_invocation_id_header(adapter: ZendeskAdapter) -> None:
+    payload = json.loads((FIXTURES / "trigger.json").read_bytes())
+    headers = {"x-zendesk-webhook-invocation-id": "8350205582", "X-Zendesk-Webhook-Id": "01F1KRFQ6BG29CNWFR60NK5FNY"}
+    assert adapter.delivery_key(headers=headers, payload=payload) == "8350205582"
+
+
+def test_trigger_delivery_key_never_uses_the_webhook_id(adapter: ZendeskAdapter) -> None:
+    payload = json.loads((FIXTURES / "trigger.json").read_bytes())
+    headers = {"X-Zendesk-Webhook-Id": "01F1KRFQ6BG29CNWFR60NK5FNY"}
+    assert adapter.delivery_key(headers=headers, payload=payload) is None
+
+
+# --- signatures ----------------------------------------------------------------------------------
+
+
+def test_valid_signature_passes(adapter: ZendeskAdapter) -> None:
+    adapter.verify(headers=signed_headers(BODY), body=BODY, secrets=[SECRET], now=NOW)
+
+
+def test_headers_are_matched_case_insensitively(adapter: ZendeskAdapter) -> None:
+    headers = {k.lower(): v for k, v in signed_headers(BODY).items()}
+    adapter.verify(headers=headers, body=BODY, secrets=[SECRET], now=NOW)
+
+
+def test_wrong_secret_is_refused(adapter: ZendeskAdapter) -> None:
+    with pytest.raises(SignatureError, match="does not match any active secret"):
+        adapter.verify(headers=signed_headers(BODY, secret="not-the-secret"), body=BODY, secrets=[SECRET], now=NOW)
+
+
+def test_tampered_body_is_refused(adapter: ZendeskAdapter) -> None:
+    tampered = BODY.replace(b'"PENDING"', b'"SOLVED"', 1)
+    with pytest.raises(SignatureError, match="does not match"):
+        adapter.verify(headers=signed_headers(BODY), body=tampered, secrets=[SECRET], now=NOW)
+
+
+def test_timestamp_is_part_of_the_signed_message(adapter: ZendeskAdapter) -> None:
+    headers = signed_headers(BODY) | {TIMESTAMP_HEADER: "2025-03-11T09:15:04Z"}
+    with pytest.raises(SignatureError, match="does not match"):
+        adapter.verify(headers=headers, body=BODY, secrets=[SECRET], now=NOW)
+
+
+@pytest.mark.parametrize("name", [SIGNATURE_HEADER, TIMESTAMP_HEADER])
+def test_missing_header_is_refused(adapter: ZendeskAdapter, name: str) -> None:
+    headers = {k: v for k, v in signed_headers(BODY).items() if k != name}
+    with pytest.raises(SignatureError, match=f"missing {name} header"):
+        adapter.verify(headers=headers, body=BODY, secrets=[SECRET], now=NOW)
+
+
+def test_any_of_several_active_secrets_is_accepted(adapter: ZendeskAdapter) -> None:
+    headers = signed_headers(BODY, secret=OLD_SECRET)
+    adapter.verify(headers=headers, body=BODY, secrets=[SECRET, OLD_SECRET], now=NOW)
+
+
+def test_a_retired_secret_is_refused(adapter: ZendeskAdapter) -> None:
+    with pytest.raises(SignatureError):
+        adapter.verify(headers=signed_headers(BODY, secret=OLD_SECRET), body=BODY, secrets=[SECRET], now=NOW)
+
+
+def test_no_active_secret_is_refused(adapter: ZendeskAdapter) -> None:
+    with pytest.raises(SignatureError):
+        adapter.verify(headers=signed_headers(BODY), body=BODY, secrets=[], now=NOW)
+
+
+def test_signature_that_is_not_base64_is_refused(adapter: ZendeskAdapter) -> None:
+    headers = signed_headers(BODY) | {SIGNATURE_HEADER: "sha256=not base64!"}
+    with pytest.raises(SignatureError, match="not base64"):
+        adapter.verify(headers=headers, body=BODY, secrets=[SECRET], now=NOW)
+
+
+def test_timestamp_too_old_is_refused(adapter: ZendeskAdapter) -> None:
+    later = datetime(2025, 3, 11, 9, 20, 4, tzinfo=UTC)  # 301 s after signing
+    with pytest.raises(SignatureError, match="outside tolerance.*ago"):
+        adapter.verify(headers=signed_headers(BODY), body=BODY, secrets=[SECRET], now=later)
+
+
+def test_timestamp_too_far_in_the_future_is_refused(adapter: ZendeskAdapter) -> None:
+    earlier = datetime(2025, 3, 11, 9, 10, 2, tzinfo=UTC)  # signed 301 s ahead of our clock
+    with pytest.raises(SignatureError, match="outside tolerance.*in the future"):
+        adapter.verify(headers=signed_headers(BODY), body=BODY, secrets=[SECRET], now=earlier)
+
+
+def test_timestamp_at_the_edge_of_the_tolerance_passes(adapter: ZendeskAdapter) -> None:
+    edge = datetime(2025, 3, 11, 9, 20, 3, tzinfo=UTC)  # exactly 300 s
+    adapter.verify(headers=signed_headers(BODY), body=BODY, secrets=[SECRET], now=edge)
+
+
+def test_tolerance_is_a_constructor_argument() -> None:
+    strict = ZendeskAdapter(tolerance_seconds=1)
+    with pytest.raises(SignatureError, match="outside tolerance"):
+        strict.verify(headers=signed_headers(BODY), body=BODY, secrets=[SECRET], now=NOW)
+
+
+def test_unparseable_timestamp_is_refused(adapter: ZendeskAdapter) -> None:
+    at = "Tue, 11 Mar 2025 09:15:03 GMT"
+    with pytest.raises(SignatureError, match="not an ISO 8601 time"):
+        adapter.verify(headers=signed_headers(BODY, at=at), body=BODY, secrets=[SECRET], now=NOW)
+
+
+def test_errors_never_name_the_secret(adapter: ZendeskAdapter) -> None:
+    later = NOW + timedelta(hours=1)
+    for headers, secrets, now in [
+        (signed_headers(BODY, secret="wrong"), [SECRET], NOW),
+        (signed_headers(BODY), [SECRET], later),
+    ]:
+        with pytest.raises(SignatureError) as info:
+            adapter.verify(headers=headers, body=BODY, secrets=secrets, now=now)
+        assert SECRET not in str(info.value)

@@ -1,0 +1,58 @@
+"""The Flask app factory: receivers, admin API, health and metrics. No business logic here."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from connector import metrics
+from connector.config import Settings
+from connector.logs import configure_logging
+from connector.runtime import Runtime, install
+from webhooks.api import api
+from webhooks.health import health
+from webhooks.receivers import receivers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(rt: Runtime | None = None, *, start_worker: bool | None = None) -> Flask:
+    """Build the app. Embedded mode (no REDIS_URL) also runs the queue worker in this process
+    unless `start_worker=False` (tests drive the worker themselves)."""
+    if rt is None:
+        settings = Settings.from_env()
+        configure_logging(settings.log_level)
+        rt = Runtime(settings)
+        rt.db.upgrade() if rt.db.is_sqlite else None
+    install(rt)
+    if start_worker is None:
+        start_worker = rt.settings.embedded
+    if start_worker:
+        rt.start_embedded_worker()
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = rt.settings.max_body_bytes
+    app.extensions["connector"] = rt
+    app.register_blueprint(receivers)
+    app.register_blueprint(api)
+    app.register_blueprint(health)
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+        vendor = (request.view_args or {}).get("vendor", "unknown")
+        metrics.DELIVERIES.labels(vendor, "too_large").inc()
+        return jsonify(error="payload_too_large",
+                       message=f"body exceeds the {rt.settings.max_body_bytes} byte limit"), 413
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        return jsonify(error=(exc.name or "error").lower().replace(" ", "_"), message=exc.description), exc.code
+
+    return app
