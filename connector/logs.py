@@ -39,3 +39,4 @@ def configure_logging(level: str = "INFO") -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("rq").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -28,6 +28,7 @@ class Applied:
     ticket_id: int | None
     created: bool = False
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    stale: list[str] = field(default_factory=list)  # fields a newer event had already set
     skipped: str | None = None
 
     def describe(self) -> str:
@@ -75,7 +76,7 @@ def apply_event(s: Session, *, event: InboundEvent, instance: str, mapped: Mappi
 
     result = Applied(ticket.id, created=created)
     if link.role == "origin":
-        result.changes = _write_fields(ticket, mapped.fields, event.occurred_at)
+        result.changes, result.stale = _write_fields(ticket, mapped.fields, event.occurred_at)
         if event.kind is EventKind.DELETED and _newer(ticket, "status", event.occurred_at):
             old = ticket.status
             _set(ticket, "status", Status.CLOSED.value, event.occurred_at)
@@ -86,17 +87,20 @@ def apply_event(s: Session, *, event: InboundEvent, instance: str, mapped: Mappi
             _timeline(s, ticket, event.occurred_at, "updated", source, delivery_id, event.actor,
                       "; ".join(f"{k}: {_short(a)} → {_short(b)}" for k, (a, b) in sorted(result.changes.items())),
                       {"changes": {k: [a, b] for k, (a, b) in result.changes.items()}, "event": event.kind.value})
-    else:
+    elif event.comment is None:
         # A linked Jira issue or PagerDuty incident: the trail records it; fields stay the origin's.
         _timeline(s, ticket, event.occurred_at, event.kind.value, source, delivery_id, event.actor,
                   _linked_summary(event, mapped), {"fields": mapped.fields, **dict(event.detail)})
 
     if event.comment is not None:
         _comment(s, ticket, event, source, delivery_id, link.role)
-    elif event.kind not in (EventKind.CREATED, EventKind.UPDATED) and link.role == "origin" and not created:
-        if not result.changes:
-            _timeline(s, ticket, event.occurred_at, event.kind.value, source, delivery_id, event.actor,
-                      f"{_label(event)}: {event.kind.value.replace('_', ' ')}", dict(event.detail))
+    elif link.role == "origin" and not created and not result.changes and (
+            result.stale or event.kind not in (EventKind.CREATED, EventKind.UPDATED)):
+        summary = f"{_label(event)}: {event.kind.value.replace('_', ' ')}"
+        if result.stale:
+            summary += f" — older than the ticket's {', '.join(sorted(result.stale))}; not applied"
+        _timeline(s, ticket, event.occurred_at, event.kind.value, source, delivery_id, event.actor, summary,
+                  {**dict(event.detail), "stale_fields": result.stale})
     if event.occurred_at > ticket.updated_at:
         ticket.updated_at = event.occurred_at
     return result
@@ -134,18 +138,22 @@ def _set(ticket: Ticket, name: str, value: Any, at: datetime) -> None:
     ticket.field_versions = versions  # reassign: JSON columns do not track in-place changes
 
 
-def _write_fields(ticket: Ticket, values: dict[str, Any], at: datetime) -> dict[str, tuple[Any, Any]]:
+def _write_fields(ticket: Ticket, values: dict[str, Any],
+                  at: datetime) -> tuple[dict[str, tuple[Any, Any]], list[str]]:
     changes: dict[str, tuple[Any, Any]] = {}
+    stale: list[str] = []
     for name, value in values.items():
         if not _newer(ticket, name, at):
-            continue  # an older delivery never rolls a field back
+            if getattr(ticket, name) != value:
+                stale.append(name)  # an older delivery never rolls a field back
+            continue
         old = getattr(ticket, name)
         if isinstance(value, list):
             value = list(value)
         _set(ticket, name, value, at)
         if old != value and not (old in (None, []) and value in (None, [])):
             changes[name] = (old, value)
-    return changes
+    return changes, stale
 
 
 def _stamp_status_times(ticket: Ticket, changes: dict[str, tuple[Any, Any]], at: datetime) -> None:
@@ -171,7 +179,7 @@ def _comment(s: Session, ticket: Ticket, event: InboundEvent, source: str, deliv
     visibility = "public" if c.public else "internal"
     author = c.author_name or c.author_id or "unknown author"
     _timeline(s, ticket, event.occurred_at, kind, source, delivery_id, author,
-              f"{visibility} {kind.replace('_', ' ')} by {author}",
+              f"{visibility} {'comment' if kind == 'commented' else kind.replace('_', ' ')} by {author}",
               {"comment_id": c.external_id, "public": c.public, "body": c.body,
                "author_is_agent": c.author_is_agent, "link_role": role})
     if kind != "commented" or not c.public or ticket.first_response_at is not None or role != "origin":

@@ -110,11 +110,23 @@ def _step_list(node: list[Any], rest: str) -> tuple[Any, str]:
 def _equal(actual: Any, expected: Any) -> bool:
     if isinstance(expected, list):
         return any(_equal(actual, e) for e in expected)
+    if isinstance(actual, list):  # a list matches when any item does ("tags contains vip")
+        return any(_equal(a, expected) for a in actual)
     if actual is None or expected is None:
         return actual is expected
     if isinstance(actual, bool) or isinstance(expected, bool):
         return str(actual).lower() == str(expected).lower()
     return str(actual).strip().lower() == str(expected).strip().lower()
+
+
+def _hits_null(document: Any, path: str) -> bool:
+    """True when the path, or an object on the way to it, is an explicit null (`assignee: null`)."""
+    while path:
+        if resolve(document, path) is None:
+            return True
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return False
 
 
 def _empty(value: Any) -> bool:
@@ -182,13 +194,18 @@ def _apply_rule(rule: FieldRule, document: Any) -> tuple[Any, str] | None:
             used = p
             break
     if _empty(raw):
+        if rule.clear_on_null and any(_hits_null(document, p) for p in paths):
+            return None, f"{' | '.join(paths)} is null → cleared"
         if rule.default is not None:
             return rule.default, f"default {rule.default!r} ({' | '.join(paths)} empty)"
         return None
     value = _transform(raw if rule.transform in (None, "list", "split") else _unwrap(raw), rule.transform)
     if rule.map is not None:
         lookup = {str(k).strip().lower(): v for k, v in rule.map.items()}
-        mapped = lookup.get(str(_unwrap(value)).strip().lower(), lookup.get("*", _MISSING))
+        # A list (tags, labels) maps by its first item the map knows: tags [vip, tier_enterprise] → enterprise.
+        items = value if isinstance(value, list) else [value]
+        mapped = next((lookup[k] for k in (str(_unwrap(i)).strip().lower() for i in items) if k in lookup and k != "*"),
+                      lookup.get("*", _MISSING))
         if mapped is _MISSING:
             if rule.default is not None:
                 return rule.default, f"default {rule.default!r} ({used} {value!r} not in map)"
@@ -215,7 +232,7 @@ def apply(doc: MappingDocument, shape: str, document: Any) -> MappingResult:
                 continue
             value, how = hit
             try:
-                result.fields[name] = _coerce(name, value)
+                result.fields[name] = None if value is None else _coerce(name, value)
             except (ValueError, TypeError) as exc:
                 result.notes.append(f"{name}: cannot use {value!r}: {exc}")
                 continue

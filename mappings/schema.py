@@ -45,6 +45,11 @@ class FieldRule(BaseModel):
         default=None, description="Value map, keys compared case-insensitively; '*' catches the rest."
     )
     default: Any = Field(default=None, description="Used when the path is absent, empty or unmapped.")
+    clear_on_null: bool = Field(
+        default=False,
+        description="An explicit null in the payload (e.g. an unassigned ticket's assignee) clears the field; "
+        "otherwise null means 'no information' and the ticket keeps its value.",
+    )
 
     @model_validator(mode="after")
     def _source(self) -> FieldRule:

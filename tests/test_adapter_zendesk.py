@@ -146,6 +146,28 @@ def test_unquoted_trigger_placeholders_are_read_as_text(adapter: ZendeskAdapter)
     assert (event.object.external_id, event.comment and event.comment.public) == ("48213", True)
 
 
+def test_assignment_given_as_a_reference_object_reads_its_id(adapter: ZendeskAdapter) -> None:
+    payload = json.loads((FIXTURES / "agent_assignment_changed.json").read_bytes())
+    payload["event"] |= {"current": {"id": "21730391226513"}, "previous": {"id": None}}
+    (event,) = adapter.parse(headers={}, payload=payload).events
+    assert event.detail == {"field": "assignee_id", "from": None, "to": "21730391226513"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"event": "commented", "latest_comment": ""}, "latest_comment"),
+        ({"event": "commented", "latest_comment_public": "maybe"}, "latest_comment_public"),
+        ({"ticket_id": "{{ticket.id}}"}, "ticket_id"),
+    ],
+)
+def test_malformed_trigger_body_names_the_key(adapter: ZendeskAdapter, changes: dict, path: str) -> None:
+    payload = json.loads((FIXTURES / "trigger.json").read_bytes()) | changes
+    with pytest.raises(PayloadError) as info:
+        adapter.parse(headers={}, payload=payload)
+    assert info.value.path == path
+
+
 # --- delivery keys -------------------------------------------------------------------------------
 
 
@@ -157,7 +179,10 @@ def test_event_delivery_key_is_the_envelope_id(adapter: ZendeskAdapter) -> None:
 
 def test_trigger_delivery_key_is_the_invocation_id_header(adapter: ZendeskAdapter) -> None:
     payload = json.loads((FIXTURES / "trigger.json").read_bytes())
-    headers = {"x-zendesk-webhook-invocation-id": "8350205582", "X-Zendesk-Webhook-Id": "01F1KRFQ6BG29CNWFR60NK5FNY"}
+    headers = {
+        "x-zendesk-webhook-invocation-id": "8350205582",
+        "X-Zendesk-Webhook-Id": "01F1KRFQ6BG29CNWFR60NK5FNY",
+    }
     assert adapter.delivery_key(headers=headers, payload=payload) == "8350205582"
 
 
@@ -181,7 +206,8 @@ def test_headers_are_matched_case_insensitively(adapter: ZendeskAdapter) -> None
 
 def test_wrong_secret_is_refused(adapter: ZendeskAdapter) -> None:
     with pytest.raises(SignatureError, match="does not match any active secret"):
-        adapter.verify(headers=signed_headers(BODY, secret="not-the-secret"), body=BODY, secrets=[SECRET], now=NOW)
+        headers = signed_headers(BODY, secret="not-the-secret")
+        adapter.verify(headers=headers, body=BODY, secrets=[SECRET], now=NOW)
 
 
 def test_tampered_body_is_refused(adapter: ZendeskAdapter) -> None:

@@ -117,7 +117,9 @@ def _ticket_event(
     try:
         occurred_at = parse_time(env.time, vendor=VENDOR, path="time")
     except PayloadError as exc:
-        raise PayloadError(exc.message, path="time", vendor=VENDOR, event_type=env.type) from exc
+        raise PayloadError(
+            f"not an ISO 8601 time: {env.time!r}", path="time", vendor=VENDOR, event_type=env.type
+        ) from exc
     return InboundEvent(
         vendor=VENDOR,
         event_type=env.type,

@@ -112,8 +112,12 @@ def _sign(vendor: str, body: bytes) -> dict[str, str]:
 
 
 def run_demo(*, as_json: bool = False, db_path: str | None = None, echo: Callable[[str], None] = print) -> int:
+    import logging
+
     from webhooks.app import create_app
 
+    logging.getLogger().setLevel(logging.WARNING)  # the demo prints its own story
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     tmp = None
     if db_path is None:
         tmp = tempfile.TemporaryDirectory(prefix="connector-demo-")

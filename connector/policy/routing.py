@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connector.policy.durations import Duration
 from connector.policy.scales import NamedItem, phrase_pattern
@@ -124,6 +124,11 @@ class _Trigger(BaseModel):
     category: list[str] | None = None
     level: list[str] | None = None
     actions: list[Action] = Field(min_length=1)
+
+    @field_validator("severity", "tier", "category", "level", mode="before")
+    @classmethod
+    def _one_is_a_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
 
 
 class TicketTrigger(_Trigger):

@@ -109,7 +109,8 @@ def duplicate_names(items: list[NamedItem], where: str) -> list[tuple[str, str]]
             path = f"{where}[{i}].id" if j == 0 else f"{where}[{i}].aliases[{j - 1}]"
             key = norm(name)
             if key in owner and (owner[key] != item.id or j > 0):
-                problems.append((path, f"{name!r} already names {owner[key]!r}"))
+                problems.append((path, f"{name!r} already names {owner[key]!r} "
+                                       "(names ignore case, spaces, '-' and '_')"))
             else:
                 owner.setdefault(key, item.id)
     return problems

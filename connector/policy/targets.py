@@ -55,6 +55,19 @@ class Metric(BaseModel):
     met_by: list[str] = Field(min_length=1)
     recurring: bool = Field(default=False, description="Restart after each time it is met (update cadence).")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _builtin(cls, data: Any) -> Any:
+        """A built-in metric may be named alone (`- resolution`); its definition fills what is left out."""
+        if isinstance(data, str):
+            if data in BUILTIN_METRICS:
+                return {"id": data, **BUILTIN_METRICS[data]}
+            raise ValueError(f"{data!r} is not a built-in metric ({', '.join(BUILTIN_METRICS)}); "
+                             "declare it as {id, start, met_by}")
+        if isinstance(data, dict) and data.get("id") in BUILTIN_METRICS:
+            return {**BUILTIN_METRICS[data["id"]], **data}
+        return data
+
 
 class ResponseRule(BaseModel):
     """What counts as a first response (or as an update): by default a public reply by an agent,

@@ -1,0 +1,38 @@
+"""The support policy as data: schema, validation, presets (one per seed document), loading."""
+
+from __future__ import annotations
+
+from connector.policy.calendars import ARRIVALS, CalendarSpec
+from connector.policy.checks import ALWAYS_OPEN
+from connector.policy.durations import format_duration, parse_duration
+from connector.policy.loader import load_policy, parse_policy, policy_calendar, preset_names
+from connector.policy.routing import (
+    Action,
+    BreachTrigger,
+    Category,
+    CreateLinkedIssue,
+    CsatTrigger,
+    KeywordsTrigger,
+    Notify,
+    OwnerGroup,
+    Page,
+    RaiseLevel,
+    Reassign,
+    RepeatIssueTrigger,
+    RequirePostmortem,
+    SupportLevel,
+    TicketTrigger,
+    Trigger,
+    UsersAffectedTrigger,
+    WarningTrigger,
+)
+from connector.policy.schema import Policy
+from connector.policy.targets import SELECTORS, Metric, ResponseRule, Target, TicketFacts
+
+__all__ = [
+    "ALWAYS_OPEN", "ARRIVALS", "SELECTORS", "Action", "BreachTrigger", "CalendarSpec", "Category",
+    "CreateLinkedIssue", "CsatTrigger", "KeywordsTrigger", "Metric", "Notify", "OwnerGroup", "Page", "Policy",
+    "RaiseLevel", "Reassign", "RepeatIssueTrigger", "RequirePostmortem", "ResponseRule", "SupportLevel", "Target",
+    "TicketFacts", "TicketTrigger", "Trigger", "UsersAffectedTrigger", "WarningTrigger", "format_duration",
+    "load_policy", "parse_duration", "parse_policy", "policy_calendar", "preset_names",
+]

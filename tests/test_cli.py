@@ -1,0 +1,75 @@
+"""The `connector` command line: --help everywhere, mappings tools, db upgrade, demo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from connector.cli import main
+
+COMMANDS = [[], ["serve"], ["worker"], ["demo"], ["db"], ["db", "upgrade"], ["mappings"], ["mappings", "validate"],
+            ["mappings", "show"], ["mappings", "preview"], ["replay"]]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "connector")
+def test_help(args):
+    result = CliRunner().invoke(main, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_mappings_validate_ok_and_bad(tmp_path):
+    good = Path("mappings/defaults/jira.yaml")
+    result = CliRunner().invoke(main, ["mappings", "validate", str(good)])
+    assert result.exit_code == 0 and "valid jira mapping" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("vendor: jira\nshapes:\n  issue:\n    fields:\n      severty: {path: x}\n")
+    result = CliRunner().invoke(main, ["mappings", "validate", str(bad)])
+    assert result.exit_code != 0
+    assert "unknown canonical field 'severty'" in result.output
+
+
+def test_mappings_show_default():
+    result = CliRunner().invoke(main, ["mappings", "show", "pagerduty", "--default"])
+    assert result.exit_code == 0
+    assert "vendor: pagerduty" in result.output
+
+
+def test_mappings_preview_a_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    fixture = Path("tests/fixtures/pagerduty/incident.triggered.json")
+    result = CliRunner().invoke(main, ["mappings", "preview", "pagerduty", "--file", str(fixture)])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["events"][0]["kind"] == "incident_triggered"
+    assert out["events"][0]["fields"]["title"]
+
+
+def test_db_upgrade(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'up.db'}")
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0 and "database at head" in result.output
+
+
+def test_worker_refuses_embedded_mode(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    result = CliRunner().invoke(main, ["worker"])
+    assert result.exit_code != 0
+    assert "REDIS_URL is not set" in result.output
+
+
+def test_demo_runs_end_to_end():
+    result = CliRunner().invoke(main, ["demo", "--json"])
+    assert result.exit_code == 0, result.output
+    tickets = json.loads(result.output[result.output.index("\n["):])
+    channels = sorted(t["channel"] for t in tickets)
+    assert channels == ["email", "jira"]
+    zendesk = next(t for t in tickets if t["channel"] == "email")
+    assert zendesk["severity"] == "P0"  # the late, older priority change did not roll it back
+    assert zendesk["status"] == "waiting_on_customer"
+    assert zendesk["first_response_at"] is not None
+    assert {ln["vendor"] for ln in zendesk["links"]} == {"zendesk", "pagerduty"}
