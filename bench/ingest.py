@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         env = backend.env | {"ZENDESK_WEBHOOK_SECRETS": SECRET, "CONNECTOR_LOG_LEVEL": args.log_level,
                              "CONNECTOR_ADMIN_TOKEN": secrets.token_urlsafe(24)}
-        with Gunicorn(CONNECTOR_APP, settings, env, workdir / "connector.log") as server:
+        with Gunicorn(args.connector_app, settings, env, workdir / "connector.log") as server:
             c_max, c_half, c_samples = bench_target(server, args, rng, unique=True, half_rate=None)
         stored = backend.stored()
         half_rate = c_half.offered_rate
@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count(), "loadavg_before": [round(x, 2) for x in load_before],
                     "python": sys.version.split()[0],
                     "note": "the load generator runs on the same cores as the servers (see cpu_percent)"},
-        "gunicorn": settings.__dict__,
+        "gunicorn": settings.__dict__ | {"connector_app": args.connector_app},
         "load": {"duration_s": args.duration, "warmup_s": args.warmup, "concurrency": args.concurrency,
                  "open_connections": args.open_connections, "half_rate_per_s": round(half_rate or 0, 1),
                  "log_level": args.log_level},
@@ -226,6 +226,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--open-connections", type=int, default=16, help="connections in the half (open-loop) phase")
     p.add_argument("--pool-rate", type=float, default=1500.0,
                    help="deliveries pre-signed per second of max phase (the phase ends early if used up)")
+    p.add_argument("--connector-app", default=CONNECTOR_APP,
+                   help="gunicorn target of the connector; 'webhooks.app:create_app(start_worker=False)' "
+                        "measures SQLite acks without the embedded worker (a diagnosis, not a deployment)")
     p.add_argument("--log-level", default="INFO", help="CONNECTOR_LOG_LEVEL of the connector")
     p.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     p.add_argument("--pg-database", default="connector_bench", help="dropped and recreated for each run")

@@ -172,3 +172,71 @@ class MappingVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(255))
     comment: Mapped[str | None] = mapped_column(Text)
+
+
+class SlaClock(Base):
+    """The state of one SLA clock as last computed (a cache of the engine's answer, for reports and
+    the API). The engine recomputes it from the ticket's history; `sla_fires` holds what fired."""
+
+    __tablename__ = "sla_clocks"
+    __table_args__ = (UniqueConstraint("ticket_id", "metric", "cycle", name="uq_sla_clock"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), index=True)
+    metric: Mapped[str] = mapped_column(String(64))
+    cycle: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    target_seconds: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SlaFire(Base):
+    """A warning, breach or met that fired. The unique key makes each fire at most once."""
+
+    __tablename__ = "sla_fires"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "metric", "cycle", "label", name="uq_sla_fire"),
+        Index("ix_sla_fires_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), index=True)
+    metric: Mapped[str] = mapped_column(String(64))
+    cycle: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(96))
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it was due to fire
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # when it did
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class SlaTimer(Base):
+    """When a ticket's clocks next need the engine. The sweeper reads only rows that are due, so a
+    tick costs what is due, not what is open."""
+
+    __tablename__ = "sla_timers"
+
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), primary_key=True)
+    fire_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class PolicyVersion(Base):
+    """Every version of the support policy document; exactly one active."""
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (UniqueConstraint("version", name="uq_policy_version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    comment: Mapped[str | None] = mapped_column(Text)

@@ -61,7 +61,7 @@ def apply_event(s: Session, *, event: InboundEvent, instance: str, mapped: Mappi
         if ticket is not None:
             link = _link(s, ticket, event, instance, JOIN_ROLE.get(ref.object_type, "related"))
             _timeline(s, ticket, event.occurred_at, "linked", source, delivery_id, event.actor,
-                      f"{_label(event)} linked ({link.role})", {"url": ref.url})
+                      f"{_label(event)} linked ({link.role})", {"url": ref.url, "role": link.role})
         elif event.creates_ticket and event.kind not in (EventKind.DELETED, EventKind.COMMENT_DELETED):
             ticket = Ticket(status=Status.NEW.value, created_at=event.occurred_at, updated_at=event.occurred_at,
                             channel=(event.channel.value if event.channel else None), tags=[], field_versions={})
@@ -69,8 +69,6 @@ def apply_event(s: Session, *, event: InboundEvent, instance: str, mapped: Mappi
             s.flush()
             link = _link(s, ticket, event, instance, "origin")
             created = True
-            _timeline(s, ticket, event.occurred_at, "created", source, delivery_id, event.actor,
-                      f"ticket created from {_label(event)}", {"url": ref.url, "channel": ticket.channel})
         else:
             return Applied(None, skipped=f"{_label(event)} is not linked to any ticket")
 
@@ -83,6 +81,11 @@ def apply_event(s: Session, *, event: InboundEvent, instance: str, mapped: Mappi
             if old != ticket.status:
                 result.changes["status"] = (old, ticket.status)
         _stamp_status_times(ticket, result.changes, event.occurred_at)
+        if created:  # the initial values are the SLA engine's starting point
+            initial = {name: getattr(ticket, name) for name in
+                       ("status", "severity", "customer_tier", "category", "channel", "support_level")}
+            _timeline(s, ticket, event.occurred_at, "created", source, delivery_id, event.actor,
+                      f"ticket created from {_label(event)}", {"url": ref.url, "fields": initial})
         if result.changes and not created:
             _timeline(s, ticket, event.occurred_at, "updated", source, delivery_id, event.actor,
                       "; ".join(f"{k}: {_short(a)} → {_short(b)}" for k, (a, b) in sorted(result.changes.items())),

@@ -105,6 +105,11 @@ class Reference:
     def elapsed_minutes(self, start: datetime, end: datetime) -> int:
         return sum(self.open[self.index(start) : self.index(end)])
 
+    def closes(self, start: datetime, end: datetime) -> list[datetime]:
+        """Every instant in (start, end] where an open minute is followed by a closed one."""
+        indices = range(self.index(start) + 1, min(self.index(end), len(self.open) - 1) + 1)
+        return [self.at(i) for i in indices if self.open[i - 1] and not self.open[i]]
+
     def add_minutes(self, start: datetime, minutes: int) -> datetime | None:
         """End of the `minutes`-th open minute from start (for 0, the first open minute's start)."""
         i = self.index(start)
@@ -140,11 +145,16 @@ def test_elapsed_matches_reference(scenario: Scenario, minutes: int) -> None:
 
 
 @EXAMPLES
-@given(scenarios(), st.integers(0, 24 * 60))
-def test_add_matches_reference(scenario: Scenario, minutes: int) -> None:
+@given(scenarios(), st.integers(0, 24 * 60), st.booleans())
+def test_add_matches_reference(scenario: Scenario, minutes: int, to_a_close: bool) -> None:
     case, start = scenario
     reference = Reference(case, start)
-    minutes %= reference.elapsed_minutes(start, start + SPAN) + 1  # stay within the reference's reach
+    if to_a_close:  # exactly the business time up to some close, where "earliest" matters
+        closes = reference.closes(start, start + SPAN)
+        assume(closes)
+        minutes = reference.elapsed_minutes(start, closes[minutes % len(closes)])
+    else:
+        minutes %= reference.elapsed_minutes(start, start + SPAN) + 1  # stay within the reference's reach
     expected = reference.add_minutes(start, minutes)
     assume(expected is not None)  # no opening at all within the reference's reach
     assert case.calendar().add(start, 60 * minutes) == expected

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time
 from functools import cached_property
+from itertools import pairwise
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -100,7 +101,7 @@ class CalendarSpec(BaseModel):
                     raise ValueError(f"{_DAYS[day]} is given twice ({seen[day]!r} and {key!r})")
                 seen[day] = key
             intervals = sorted(_interval(s) for s in ([spans] if isinstance(spans, str) else spans))
-            for (_, close), (opens, _) in zip(intervals, intervals[1:]):
+            for (_, close), (opens, _) in pairwise(intervals):
                 if _end(close) > (opens.hour, opens.minute):
                     raise ValueError(f"{key}: opening hours overlap")
         if not seen:

@@ -158,6 +158,9 @@ class _Checker:
         if t.time is None:
             t.time = "calendar" if t.calendar == ALWAYS_OPEN else d.time
         if t.time == "calendar":
+            if t.calendar not in (None, ALWAYS_OPEN):
+                self.add(f"{path}.calendar", f"calendar time counts every hour; drop {t.calendar!r} or use "
+                         "`time: business`")
             t.calendar = None
         elif t.calendar is None and d.calendar is None and t.target is not None:
             tiers = [x for x in p.customer_tiers.tiers if t.tier is None or x.id in t.tier]

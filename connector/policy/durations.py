@@ -30,7 +30,9 @@ def parse_duration(value: Any) -> timedelta:
             raise ValueError(f"a duration cannot be negative, got {value}")
         return value
     if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"a duration is text with a unit such as '15m', '4h' or '2d', got {value!r}")
+        # ValueError, not TypeError: pydantic reports only ValueError/AssertionError as validation errors.
+        raise ValueError(  # noqa: TRY004
+            f"a duration is text with a unit such as '15m', '4h' or '2d', got {value!r}")
     text = value.strip().lower()
     seconds = 0.0
     pos = 0

@@ -7,7 +7,6 @@ Every problem is a PolicyError whose message names the source and the path into 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from connector.sla.calendar import BusinessCalendar
 
 _PRESETS = resources.files("connector") / "presets"
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def preset_names() -> list[str]:
@@ -47,7 +47,6 @@ def load_policy(ref: str | Path | Mapping[str, Any]) -> Policy:
     return parse_policy(_yaml(ref, "policy text"), source="policy text")
 
 
-@lru_cache(maxsize=16)
 def _preset(name: str) -> Policy:
     text = (_PRESETS / f"{name}.yaml").read_text(encoding="utf-8")
     return parse_policy(_yaml(text, f"preset {name!r}"), source=f"preset {name!r}")
@@ -74,22 +73,21 @@ def policy_calendar(policy: Policy, name: str | None = None) -> BusinessCalendar
 def error_path(loc: tuple[int | str, ...], data: Any) -> str:
     """pydantic's loc as a path into the document: `sla.targets[3].severity`.
 
-    Walks the input alongside the loc so the tags pydantic inserts for tagged unions (`triggers.0.breach`)
-    are dropped: a step that is not a key of the input is kept only when it is the last one (a missing field).
+    Walks the input alongside the loc to drop the tag pydantic inserts after a tagged-union item
+    (`triggers.0.breach.metric` is `triggers[0].metric`): the tag equals that item's `event` or `do`.
     """
     out = ""
     node = data
-    for i, step in enumerate(loc):
-        last = i == len(loc) - 1
-        if isinstance(step, int) and isinstance(node, list):
+    for step in loc:
+        if isinstance(node, Mapping) and step in (node.get("event"), node.get("do")):
+            node = dict(node) | {"event": None, "do": None}  # a tag is skipped once
+            continue
+        if isinstance(step, int):
             out += f"[{step}]"
-            node = node[step] if step < len(node) else None
-        elif isinstance(node, Mapping) and step in node:
+            node = node[step] if isinstance(node, list) and step < len(node) else None
+        else:
             out += f".{step}" if out else str(step)
-            node = node[step]
-        elif last or not isinstance(node, Mapping):
-            out += f".{step}" if out else str(step)
-            node = None
+            node = node.get(step) if isinstance(node, Mapping) else None
     return out or "(document)"
 
 
@@ -104,6 +102,6 @@ def _message(error: Mapping[str, Any]) -> str:
 
 def _yaml(text: str, source: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_YamlLoader)  # a safe loader, C-accelerated when present
     except yaml.YAMLError as exc:
         raise PolicyError(f"{source}: not valid YAML: {exc}") from exc

@@ -82,13 +82,20 @@ def default_tiers() -> TierScale:
 
 
 class NameIndex:
-    """Resolves ids and aliases of one scale; built after validation proved them unique."""
+    """Resolves ids and aliases of one scale (proved unique by validation), then display names that are
+    unique within it (`Refund request` for the category `refund_request`)."""
 
     def __init__(self, items: Iterable[NamedItem]):
         self._by_name: dict[str, str] = {}
+        display: dict[str, set[str]] = {}
         for item in items:
             for name in (item.id, *item.aliases):
                 self._by_name[norm(name)] = item.id
+            if norm(item.name):
+                display.setdefault(norm(item.name), set()).add(item.id)
+        for name, ids in display.items():
+            if len(ids) == 1:
+                self._by_name.setdefault(name, ids.pop())
 
     def get(self, value: str) -> str | None:
         """Exact (normalised) match, else the parts of e.g. `Sev 1 — Critical` when they agree."""
@@ -109,8 +116,8 @@ def duplicate_names(items: list[NamedItem], where: str) -> list[tuple[str, str]]
             path = f"{where}[{i}].id" if j == 0 else f"{where}[{i}].aliases[{j - 1}]"
             key = norm(name)
             if key in owner and (owner[key] != item.id or j > 0):
-                problems.append((path, f"{name!r} already names {owner[key]!r} "
-                                       "(names ignore case, spaces, '-' and '_')"))
+                message = f"{name!r} already names {owner[key]!r} (names ignore case, spaces, '-' and '_')"
+                problems.append((path, message))
             else:
                 owner.setdefault(key, item.id)
     return problems

@@ -18,6 +18,7 @@ Errors point into the document: `sla.targets[3].severity: unknown level 'P5'`.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,9 @@ from connector.policy.targets import (
 
 if TYPE_CHECKING:
     from connector.sla.calendar import BusinessCalendar
+
+
+_CHANNELS = frozenset(c.value for c in Channel)
 
 
 def _builtin_metrics() -> list[Metric]:
@@ -70,6 +74,7 @@ class Policy(BaseModel):
     _severities: NameIndex = PrivateAttr()
     _tiers: NameIndex = PrivateAttr()
     _categories: NameIndex = PrivateAttr()
+    _hints: list[tuple[str, re.Pattern[str]]] = PrivateAttr(default_factory=list)
     _calendars: dict[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
@@ -86,6 +91,7 @@ class Policy(BaseModel):
         self._severities = NameIndex(self.severity.levels)
         self._tiers = NameIndex(self.customer_tiers.tiers)
         self._categories = NameIndex(self.categories)
+        self._hints = [(h.level, phrase_pattern(h.keywords)) for h in self.severity.hints]
         return self
 
     # ---- names --------------------------------------------------------------------------------
@@ -103,7 +109,7 @@ class Policy(BaseModel):
 
     def severity_hint(self, text: str) -> str | None:
         """The most severe level whose keyword hints the text mentions ("production down"), else None."""
-        found = [h.level for h in self.severity.hints if phrase_pattern(h.keywords).search(text or "")]
+        found = [level for level, pattern in self._hints if pattern.search(text or "")]
         return min(found, key=self.severity_rank, default=None)
 
     def tier_of(self, value: str | None) -> str:
@@ -141,7 +147,8 @@ class Policy(BaseModel):
                     level: str | None = None) -> list[Target]:
         """The winning target of each metric (or of `metric`) for a ticket, metrics in declared order.
 
-        Values may be aliases. A severity nothing names falls back to `severity.default`; a tier to the
+        Values may be aliases (or unique display names). A channel that is not a `Channel` value counts
+        as unknown, so only channel-wildcard targets match it. A severity nothing names falls back to `severity.default`; a tier to the
         default tier. Metrics whose winner says "no clock" (target null) are left out; so is everything
         for a tier with `sla: false`. Business-time targets come back with their calendar filled in
         (the target's, else the tier's, else `sla.defaults.calendar`).
@@ -155,7 +162,7 @@ class Policy(BaseModel):
             severity=self.severity_of(severity) or self.severity.default,
             tier=tier_id,
             category=self.category_of(category),
-            channel=Channel(channel.lower()).value if channel else None,
+            channel=channel.lower() if channel and channel.lower() in _CHANNELS else None,
             received=received,
             level=level,
         )

@@ -1,0 +1,152 @@
+"""Live SLA clocks: the engine over stored tickets, durable timers, and the sweeper that fires them.
+
+After every change to a ticket (and whenever its timer comes due) `refresh` replays the ticket's
+timeline through the engine up to now. New warnings, breaches and mets are inserted into
+`sla_fires` — its unique key makes each fire at most once, however often or wherever this runs —
+and written to the ticket's timeline in the same transaction. `sla_fires`, in id order, is the
+event stream the escalation engine consumes. `sla_timers` keeps each ticket's next fire time; the
+sweeper reads only the due rows, so a tick costs what is due, not what is open. Redis plays no
+part: a Redis that restarts empty loses no timer.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from connector import policy_store
+from connector.policy import Policy
+from connector.sla.engine import Evaluation, SlaEvent, clock_json, evaluate
+from connector.tables import SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
+
+log = logging.getLogger(__name__)
+
+#: fires that are kept (and put on the timeline); "started"/"stopped" are implied by the clocks
+RECORDED = frozenset({"warning", "breach", "maximum_breach", "met", "retargeted", "cancelled"})
+_FIELD_EVENTS = {"status": "status", "severity": "severity", "customer_tier": "tier", "category": "category",
+                 "channel": "channel", "support_level": "level"}
+
+
+def history(s: Session, ticket: Ticket) -> tuple[dict[str, Any], list[SlaEvent]]:
+    """The ticket's attributes at creation and the SLA-relevant events of its timeline."""
+    entries = s.scalars(select(TimelineEntry).where(TimelineEntry.ticket_id == ticket.id)
+                        .order_by(TimelineEntry.at, TimelineEntry.id)).all()
+    initial: dict[str, Any] = {}
+    events: list[SlaEvent] = []
+    for e in entries:
+        data = e.data or {}
+        if e.kind == "created":
+            initial = dict(data.get("fields") or {})
+            events.append(SlaEvent(at=e.at, type="created", value=initial.get("status")))
+        elif e.kind == "updated":
+            for name, change in (data.get("changes") or {}).items():
+                if name in _FIELD_EVENTS and isinstance(change, list) and len(change) == 2:
+                    events.append(SlaEvent(at=e.at, type=_FIELD_EVENTS[name], value=change[1]))
+        elif e.kind == "commented" and data.get("link_role", "origin") == "origin":
+            events.append(SlaEvent(at=e.at, type="reply", public=bool(data.get("public")),
+                                   author_is_agent=data.get("author_is_agent"), author=e.actor))
+        elif e.kind == "incident_triggered":
+            events.append(SlaEvent(at=e.at, type="paged"))
+        elif e.kind == "incident_acknowledged":
+            events.append(SlaEvent(at=e.at, type="acknowledged"))
+        elif e.kind == "linked" and (data.get("role") == "engineering"):
+            events.append(SlaEvent(at=e.at, type="escalated"))
+    if not initial:  # a ticket older than this history format: take what it is now
+        initial = {"severity": ticket.severity, "customer_tier": ticket.customer_tier,
+                   "category": ticket.category, "channel": ticket.channel, "status": ticket.status}
+    return initial, events
+
+
+def refresh(s: Session, policy: Policy, ticket_id: int, now: datetime) -> list[SlaFire]:
+    """Recompute one ticket's clocks up to `now`; record what newly fired; re-arm its timer."""
+    ticket = s.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+    if ticket is None:
+        s.execute(delete(SlaTimer).where(SlaTimer.ticket_id == ticket_id))
+        return []
+    initial, events = history(s, ticket)
+    result = evaluate(policy, ticket=initial, events=events, until=now)
+    new = _record_fires(s, ticket, result, now)
+    _store_clocks(s, ticket, result, policy, now)
+    _arm(s, ticket.id, result.next_fire_at(policy))
+    return new
+
+
+def _key(fire_label: str, kind: str, at: datetime) -> str:
+    return f"{fire_label}@{at.isoformat()}" if kind in ("retargeted", "cancelled") else fire_label
+
+
+def _record_fires(s: Session, ticket: Ticket, result: Evaluation, now: datetime) -> list[SlaFire]:
+    seen = {tuple(row) for row in s.execute(select(SlaFire.metric, SlaFire.cycle, SlaFire.label)
+                                            .where(SlaFire.ticket_id == ticket.id))}
+    new: list[SlaFire] = []
+    for fire in result.fires:
+        if fire.kind not in RECORDED:
+            continue
+        label = _key(fire.label, fire.kind, fire.at)[:96]
+        if (fire.metric, fire.cycle, label) in seen:
+            continue
+        seen.add((fire.metric, fire.cycle, label))
+        row = SlaFire(ticket_id=ticket.id, metric=fire.metric, cycle=fire.cycle, label=label, kind=fire.kind,
+                      at=fire.at, recorded_at=now, detail=fire.detail)
+        s.add(row)
+        s.add(TimelineEntry(ticket_id=ticket.id, at=fire.at, recorded_at=now, kind=f"sla_{fire.kind}",
+                            source="connector/sla", actor=None, summary=fire.detail,
+                            data={"metric": fire.metric, "cycle": fire.cycle, "label": fire.label}))
+        new.append(row)
+        log.info("sla fire", extra={"ticket_id": ticket.id, "metric": fire.metric, "kind": fire.kind,
+                                    "late_seconds": round((now - fire.at).total_seconds(), 3)})
+    s.flush()  # a concurrent refresh of the same ticket fails here (unique key) and its job retries
+    return new
+
+
+def _store_clocks(s: Session, ticket: Ticket, result: Evaluation, policy: Policy, now: datetime) -> None:
+    rows = {(c.metric, c.cycle): c for c in s.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))}
+    for clock in result.clocks:
+        data = clock_json(clock, policy, at=now)
+        row = rows.pop((clock.metric, clock.cycle), None)
+        if row is None:
+            row = SlaClock(ticket_id=ticket.id, metric=clock.metric, cycle=clock.cycle)
+            s.add(row)
+        row.state = clock.state
+        row.target_seconds = clock.target.target.total_seconds()
+        row.started_at = clock.started_at
+        row.due_at = clock.due_at()
+        row.met_at = clock.met_at
+        row.breached_at = clock.breached_at
+        row.paused_seconds = data["paused_seconds"]
+        row.data = data
+        row.updated_at = now
+    for stale in rows.values():  # e.g. a clock a policy change removed
+        s.delete(stale)
+
+
+def _arm(s: Session, ticket_id: int, fire_at: datetime | None) -> None:
+    timer = s.get(SlaTimer, ticket_id)
+    if fire_at is None:
+        if timer is not None:
+            s.delete(timer)
+    elif timer is None:
+        s.add(SlaTimer(ticket_id=ticket_id, fire_at=fire_at))
+    else:
+        timer.fire_at = fire_at
+
+
+def sweep(rt: Any, *, now: datetime | None = None, limit: int = 500) -> int:
+    """Refresh every ticket whose timer is due; returns how many. Several sweepers may run at once:
+    on PostgreSQL each takes the due rows the others have not locked."""
+    now = now or datetime.now(UTC)
+    with rt.db.session() as s:
+        q = select(SlaTimer.ticket_id).where(SlaTimer.fire_at <= now).order_by(SlaTimer.fire_at).limit(limit)
+        if not rt.db.is_sqlite:
+            q = q.with_for_update(skip_locked=True)
+        due = list(s.scalars(q))
+        if not due:
+            return 0
+        policy = policy_store.active(s, fallback=rt.settings.policy).policy
+        for ticket_id in due:
+            refresh(s, policy, ticket_id, now)
+    return len(due)
