@@ -43,21 +43,13 @@ def serve(host: str, port: int) -> None:
 
     rt = _runtime()
     rt.db.upgrade()
-    app = create_app(rt)
-    ticker = None
-    if rt.settings.embedded:
-        from connector.reconciler import reconcile
-
-        reconcile(rt, stale_after=0)  # what an earlier run stored but did not finish
-        ticker = _start_ticker(rt)
+    app = create_app(rt)  # embedded mode: also starts the worker thread, reconciler and SLA sweeper
     click.echo(f"connector listening on http://{host}:{port} "
                f"({'embedded queue' if rt.settings.embedded else 'Redis queue'}, {rt.db.engine.dialect.name})",
                err=True)
     try:
         app.run(host=host, port=port, threaded=True, use_reloader=False)
     finally:
-        if ticker:
-            ticker.stop()
         rt.close()
 
 
@@ -65,7 +57,7 @@ def serve(host: str, port: int) -> None:
 @click.option("--burst", is_flag=True, help="Process what is queued, then exit.")
 def worker(burst: bool) -> None:
     """Run an RQ worker on REDIS_URL (scale by starting more). Also runs the reconciler."""
-    from rq import Worker
+    from rq import SimpleWorker
 
     from connector.reconciler import reconcile
 
@@ -76,20 +68,13 @@ def worker(burst: bool) -> None:
     rt.db.upgrade()
     n = reconcile(rt, stale_after=0)
     click.echo(f"reconciler: enqueued {n} stored deliveries on start", err=True)
-    ticker = None if burst else _start_ticker(rt)
+    if not burst:
+        rt.start_ticker()  # reconciler + SLA sweeper, beside the worker loop
     try:
-        Worker([rt.queue.rq], connection=rt.queue.connection).work(burst=burst, with_scheduler=False)
+        # SimpleWorker: jobs run in this process (no fork), so the database pool is never shared across a fork.
+        SimpleWorker([rt.queue.rq], connection=rt.queue.connection).work(burst=burst, with_scheduler=False)
     finally:
-        if ticker:
-            ticker.stop()
-
-
-def _start_ticker(rt):  # type: ignore[no-untyped-def]
-    from connector.reconciler import Ticker
-
-    ticker = Ticker(rt, rt.settings.reconcile_interval)
-    ticker.start()
-    return ticker
+        rt.close()
 
 
 @main.command()
@@ -217,3 +202,65 @@ def replay(delivery_ids: tuple[int, ...], status: str | None) -> None:
         click.echo("embedded mode: the replayed deliveries run when `connector serve` next starts", err=True)
     if failed:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--policy", "policy_ref", help="Preset name or policy file, if the scenario names none.")
+def simulate(scenario: str, policy_ref: str | None) -> None:
+    """Dry-run a scenario's SLA clocks (JSON in, JSON out); touches no ticket. See README."""
+    from connector.sla.simulate import simulate as run
+
+    text = sys.stdin.read() if scenario == "-" else Path(scenario).read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+        result = run(data, default_policy=policy_ref or Settings.from_env().policy)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{scenario}: not valid JSON: {exc}") from exc
+    except ConnectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(result, indent=2))
+
+
+@main.group()
+def policy() -> None:
+    """Support policy: validate, show."""
+
+
+@policy.command("validate")
+@click.argument("ref")
+def policy_validate(ref: str) -> None:
+    """Validate a policy file (or a preset name); errors point into the document."""
+    from connector.policy import load_policy
+
+    try:
+        loaded = load_policy(Path(ref) if Path(ref).exists() else ref)
+    except ConnectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{ref}: valid policy {loaded.name!r} ({len(loaded.severity.levels)} severities, "
+               f"{len(loaded.customer_tiers.tiers)} tiers, {len(loaded.all_targets)} SLA targets)")
+
+
+@policy.command("show")
+@click.argument("ref", required=False)
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of YAML.")
+def policy_show(ref: str | None, as_json: bool) -> None:
+    """Print a policy: the active one (database, else CONNECTOR_POLICY), or a preset or file."""
+    import yaml
+
+    from connector import policy_store
+    from connector.policy import load_policy, preset_names
+
+    if ref:
+        loaded, header = load_policy(Path(ref) if Path(ref).exists() else ref), f"# {ref}"
+    else:
+        rt = _runtime()
+        rt.db.upgrade()
+        with rt.db.session() as s:
+            active = policy_store.active(s, fallback=rt.settings.policy)
+        loaded, header = active.policy, f"# active policy, version {active.version} (0 = CONNECTOR_POLICY)"
+    if as_json:
+        click.echo(json.dumps(loaded.show(), indent=2))
+    else:
+        click.echo(header + f"\n# presets: {', '.join(preset_names())}")
+        click.echo(yaml.safe_dump(loaded.show(), sort_keys=False, allow_unicode=True))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -45,22 +46,32 @@ def reconcile(rt: Runtime, *, now: datetime | None = None,
 
 
 class Ticker:
-    """Runs periodic duties (the reconciler; later the SLA sweeper) in a daemon thread."""
+    """Runs periodic duties in a daemon thread: the reconciler (every `reconcile_interval`) and the
+    SLA sweeper (every `sla_interval`). Both read the database; neither needs Redis to be up."""
 
-    def __init__(self, rt: Runtime, interval: float, duties: list[Callable[[Runtime], object]] | None = None):
+    def __init__(self, rt: Runtime, *, reconcile_interval: float, sla_interval: float = defaults.SLA_TICK_SECONDS):
+        from connector.sla.live import sweep
+
         self.rt = rt
-        self.interval = interval
-        self.duties = duties or [lambda r: reconcile(r)]
+        self.duties: list[tuple[str, float, Callable[[Runtime], object]]] = [
+            ("reconcile", reconcile_interval, lambda r: reconcile(r)),
+            ("sla sweep", sla_interval, lambda r: sweep(r)),
+        ]
+        self._next = {name: 0.0 for name, _, _ in self.duties}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def tick(self) -> None:
-        for duty in self.duties:
+    def tick(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        for name, interval, duty in self.duties:
+            if now < self._next[name]:
+                continue
+            self._next[name] = now + interval
             try:
                 duty(self.rt)
             except (*QueueUnavailable, OperationalError) as exc:
                 # Nothing is lost: the rows stay due and the next tick tries again.
-                log.warning("ticker: %s unavailable; retrying next tick",
+                log.warning("ticker: %s skipped, %s unavailable", name,
                             "database" if isinstance(exc, OperationalError) else "queue",
                             extra={"error": type(exc).__name__})
 
@@ -69,7 +80,8 @@ class Ticker:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        step = min(interval for _, interval, _ in self.duties) / 2
+        while not self._stop.wait(step):
             self.tick()
 
     def stop(self) -> None:

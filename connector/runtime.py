@@ -7,6 +7,7 @@ thread, in `connector worker` processes and in tests.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from adapters.registry import build_adapters
 from adapters.base import Adapter
@@ -26,6 +27,7 @@ class Runtime:
         self.queue = queue
         self.adapters: dict[str, Adapter] = build_adapters(settings)
         self.embedded_worker: EmbeddedWorker | None = None
+        self.ticker: Any = None
 
     def start_embedded_worker(self) -> None:
         """Embedded mode: process jobs in this process, in a thread."""
@@ -33,7 +35,18 @@ class Runtime:
             self.embedded_worker = EmbeddedWorker(self.queue)
             self.embedded_worker.start()
 
+    def start_ticker(self) -> None:
+        """Run the reconciler and the SLA sweeper periodically in this process."""
+        from connector.reconciler import Ticker
+
+        if self.ticker is None:
+            self.ticker = Ticker(self, reconcile_interval=self.settings.reconcile_interval)
+            self.ticker.start()
+
     def close(self) -> None:
+        if self.ticker is not None:
+            self.ticker.stop()
+            self.ticker = None
         if self.embedded_worker is not None:
             self.embedded_worker.stop()
             self.embedded_worker = None

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.model import TICKET_FIELDS
-from connector.tables import Delivery, Link, Ticket, TimelineEntry
+from connector.tables import Delivery, Link, SlaClock, Ticket, TimelineEntry
 
 
 def _iso(value: Any) -> str | None:
@@ -30,7 +30,9 @@ def ticket_json(t: Ticket, s: Session, *, full: bool) -> dict[str, Any]:
         out["timeline"] = [{"at": _iso(e.at), "recorded_at": _iso(e.recorded_at), "kind": e.kind,
                             "source": e.source, "actor": e.actor, "summary": e.summary,
                             "delivery_id": e.delivery_id, "data": e.data} for e in entries]
-        out["sla_clocks"] = []  # filled by the SLA engine once a policy is active
+        clocks = s.scalars(select(SlaClock).where(SlaClock.ticket_id == t.id)
+                           .order_by(SlaClock.started_at, SlaClock.metric, SlaClock.cycle)).all()
+        out["sla_clocks"] = [c.data for c in clocks]
     return out
 
 

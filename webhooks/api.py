@@ -9,8 +9,8 @@ from typing import Any
 from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import func, select
 
-from connector import defaults, mapping_store
-from connector.errors import ConnectorError, MappingError, NotFound
+from connector import defaults, mapping_store, policy_store
+from connector.errors import ConnectorError, NotFound
 from connector.preview import preview_delivery
 from connector.tables import Delivery, Ticket
 from connector.views import delivery_json, ticket_json
@@ -164,7 +164,58 @@ def _document_from_request() -> dict[str, Any] | str:
         try:
             data = json.loads(request.get_data() or b"null")
         except json.JSONDecodeError as exc:
-            raise MappingError(f"body is not valid JSON: {exc}") from exc
+            raise ConnectorError(f"body is not valid JSON: {exc}") from exc
         return data.get("document", data) if isinstance(data, dict) else data
     return request.get_data(as_text=True)  # YAML text
 
+
+
+@api.post("/simulate")
+def simulate_scenario():  # type: ignore[no-untyped-def]
+    """A dry run of a scenario's SLA clocks; the scenario may omit "policy" to use the active one."""
+    from connector.sla.simulate import simulate
+
+    scenario = request.get_json(silent=True)
+    if not isinstance(scenario, dict):
+        abort(400, "send a scenario: a JSON object with 'policy', 'ticket', 'events' and 'until'")
+    rt = _rt()
+    default = None
+    if "policy" not in scenario:
+        with rt.db.session() as s:
+            default = policy_store.active(s, fallback=rt.settings.policy).policy
+    return jsonify(simulate(scenario, default_policy=default))
+
+
+@api.get("/policy")
+def get_policy():  # type: ignore[no-untyped-def]
+    rt = _rt()
+    with rt.db.session() as s:
+        active = policy_store.active(s, fallback=rt.settings.policy)
+    return jsonify(version=active.version, name=active.policy.name, document=active.policy.show())
+
+
+@api.put("/policy")
+def put_policy():  # type: ignore[no-untyped-def]
+    document = _document_from_request()
+    with _rt().db.session() as s:
+        row = policy_store.save(s, document=document, created_by=request.args.get("by"),
+                                comment=request.args.get("comment"))
+        return jsonify(version=row.version, name=row.name), 201
+
+
+@api.get("/policy/versions")
+def policy_versions():  # type: ignore[no-untyped-def]
+    with _rt().db.session() as s:
+        return jsonify(versions=[{"version": v.version, "name": v.name, "active": v.active,
+                                  "created_at": v.created_at.isoformat(), "created_by": v.created_by,
+                                  "comment": v.comment} for v in policy_store.versions(s)])
+
+
+@api.post("/policy/rollback")
+def rollback_policy():  # type: ignore[no-untyped-def]
+    body = request.get_json(silent=True) or {}
+    if not isinstance(body.get("version"), int):
+        abort(400, 'send {"version": <number>} naming the version to restore')
+    with _rt().db.session() as s:
+        row = policy_store.rollback(s, version=body["version"], created_by=request.args.get("by"))
+        return jsonify(version=row.version, name=row.name), 201

@@ -31,7 +31,11 @@ def create_app(rt: Runtime | None = None, *, start_worker: bool | None = None) -
     if start_worker is None:
         start_worker = rt.settings.embedded
     if start_worker:
+        from connector.reconciler import reconcile
+
         rt.start_embedded_worker()
+        reconcile(rt, stale_after=0)  # what an earlier run stored but did not finish
+        rt.start_ticker()
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = rt.settings.max_body_bytes

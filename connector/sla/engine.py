@@ -71,6 +71,7 @@ class Clock:
     maximum_breached_at: datetime | None = None
     stopped_at: datetime | None = None
     fired: dict[str, datetime] = field(default_factory=dict)  # label → when it fired
+    skipped: set[str] = field(default_factory=set)  # warnings whose instant a retarget put in the past
 
     # ---- counting ---------------------------------------------------------------------------
 
@@ -164,7 +165,7 @@ class Evaluation:
             if clock.running_since is None or not clock.open:
                 continue
             for label, _kind, amount in clock.points(policy.sla.defaults):
-                if label in clock.fired:
+                if label in clock.fired or label in clock.skipped:
                     continue
                 at = clock.crossing(amount)
                 if at is not None and (soonest is None or at < soonest):
@@ -208,7 +209,7 @@ class _Replay:
         self.fires.append(Fire(at, "started", metric, cycle, "started",
                                f"{target.describe()}: {format_duration(target.target)} "
                                f"{'business' if target.time == 'business' else 'calendar'} time"
-                               + (f", due {due.isoformat()}" if due else "")))
+                               + (f", due {_iso(due)}" if due else "")))
 
     # ---- timers -----------------------------------------------------------------------------
 
@@ -218,7 +219,7 @@ class _Replay:
             if not clock.open:
                 continue
             for label, kind, amount in sorted(clock.points(self.policy.sla.defaults), key=lambda p: p[2]):
-                if label in clock.fired:
+                if label in clock.fired or label in clock.skipped:
                     continue
                 at = clock.crossing(amount)
                 if at is None or at > until:
@@ -236,7 +237,7 @@ class _Replay:
             clock.maximum_breached_at = at
             detail = f"{clock.metric} passed its {format_duration(clock.target.maximum)} maximum"
         else:
-            detail = f"{clock.metric} {label}" + (f" (due {due.isoformat()})" if due else "")
+            detail = f"{clock.metric} {label}" + (f" (due {_iso(due)})" if due else "")
         self.fires.append(Fire(at, kind, clock.metric, clock.cycle, label, detail))
 
     # ---- events -----------------------------------------------------------------------------
@@ -258,12 +259,13 @@ class _Replay:
             if is_agent is None and ev.author in ("agent", "customer"):
                 is_agent = ev.author == "agent"
             authors = (ev.author,)
+            # The update first: the first response starts the update cadence, and must not meet it too.
+            if self.policy.updates.accepts(public=public, author_is_agent=is_agent, author=authors, tags=ev.tags):
+                self._met("update", ev.at)
             if self.policy.first_response.accepts(public=public, author_is_agent=is_agent, author=authors,
                                                   tags=ev.tags) and not self.first_response_seen:
                 self.first_response_seen = True
                 self._met("first_response", ev.at)
-            if self.policy.updates.accepts(public=public, author_is_agent=is_agent, author=authors, tags=ev.tags):
-                self._met("update", ev.at)
             return
         if t == "status" and ev.value:
             self._set_status(ev.value, ev.at)
@@ -356,11 +358,11 @@ class _Replay:
             for label, kind, amount in clock.points(self.policy.sla.defaults):
                 crossed = clock.crossing(amount)
                 if kind == "warning" and label not in clock.fired and crossed is not None and crossed <= at:
-                    clock.fired[label] = at
+                    clock.skipped.add(label)
             due = clock.due_at()
             self.fires.append(Fire(at, "retargeted", clock.metric, clock.cycle, "retargeted",
                                    f"{clock.metric}: {format_duration(old.target)} → {format_duration(new.target)} "
-                                   f"after {why}" + (f", due {due.isoformat()}" if due else "")))
+                                   f"after {why}" + (f", due {_iso(due)}" if due else "")))
 
 
 def format_duration_seconds(seconds: float) -> str:
