@@ -71,22 +71,22 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
             _finish(d, "ignored", parsed.ignored_reason)
             return f"delivery {delivery_id} ignored"
         mapping = mapping_store.active(s, vendor=d.vendor, instance=d.instance)
-        touched: set[int] = set()
+        touched: dict[int, datetime] = {}  # ticket → the latest event time this delivery brought
         outcomes = []
         for event in parsed.events:
             mapped = apply_mapping(mapping.document, event.shape, event.document)
             applied = apply_event(s, event=event, instance=d.instance, mapped=mapped, delivery_id=d.id)
             d.ticket_id = applied.ticket_id or d.ticket_id
             if applied.ticket_id is not None:
-                touched.add(applied.ticket_id)
+                touched[applied.ticket_id] = max(event.occurred_at, touched.get(applied.ticket_id, event.occurred_at))
             outcomes.append(applied.describe())
             for note in mapped.notes:
                 log.warning("mapping note", extra={"delivery_id": d.id, "note": note})
         if touched:
             policy = policy_store.active(s, fallback=rt.settings.policy).policy
             now = datetime.now(UTC)
-            for ticket_id in sorted(touched):
-                sla.refresh(s, policy, ticket_id, now)
+            for ticket_id, until in sorted(touched.items()):
+                sla.refresh(s, policy, ticket_id, now, until=until)
         _finish(d, "processed", "; ".join(outcomes) or "no events")
         log.info("processed delivery", extra={"delivery_id": d.id, "ticket_id": d.ticket_id,
                                               "vendor": d.vendor, "event_type": d.event_type})

@@ -10,7 +10,9 @@ from tests.helpers import post, zd_event
 ROUTES = [("get", "/api/tickets"), ("get", "/api/tickets/1"), ("get", "/api/deliveries"),
           ("get", "/api/deliveries/1"), ("post", "/api/deliveries/1/replay"), ("get", "/api/mappings/zendesk"),
           ("put", "/api/mappings/zendesk"), ("get", "/api/mappings/zendesk/versions"),
-          ("post", "/api/mappings/zendesk/rollback"), ("post", "/api/mappings/zendesk/preview")]
+          ("post", "/api/mappings/zendesk/rollback"), ("post", "/api/mappings/zendesk/preview"),
+          ("post", "/api/simulate"), ("get", "/api/policy"), ("put", "/api/policy"), ("get", "/api/policy/versions"),
+          ("post", "/api/policy/rollback")]
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)

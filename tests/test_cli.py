@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from connector.cli import main
 
 COMMANDS = [[], ["serve"], ["worker"], ["demo"], ["db"], ["db", "upgrade"], ["mappings"], ["mappings", "validate"],
-            ["mappings", "show"], ["mappings", "preview"], ["replay"]]
+            ["mappings", "show"], ["mappings", "preview"], ["replay"], ["simulate"], ["policy"],
+            ["policy", "validate"], ["policy", "show"]]
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "connector")

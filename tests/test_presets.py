@@ -52,8 +52,11 @@ def test_signx_response_times_hours_and_engineering_ack():
     # 001: "Response Times (SLA): P0 (Critical): <1 hour; P1 (High): <4 hours; P2 (Medium): <24 hours;
     #       P3 (Low): <1 week"
     got = [clock(p, "first_response", severity=s) for s in ("P0", "P1", "P2", "P3")]
-    assert got == [("1h", None, "business"), ("4h", None, "business"), ("1d", None, "business"),
+    assert got == [("1h", None, "calendar"), ("4h", None, "business"), ("1d", None, "business"),
                    ("1w", None, "business")]
+    # a P0 emailed after hours keeps its 1 h promise
+    assert clock(p, "first_response", severity="P0", channel="email", received="after_hours") == ("1h", None,
+                                                                                                   "calendar")
     # 001: "Business Hours: 8 AM - 6 PM EST, Monday-Friday"
     cal = p.calendars["business"]
     assert cal.timezone == "America/New_York"

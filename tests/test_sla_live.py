@@ -92,6 +92,27 @@ def test_a_reply_meets_the_clock_and_disarms_its_timer(rt, database):
         assert abs((timer.fire_at - (created + timedelta(minutes=8 + 30))).total_seconds()) < 0.01
 
 
+def test_a_backlog_replays_without_false_alarms(rt, database):
+    """A page and its acknowledgement arrive late and together: no breach for a met clock."""
+    from connector.demo import payloads as p
+
+    rt = _runtime(database)
+    client = _client(rt)
+    settings = make_settings(database, CONNECTOR_POLICY="signx")
+    rt.settings = settings
+    created = datetime.now(UTC) - timedelta(hours=2)
+    post(client, "zendesk", _created(3001, created))
+    drain(rt)
+    inc = dict(incident_id="PX1", number=5, title="Paged", incident_key="hdc-ticket-1", priority="P1",
+               urgency="high", created=created)
+    post(client, "pagerduty", p.pd_event("incident.triggered", p.pd_incident(**inc, status="triggered"),
+                                         created + timedelta(minutes=2), agent=None))
+    post(client, "pagerduty", p.pd_event("incident.acknowledged", p.pd_incident(**inc, status="acknowledged"),
+                                         created + timedelta(minutes=6)))
+    drain(rt)
+    assert _fires(rt, metric="engineering_ack") == [("met", "engineering_ack")]
+
+
 def test_redis_lost_mid_run_fires_every_warning_once(rt, database):
     rt = _runtime(database)
     client = _client(rt)
@@ -120,7 +141,9 @@ def test_sweep_reads_only_due_timers(rt, database):
     drain(rt)
     with rt.db.session() as s:
         assert s.scalar(select(func.count()).select_from(SlaTimer)) == 3
-    # process_delivery already fired the overdue warning when ticket 2001 arrived
+    # processing refreshes up to the delivery's own event time; the overdue warning is the sweeper's
+    assert _fires(rt) == []
+    assert sweep(rt, now=now) == 1
     assert _fires(rt) == [("warning", "first_response")]
     assert sweep(rt, now=now) == 0
     assert sweep(rt, now=now + timedelta(minutes=11)) == 1  # ticket 2001's breach only

@@ -25,6 +25,22 @@ from connector.demo import payloads as p
 from connector.runtime import Runtime
 from connector.tables import Delivery
 
+#: The "what happens if this ticket arrives now" dry run the demo ends with (policy: signx, seed 001).
+SCENARIO = {
+    "policy": "signx",
+    "ticket": {"severity": "P1", "customer_tier": "enterprise", "category": "technical", "channel": "web"},
+    "events": [
+        {"at": "2026-03-06T16:30:00-05:00", "type": "created"},
+        {"at": "2026-03-09T09:10:00-04:00", "type": "public_reply", "author": "agent"},
+        {"at": "2026-03-09T09:40:00-04:00", "type": "status", "status": "waiting_on_customer"},
+        {"at": "2026-03-09T15:00:00-04:00", "type": "status", "status": "open"},
+        {"at": "2026-03-09T15:05:00-04:00", "type": "severity", "severity": "P0"},
+        {"at": "2026-03-09T15:10:00-04:00", "type": "paged"},
+        {"at": "2026-03-09T15:31:00-04:00", "type": "acknowledged"},
+        {"at": "2026-03-10T14:00:00-04:00", "type": "resolved"},
+    ],
+    "until": "2026-03-11T00:00:00Z",
+}
 SECRETS = {"zendesk": "demo-zendesk-secret", "jira": "demo-jira-secret", "pagerduty": "demo-pagerduty-secret"}
 ADMIN_TOKEN = "demo-admin-token"
 
@@ -146,12 +162,16 @@ def run_demo(*, as_json: bool = False, db_path: str | None = None, echo: Callabl
             full = [http.get(f"{base}/api/tickets/{t['id']}", timeout=10,
                              headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
                     for t in sorted(tickets, key=lambda t: t["id"])]
+            simulated = http.post(f"{base}/api/simulate", json=SCENARIO, timeout=10,
+                                  headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
         if as_json:
             echo(json.dumps(full, indent=2))
-        else:
-            for t in full:
-                echo("")
-                echo(render_ticket(t))
+            return len(full)
+        for t in full:
+            echo("")
+            echo(render_ticket(t))
+        echo("")
+        echo(render_simulation(simulated))
         return len(full)
     finally:
         server.shutdown()
@@ -180,7 +200,24 @@ def render_ticket(t: dict) -> str:
     for link in t["links"]:
         lines.append(f"  ↔ {link['vendor']} {link['object_type']} {link['key'] or link['external_id']} "
                      f"({link['role']}) {link['url'] or ''}".rstrip())
+    for c in t.get("sla_clocks", []):
+        lines.append(f"  ⏱ {c['metric']}#{c['cycle']} {c['state']:<9} target {c['target']:<4} ({c['time']}) "
+                     f"due {c['due_at'] or '— (paused)'}" + (f" · breached {c['breached_at']}" if c['breached_at'] else ""))
     for e in t.get("timeline", []):
         lines.append(f"    {e['at'][:19]}Z  {e['source']:<18} {e['kind']:<22} {e['summary']}")
+    return "\n".join(lines)
+
+
+def render_simulation(result: dict) -> str:
+    lines = [f"SLA dry run (POST /api/simulate, policy {result['policy']}): a P1 ticket opened Friday "
+             "2026-03-06 16:30 New York time; first reply Monday; waiting on the customer; raised to P0; paged.",
+             "  clocks:"]
+    for c in result["clocks"]:
+        lines.append(f"    {c['metric']:<16} {c['state']:<9} target {c['target']:<4} ({c['time']}) "
+                     f"started {c['started_at']}  due {c['due_at'] or '—'}  paused {int(c['paused_seconds'])}s")
+    lines.append("  what fired, in simulated time:")
+    for a in result["actions"]:
+        if a["kind"] != "started":
+            lines.append(f"    {a['at']}  {a['kind']:<10} {a['detail']}")
     return "\n".join(lines)
 

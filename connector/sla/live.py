@@ -61,14 +61,20 @@ def history(s: Session, ticket: Ticket) -> tuple[dict[str, Any], list[SlaEvent]]
     return initial, events
 
 
-def refresh(s: Session, policy: Policy, ticket_id: int, now: datetime) -> list[SlaFire]:
-    """Recompute one ticket's clocks up to `now`; record what newly fired; re-arm its timer."""
+def refresh(s: Session, policy: Policy, ticket_id: int, now: datetime,
+            until: datetime | None = None) -> list[SlaFire]:
+    """Recompute one ticket's clocks up to `until` (default `now`); record what newly fired; re-arm
+    its timer.
+
+    Processing a delivery refreshes up to that delivery's own event time: a backlog of deliveries
+    (a vendor retrying after an outage) then replays without false alarms for facts it already
+    holds, and whatever is due after that time is fired by the sweeper, at most a tick later."""
     ticket = s.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
     if ticket is None:
         s.execute(delete(SlaTimer).where(SlaTimer.ticket_id == ticket_id))
         return []
     initial, events = history(s, ticket)
-    result = evaluate(policy, ticket=initial, events=events, until=now)
+    result = evaluate(policy, ticket=initial, events=events, until=min(until or now, now))
     new = _record_fires(s, ticket, result, now)
     _store_clocks(s, ticket, result, policy, now)
     _arm(s, ticket.id, result.next_fire_at(policy))
