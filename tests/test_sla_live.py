@@ -113,6 +113,22 @@ def test_a_backlog_replays_without_false_alarms(rt, database):
     assert _fires(rt, metric="engineering_ack") == [("met", "engineering_ack")]
 
 
+def test_a_late_older_delivery_keeps_the_clocks(rt, database):
+    rt = _runtime(database)
+    client = _client(rt)
+    created = datetime.now(UTC) - timedelta(minutes=20)
+    post(client, "zendesk", _created(4001, created))
+    drain(rt)
+    older = p.zendesk_event("priority_changed", p.zendesk_ticket(
+        ticket_id=4001, subject="Platform down", description="Nothing loads", status="NEW", priority="HIGH",
+        requester_id="9", organization_id="7", tags=[], created=created, updated=created - timedelta(minutes=1)),
+        {"current": "HIGH", "previous": "NORMAL"}, created - timedelta(minutes=1))
+    post(client, "zendesk", older)
+    drain(rt)
+    clocks = client.get("/api/tickets/1", headers=ADMIN).get_json()["sla_clocks"]
+    assert [(c["metric"], c["state"]) for c in clocks] == [("first_response", "running")]
+
+
 def test_redis_lost_mid_run_fires_every_warning_once(rt, database):
     rt = _runtime(database)
     client = _client(rt)

@@ -74,7 +74,9 @@ def refresh(s: Session, policy: Policy, ticket_id: int, now: datetime,
         s.execute(delete(SlaTimer).where(SlaTimer.ticket_id == ticket_id))
         return []
     initial, events = history(s, ticket)
-    result = evaluate(policy, ticket=initial, events=events, until=min(until or now, now))
+    # Never replay less than the ticket's whole known history (a late, older delivery included).
+    horizon = max([until or now, *(e.at for e in events)])
+    result = evaluate(policy, ticket=initial, events=events, until=min(horizon, now))
     new = _record_fires(s, ticket, result, now)
     _store_clocks(s, ticket, result, policy, now)
     _arm(s, ticket.id, result.next_fire_at(policy))
