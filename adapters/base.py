@@ -110,5 +110,14 @@ def parse_time(value: str | int | float | datetime, *, vendor: str, path: str) -
     return dt.astimezone(UTC)
 
 
+def dispatch(adapter: Adapter, *, headers: Headers, payload: Any) -> Parsed:
+    """The shared `parse`: look the event type up in the adapter's handler table; unknown → ignored."""
+    event_type = adapter.event_type(headers=headers, payload=payload)
+    handler = adapter.handlers.get(event_type)
+    if handler is None:
+        return ignored(event_type)
+    return Parsed(event_type=event_type, events=handler(payload, headers))
+
+
 def ignored(event_type: str, reason: str | None = None) -> Parsed:
     return Parsed(event_type=event_type, ignored_reason=reason or f"event type {event_type!r} is not handled")

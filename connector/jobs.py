@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from connector import mapping_store, metrics, policy_store, runtime
-from connector.sla import live as sla
 from connector.errors import PayloadError
 from connector.runtime import Runtime
+from connector.sla import live as sla
 from connector.tables import Delivery
 from connector.tickets import apply_event
 from mappings.engine import apply as apply_mapping

@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from adapters.registry import build_adapters
 from adapters.base import Adapter
+from adapters.registry import build_adapters
 from connector.config import Settings
 from connector.db import Database
 from connector.queue import EmbeddedWorker, JobQueue

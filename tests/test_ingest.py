@@ -97,8 +97,8 @@ def test_instance_without_secret_is_rejected_unless_unsigned_allowed(client, rt)
 
 
 def test_unsigned_allowed_explicitly(database):
-    from tests.conftest import make_queue, make_settings
     from connector.runtime import Runtime
+    from tests.conftest import make_queue, make_settings
     from webhooks.app import create_app
 
     settings = make_settings(database, CONNECTOR_ALLOW_UNSIGNED="pagerduty/lab")

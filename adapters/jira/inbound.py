@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from adapters.base import Handler, Headers, checked, header, ignored, parse_time
+from adapters.base import Handler, Headers, checked, dispatch, header, parse_time
 from adapters.jira import signature
 from adapters.jira.payloads import ChangelogItem, CommentEvent, Issue, IssueEvent, JiraComment, JiraUser
 from connector.errors import PayloadError
@@ -200,8 +200,4 @@ class JiraAdapter:
         return name
 
     def parse(self, *, headers: Headers, payload: Any) -> Parsed:
-        event_type = self.event_type(headers=headers, payload=payload)
-        handler = self.handlers.get(event_type)
-        if handler is None:
-            return ignored(event_type)
-        return Parsed(event_type=event_type, events=handler(payload, headers))
+        return dispatch(self, headers=headers, payload=payload)

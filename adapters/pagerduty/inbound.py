@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
-from adapters.base import Handler, Headers, checked, header, ignored, parse_time
+from adapters.base import Handler, Headers, checked, dispatch, header, parse_time
 from adapters.pagerduty import signature
 from adapters.pagerduty.payloads import (
     Envelope,
@@ -267,8 +267,4 @@ class PagerDutyAdapter:
         return checked(NamedEnvelope, payload, vendor=VENDOR).event.event_type
 
     def parse(self, *, headers: Headers, payload: Any) -> Parsed:
-        event_type = self.event_type(headers=headers, payload=payload)
-        handler = self.handlers.get(event_type)
-        if handler is None:
-            return ignored(event_type)
-        return Parsed(event_type=event_type, events=handler(payload, headers))
+        return dispatch(self, headers=headers, payload=payload)

@@ -20,7 +20,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
-from adapters.base import Handler, Headers, checked, header, ignored, parse_time
+from adapters.base import Handler, Headers, checked, dispatch, header, parse_time
 from adapters.zendesk import signature
 from adapters.zendesk.payloads import (
     Author,
@@ -344,11 +344,7 @@ class ZendeskAdapter:
         )
 
     def parse(self, *, headers: Headers, payload: Any) -> Parsed:
-        event_type = self.event_type(headers=headers, payload=payload)
-        handler = self.handlers.get(event_type)
-        if handler is None:
-            return ignored(event_type)
-        return Parsed(event_type=event_type, events=handler(payload, headers))
+        return dispatch(self, headers=headers, payload=payload)
 
 
 def _is_event_envelope(payload: Any) -> bool:
