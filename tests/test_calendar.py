@@ -28,9 +28,7 @@ def signx(**kwargs: object) -> BusinessCalendar:
 
 
 def la(**kwargs: object) -> BusinessCalendar:
-    return BusinessCalendar(
-        timezone="America/Los_Angeles", weekly_hours=weekdays(time(9), time(17)), **kwargs
-    )
+    return BusinessCalendar(timezone="America/Los_Angeles", weekly_hours=weekdays(time(9), time(17)), **kwargs)
 
 
 def berlin(**kwargs: object) -> BusinessCalendar:
@@ -88,9 +86,7 @@ def test_add(calendar: BusinessCalendar, start: datetime, seconds: float, expect
 
 
 @add_examples
-def test_subtract_undoes_add(
-    calendar: BusinessCalendar, start: datetime, seconds: float, expected: datetime
-) -> None:
+def test_subtract_undoes_add(calendar: BusinessCalendar, start: datetime, seconds: float, expected: datetime) -> None:
     assert calendar.subtract(expected, seconds) == calendar.next_open(start)
 
 
@@ -157,12 +153,8 @@ def test_windows_are_clipped_and_skip_closed_days() -> None:
 
 
 def test_windows_join_across_midnight() -> None:
-    calendar = BusinessCalendar(
-        timezone="UTC", weekly_hours={0: [(time(20), time(0))], 1: [(time(0), time(4))]}
-    )
-    assert list(calendar.windows(utc(2026, 1, 12), utc(2026, 1, 14))) == [
-        (utc(2026, 1, 12, 20), utc(2026, 1, 13, 4))
-    ]
+    calendar = BusinessCalendar(timezone="UTC", weekly_hours={0: [(time(20), time(0))], 1: [(time(0), time(4))]})
+    assert list(calendar.windows(utc(2026, 1, 12), utc(2026, 1, 14))) == [(utc(2026, 1, 12, 20), utc(2026, 1, 13, 4))]
 
 
 def test_close_at_midnight_means_end_of_day() -> None:
@@ -184,9 +176,7 @@ def test_a_whole_sunday_is_25_hours_when_clocks_fall_back() -> None:
 def test_nonexistent_opening_time_reads_with_the_offset_before_the_change() -> None:
     # 02:30 does not exist on 2026-03-08 in New York; fold=0 reads it as 02:30 EST = 03:30 EDT.
     calendar = BusinessCalendar(timezone="America/New_York", weekly_hours={6: [(time(2, 30), time(4))]})
-    assert list(calendar.windows(utc(2026, 3, 8), utc(2026, 3, 9))) == [
-        (utc(2026, 3, 8, 7, 30), utc(2026, 3, 8, 8))
-    ]
+    assert list(calendar.windows(utc(2026, 3, 8), utc(2026, 3, 9))) == [(utc(2026, 3, 8, 7, 30), utc(2026, 3, 8, 8))]
 
 
 def test_ambiguous_opening_time_is_its_first_occurrence() -> None:
@@ -209,9 +199,7 @@ def test_always_open_is_plain_timedelta_addition(timezone: str, seconds: float) 
 
 def test_always_open_elapsed_is_calendar_time_across_fall_back() -> None:
     start, end = utc(2026, 10, 31, 12), utc(2026, 11, 2, 12)
-    assert (
-        BusinessCalendar.always_open("America/New_York").elapsed(start, end) == (end - start).total_seconds()
-    )
+    assert BusinessCalendar.always_open("America/New_York").elapsed(start, end) == (end - start).total_seconds()
 
 
 def test_long_spans_jump_by_days_not_minutes() -> None:

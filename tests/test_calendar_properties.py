@@ -229,9 +229,7 @@ def test_elapsed_is_additive_over_a_split_point(scenario: Scenario, first: int, 
 
 @EXAMPLES
 @given(scenarios(), offsets, st.integers(0, 3 * 24 * 3600 * 10**6))
-def test_windows_are_disjoint_ordered_and_sum_to_elapsed(
-    scenario: Scenario, offset: int, length: int
-) -> None:
+def test_windows_are_disjoint_ordered_and_sum_to_elapsed(scenario: Scenario, offset: int, length: int) -> None:
     case, start = scenario
     calendar = case.calendar()
     start = start + offset * MICROSECOND

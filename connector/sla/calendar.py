@@ -74,17 +74,13 @@ def _checked_hours(
         for i, interval in enumerate(intervals):
             where = f"weekly_hours[{weekday}][{i}]"
             if len(interval) != 2 or not all(isinstance(t, time) for t in interval):
-                raise ValueError(
-                    f"{where}: expected an (open, close) pair of datetime.time, got {interval!r}"
-                )
+                raise ValueError(f"{where}: expected an (open, close) pair of datetime.time, got {interval!r}")
             opens, closes = interval
             if opens.tzinfo is not None or closes.tzinfo is not None:
                 raise ValueError(f"{where}: times are local wall-clock times and must be naive")
             start, end = _minutes(opens), (_minutes(closes) or 24 * 60)
             if start >= end:
-                raise ValueError(
-                    f"{where}: open {opens.isoformat()} is not before close {closes.isoformat()}"
-                )
+                raise ValueError(f"{where}: open {opens.isoformat()} is not before close {closes.isoformat()}")
             spans.append((start, end, opens, closes))
         spans.sort()
         for (_, prev_end, _, prev_close), (start, _, opens, _) in pairwise(spans):
@@ -214,9 +210,7 @@ class BusinessCalendar:
         year = self._country_holidays.get(day.year)
         if year is None:
             year = frozenset(
-                holidays_lib.country_holidays(
-                    self._holiday_country, subdiv=self._holiday_subdivision, years=day.year
-                )
+                holidays_lib.country_holidays(self._holiday_country, subdiv=self._holiday_subdivision, years=day.year)
             )
             self._country_holidays[day.year] = year
         return day in year
