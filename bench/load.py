@@ -189,7 +189,7 @@ def closed_loop(host: str, port: int, source: RequestSource, *, concurrency: int
                 return
             out.append(_send(conn, request, now, now, errors))
 
-    _run_threads([threading.Thread(target=run, args=(c, o)) for c, o in zip(conns, per_thread)])
+    _run_threads([threading.Thread(target=run, args=(c, o)) for c, o in zip(conns, per_thread, strict=True)])
     samples = sorted((s for out in per_thread for s in out), key=lambda s: s.end)
     end = samples[-1].end if exhausted.is_set() and samples else deadline
     warm = [s for s in samples if s.end < measure_from]
@@ -222,7 +222,7 @@ def open_loop(host: str, port: int, source: RequestSource, *, rate: float, durat
                 return
             out.append(_send(conn, request, due, time.perf_counter(), errors))
 
-    _run_threads([threading.Thread(target=run, args=(c, o)) for c, o in zip(conns, per_thread)])
+    _run_threads([threading.Thread(target=run, args=(c, o)) for c, o in zip(conns, per_thread, strict=True)])
     samples = sorted((s for out in per_thread for s in out), key=lambda s: s.end)
     end = max(t0 + duration, samples[-1].end if samples else t0)
     phase = PhaseResult("half", "open", (t0, end), samples, errors, sum(c.reconnects for c in conns),

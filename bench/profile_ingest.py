@@ -125,15 +125,16 @@ def main(argv: list[str] | None = None) -> int:
 
         envs = environs(args.requests * 3 // 2 + 50, random.Random(7))
         bare_envs = environs(args.requests * 3 // 2 + 50, random.Random(8))
-        sys.stderr = open(os.devnull, "w")  # the JSON log handler binds it: lines cost, but are not shown
-        try:
-            app = create_app(start_worker=False)
-            profile(f"connector ({args.backend})", app, envs, args.top, args.sort)
-            profile("bare Flask app", create_bare_app(), bare_envs, 0, args.sort)
-        finally:
-            sys.stderr.close()
-            sys.stderr = sys.__stderr__
-            logging.getLogger().handlers.clear()
+        # The JSON log handler binds sys.stderr when the app is built: the lines cost, but are not shown.
+        with open(os.devnull, "w") as devnull:
+            sys.stderr = devnull
+            try:
+                app = create_app(start_worker=False)
+                profile(f"connector ({args.backend})", app, envs, args.top, args.sort)
+                profile("bare Flask app", create_bare_app(), bare_envs, 0, args.sort)
+            finally:
+                sys.stderr = sys.__stderr__
+                logging.getLogger().handlers.clear()
         app.extensions["connector"].close()
     finally:
         backend.teardown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -22,6 +23,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = threading.RLock() if self.engine.dialect.name == "sqlite" else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -30,8 +32,24 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in a transaction: committed on success, rolled back on any error."""
-        with self.sessions.begin() as s:
+        with self._serialized(), self.sessions.begin() as s:
             yield s
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A Core connection in a transaction (the webhook path's single insert)."""
+        with self._serialized(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _serialized(self) -> Iterator[None]:
+        # SQLite has one writer at a time. Threads of one process queue on a lock (a fast hand-off)
+        # rather than in SQLite's busy handler, which sleeps in steps of up to 100 ms.
+        if self._write_lock is None:
+            yield
+        else:
+            with self._write_lock:
+                yield
 
     def upgrade(self) -> None:
         upgrade(self.engine)

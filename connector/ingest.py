@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from adapters.base import header
 from connector import defaults, metrics
@@ -87,14 +88,14 @@ def receive(rt: Runtime, *, vendor: str, instance: str, headers: Mapping[str, st
         return Answer(200, {"delivery_id": delivery_id, "ignored": True, "reason": parsed.ignored_reason})
 
     try:
-        rt.queue.enqueue_delivery(delivery_id)
+        rt.queue.notify_delivery(delivery_id)
     except QueueUnavailable as exc:
         # Stored is safe: the reconciler enqueues every stored, unprocessed delivery once Redis is back.
         metrics.ENQUEUE_FAILURES.inc()
         log.warning("queue unavailable; delivery stored for the reconciler",
                     extra={"vendor": vendor, "delivery_id": delivery_id, "error": type(exc).__name__})
     metrics.DELIVERIES.labels(vendor, "accepted").inc()
-    log.info("accepted delivery", extra={"vendor": vendor, "instance": instance, "delivery_id": delivery_id,
+    log.debug("accepted delivery", extra={"vendor": vendor, "instance": instance, "delivery_id": delivery_id,
                                          "event_type": event_type})
     return Answer(202, {"delivery_id": delivery_id})
 
@@ -117,23 +118,22 @@ def _store_rejected(rt: Runtime, vendor: str, instance: str, key: str, event_typ
 def _store(rt: Runtime, *, vendor: str, instance: str, key: str, event_type: str | None,
            headers: dict[str, str], body: bytes, digest: str, status: str,
            outcome: str | None) -> tuple[int, bool]:
-    """Insert the delivery; on a duplicate key return the original's id and False."""
-    key = key[:255]
-    try:
-        with rt.db.session() as s:
-            row = Delivery(vendor=vendor, instance=instance, dedupe_key=key, event_type=event_type,
-                           headers=headers, body=body, body_sha256=digest, status=status, outcome=outcome,
-                           received_at=datetime.now(UTC))
-            s.add(row)
-            s.flush()
-            return row.id, True
-    except IntegrityError:
-        with rt.db.session() as s:
-            existing = s.scalar(select(Delivery.id).where(
-                Delivery.vendor == vendor, Delivery.instance == instance, Delivery.dedupe_key == key))
-        if existing is None:  # the unique violation was not ours to explain
-            raise
-        return existing, False
+    """Insert the delivery in one statement; on a duplicate key return the original's id and False."""
+    table = Delivery.__table__
+    insert = (sqlite_insert if rt.db.is_sqlite else pg_insert)(table)
+    stmt = insert.values(
+        vendor=vendor, instance=instance, dedupe_key=key[:255], event_type=event_type, headers=headers,
+        body=body, body_sha256=digest, status=status, outcome=outcome, received_at=datetime.now(UTC), attempts=0,
+    ).on_conflict_do_nothing(index_elements=["vendor", "instance", "dedupe_key"]).returning(table.c.id)
+    with rt.db.transaction() as conn:
+        new_id = conn.execute(stmt).scalar()
+        if new_id is not None:
+            return new_id, True
+        existing = conn.execute(select(table.c.id).where(
+            table.c.vendor == vendor, table.c.instance == instance, table.c.dedupe_key == key[:255])).scalar()
+    if existing is None:
+        raise RuntimeError(f"delivery {vendor}/{instance}/{key} conflicted but cannot be found")
+    return existing, False
 
 
 def _safe_key(adapter: Any, headers: Mapping[str, str], payload: Any) -> str | None:

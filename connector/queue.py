@@ -29,6 +29,30 @@ class JobQueue:
     def __init__(self, connection: redis.Redis, name: str = defaults.QUEUE_NAME):
         self.connection = connection
         self.rq = Queue(name, connection=connection)
+        self.inbox_key = f"connector:inbox:{name}"
+
+    def notify_delivery(self, delivery_id: int) -> None:
+        """The acknowledgement path's one Redis command: put a stored delivery's id in the inbox.
+
+        A dispatcher turns inbox ids into RQ jobs (`dispatch`); an RQ enqueue costs a pickled job
+        and two pipelines, too much to pay before answering a webhook."""
+        self.connection.lpush(self.inbox_key, delivery_id)
+
+    def dispatch(self, *, block: float = 0, limit: int = 500) -> int:
+        """Enqueue a processing job for each id in the inbox (waiting up to `block` seconds for the
+        first); returns how many. An id popped and then lost (a crash right here) stays `received`
+        in the database, and the reconciler enqueues it."""
+        ids: list[bytes] = []
+        if block:
+            first = self.connection.brpop([self.inbox_key], timeout=block)
+            if first is None:
+                return 0
+            ids.append(first[1])
+        more = self.connection.rpop(self.inbox_key, limit - len(ids))
+        ids.extend(more or [])
+        for raw in ids:
+            self.enqueue_delivery(int(raw))
+        return len(ids)
 
     @classmethod
     def from_url(cls, url: str, name: str = defaults.QUEUE_NAME) -> JobQueue:
@@ -54,7 +78,8 @@ class JobQueue:
         self.rq.enqueue_call(func, args=args, job_id=job_id, timeout=defaults.JOB_TIMEOUT_SECONDS, result_ttl=300)
 
     def depth(self) -> int:
-        return self.rq.count
+        """Deliveries waiting: in the inbox, or enqueued and not yet started."""
+        return int(self.connection.llen(self.inbox_key)) + self.rq.count
 
     def ping(self) -> None:
         self.connection.ping()
@@ -97,6 +122,34 @@ class EmbeddedWorker:
         self._stop.set()
         if self.worker is not None:
             self.worker._stop_requested = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+
+class Dispatcher:
+    """Moves inbox ids to RQ jobs in a daemon thread (in every worker process, and in embedded mode)."""
+
+    def __init__(self, queue: JobQueue):
+        self.queue = queue
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="connector-dispatcher", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.queue.dispatch(block=1)
+            except QueueUnavailable as exc:
+                # The ids wait in Redis, or (if Redis lost them) in the database for the reconciler.
+                log.warning("dispatcher: queue unavailable", extra={"error": type(exc).__name__})
+                self._stop.wait(1.0)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None

@@ -13,7 +13,7 @@ from adapters.base import Adapter
 from adapters.registry import build_adapters
 from connector.config import Settings
 from connector.db import Database
-from connector.queue import EmbeddedWorker, JobQueue
+from connector.queue import Dispatcher, EmbeddedWorker, JobQueue
 
 
 class Runtime:
@@ -28,12 +28,19 @@ class Runtime:
         self.adapters: dict[str, Adapter] = build_adapters(settings)
         self.embedded_worker: EmbeddedWorker | None = None
         self.ticker: Any = None
+        self.dispatcher: Dispatcher | None = None
 
     def start_embedded_worker(self) -> None:
         """Embedded mode: process jobs in this process, in a thread."""
         if self.embedded_worker is None:
             self.embedded_worker = EmbeddedWorker(self.queue)
             self.embedded_worker.start()
+
+    def start_dispatcher(self) -> None:
+        """Turn acknowledged deliveries' inbox ids into RQ jobs, in this process."""
+        if self.dispatcher is None:
+            self.dispatcher = Dispatcher(self.queue)
+            self.dispatcher.start()
 
     def start_ticker(self) -> None:
         """Run the reconciler and the SLA sweeper periodically in this process."""
@@ -44,6 +51,9 @@ class Runtime:
             self.ticker.start()
 
     def close(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+            self.dispatcher = None
         if self.ticker is not None:
             self.ticker.stop()
             self.ticker = None

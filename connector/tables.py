@@ -85,6 +85,7 @@ class Ticket(Base):
     """The canonical ticket. `field_versions` holds, per field, the time of the event that last set it."""
 
     __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_created_at", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     title: Mapped[str | None] = mapped_column(Text)

@@ -96,6 +96,7 @@ def client(app):  # type: ignore[no-untyped-def]
 
 def drain(rt: Runtime) -> int:
     """Run every queued job with a real RQ worker in burst mode; returns how many ran."""
+    rt.queue.dispatch()
     worker = ThreadWorker([rt.queue.rq], connection=rt.queue.connection)
     before = rt.queue.rq.count
     worker.work(burst=True, logging_level="WARNING")

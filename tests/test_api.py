@@ -12,7 +12,7 @@ ROUTES = [("get", "/api/tickets"), ("get", "/api/tickets/1"), ("get", "/api/deli
           ("put", "/api/mappings/zendesk"), ("get", "/api/mappings/zendesk/versions"),
           ("post", "/api/mappings/zendesk/rollback"), ("post", "/api/mappings/zendesk/preview"),
           ("post", "/api/simulate"), ("get", "/api/policy"), ("put", "/api/policy"), ("get", "/api/policy/versions"),
-          ("post", "/api/policy/rollback")]
+          ("post", "/api/policy/rollback"), ("get", "/api/reports/sla")]
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
@@ -121,3 +121,16 @@ def test_preview_a_draft_against_a_stored_delivery(client, rt):
 def test_preview_needs_something_to_preview(client):
     r = client.post("/api/mappings/zendesk/preview", json={}, headers=ADMIN)
     assert r.status_code == 400
+
+
+def test_sla_report_api_formats(client, rt):
+    post(client, "zendesk", zd_event("created", priority="URGENT"))
+    drain(rt)
+    r = client.get("/api/reports/sla?since=2026-03-01&until=2026-03-31", headers=ADMIN)
+    assert r.status_code == 200
+    assert r.get_json()["tickets"] == 1
+    csv = client.get("/api/reports/sla?since=2026-03-01&until=2026-03-31&format=csv", headers=ADMIN)
+    assert csv.mimetype == "text/csv" and csv.get_data(as_text=True).startswith("section,")
+    assert "attachment" in csv.headers["Content-Disposition"]
+    assert client.get("/api/reports/sla?since=yesterday-ish", headers=ADMIN).status_code == 400
+    assert client.get("/api/reports/sla?format=xml", headers=ADMIN).status_code == 400

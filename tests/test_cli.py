@@ -12,7 +12,7 @@ from connector.cli import main
 
 COMMANDS = [[], ["serve"], ["worker"], ["demo"], ["db"], ["db", "upgrade"], ["mappings"], ["mappings", "validate"],
             ["mappings", "show"], ["mappings", "preview"], ["replay"], ["simulate"], ["policy"],
-            ["policy", "validate"], ["policy", "show"]]
+            ["policy", "validate"], ["policy", "show"], ["report"], ["report", "sla"]]
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "connector")
@@ -74,3 +74,13 @@ def test_demo_runs_end_to_end():
     assert zendesk["status"] == "waiting_on_customer"
     assert zendesk["first_response_at"] is not None
     assert {ln["vendor"] for ln in zendesk["links"]} == {"zendesk", "pagerduty"}
+
+
+def test_report_sla_cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'report.db'}")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    result = CliRunner().invoke(main, ["report", "sla", "--since", "2026-01-01", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("section,")
+    bad = CliRunner().invoke(main, ["report", "sla", "--since", "last tuesday"])
+    assert bad.exit_code != 0

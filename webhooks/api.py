@@ -6,7 +6,7 @@ import hmac
 import json
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 from sqlalchemy import func, select
 
 from connector import defaults, mapping_store, policy_store
@@ -219,3 +219,24 @@ def rollback_policy():  # type: ignore[no-untyped-def]
     with _rt().db.session() as s:
         row = policy_store.rollback(s, version=body["version"], created_by=request.args.get("by"))
         return jsonify(version=row.version, name=row.name), 201
+
+
+@api.get("/reports/sla")
+def sla_report():  # type: ignore[no-untyped-def]
+    """?since=&until= (ISO dates; default the last 30 days) &severity= &tier= &format=json|csv|text"""
+    from connector.sla.report import build_report, parse_range, render_text, report_csv
+
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv", "text"):
+        abort(400, "format is one of json, csv, text")
+    since, until = parse_range(request.args.get("since"), request.args.get("until"))  # ConnectorError → 400
+    with _rt().db.session() as s:
+        result = build_report(s, since=since, until=until, severity=request.args.get("severity") or None,
+                              tier=request.args.get("tier") or None)
+    if fmt == "csv":
+        name = f"sla-report-{since:%Y%m%d}-{until:%Y%m%d}.csv"
+        return Response(report_csv(result), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    if fmt == "text":
+        return Response(render_text(result), mimetype="text/plain")
+    return jsonify(result)

@@ -34,6 +34,7 @@ def create_app(rt: Runtime | None = None, *, start_worker: bool | None = None) -
         from connector.reconciler import reconcile
 
         rt.start_embedded_worker()
+        rt.start_dispatcher()
         reconcile(rt, stale_after=0)  # what an earlier run stored but did not finish
         rt.start_ticker()
 

@@ -92,6 +92,14 @@ def channel_of(raw: str | None) -> Channel | None:
 # --- event webhooks -----------------------------------------------------------------------------
 
 
+# Parametrised once: pydantic builds a new model class per subscription otherwise.
+_CHANGE_ENVELOPE = EventEnvelope[Change]
+_COMMENTADDED_ENVELOPE = EventEnvelope[CommentAdded]
+_TAGSCHANGED_ENVELOPE = EventEnvelope[TagsChanged]
+_CUSTOMFIELDCHANGED_ENVELOPE = EventEnvelope[CustomFieldChanged]
+_MERGED_ENVELOPE = EventEnvelope[Merged]
+
+
 def _envelope(model: type[Env], payload: Any) -> Env:
     event_type = payload.get("type") if isinstance(payload, Mapping) else None
     env = checked(model, payload, vendor=VENDOR, event_type=event_type)
@@ -152,7 +160,7 @@ def _field_change(
     """`{current, previous}` events; `enum` values are lower-cased (Zendesk sends OPEN, Open...)."""
 
     def handle(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-        env = _envelope(EventEnvelope[Change], payload)
+        env = _envelope(_CHANGE_ENVELOPE, payload)
         detail: dict[str, Any] = {"field": field}
         if values:
             prev, cur = env.event.previous, env.event.current
@@ -164,7 +172,7 @@ def _field_change(
 
 
 def _on_comment_added(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    env = _envelope(EventEnvelope[CommentAdded], payload)
+    env = _envelope(_COMMENTADDED_ENVELOPE, payload)
     body = env.event.comment
     author = body.author or Author()
     comment = Comment(
@@ -179,13 +187,13 @@ def _on_comment_added(payload: Any, headers: Headers) -> tuple[InboundEvent, ...
 
 
 def _on_tags_changed(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    env = _envelope(EventEnvelope[TagsChanged], payload)
+    env = _envelope(_TAGSCHANGED_ENVELOPE, payload)
     detail = {"field": "tags", "added": list(env.event.tags_added), "removed": list(env.event.tags_removed)}
     return (_ticket_event(payload, env, kind=EventKind.UPDATED, detail=detail),)
 
 
 def _on_custom_field_changed(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    env = _envelope(EventEnvelope[CustomFieldChanged], payload)
+    env = _envelope(_CUSTOMFIELDCHANGED_ENVELOPE, payload)
     event = env.event
     detail = {
         "field": "custom_field",
@@ -198,7 +206,7 @@ def _on_custom_field_changed(payload: Any, headers: Headers) -> tuple[InboundEve
 
 
 def _on_merged(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    env = _envelope(EventEnvelope[Merged], payload)
+    env = _envelope(_MERGED_ENVELOPE, payload)
     detail = {"target_ticket_id": env.event.target_ticket_id}
     return (_ticket_event(payload, env, kind=EventKind.MERGED, creates_ticket=False, detail=detail),)
 
