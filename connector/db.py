@@ -86,7 +86,9 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pre-ping: it costs a round trip per checkout on the webhook path. A connection that died
+    # with a server restart fails its request once (the vendor retries) and the pool replaces it.
+    return create_engine(url, pool_pre_ping=False, pool_recycle=1800, pool_size=10, max_overflow=20)
 
 
 def alembic_config(engine: Engine) -> Config:

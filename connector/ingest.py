@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -115,22 +115,31 @@ def _store_rejected(rt: Runtime, vendor: str, instance: str, key: str, event_typ
     return Answer(400, {**answer.body, "delivery_id": delivery_id})
 
 
+_COLUMNS = ("vendor", "instance", "dedupe_key", "event_type", "headers", "body", "body_sha256", "status",
+            "outcome", "received_at", "attempts")
+_TABLE = Delivery.__table__
+# Built once per dialect: constructing and compiling the statement per request costs more than running it.
+_INSERTS = {
+    dialect: insert(_TABLE).values({c: bindparam(c) for c in _COLUMNS})
+    .on_conflict_do_nothing(index_elements=["vendor", "instance", "dedupe_key"]).returning(_TABLE.c.id)
+    for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+_EXISTING = select(_TABLE.c.id).where(_TABLE.c.vendor == bindparam("vendor"), _TABLE.c.instance == bindparam("instance"),
+                                      _TABLE.c.dedupe_key == bindparam("dedupe_key"))
+
+
 def _store(rt: Runtime, *, vendor: str, instance: str, key: str, event_type: str | None,
            headers: dict[str, str], body: bytes, digest: str, status: str,
            outcome: str | None) -> tuple[int, bool]:
     """Insert the delivery in one statement; on a duplicate key return the original's id and False."""
-    table = Delivery.__table__
-    insert = (sqlite_insert if rt.db.is_sqlite else pg_insert)(table)
-    stmt = insert.values(
-        vendor=vendor, instance=instance, dedupe_key=key[:255], event_type=event_type, headers=headers,
-        body=body, body_sha256=digest, status=status, outcome=outcome, received_at=datetime.now(UTC), attempts=0,
-    ).on_conflict_do_nothing(index_elements=["vendor", "instance", "dedupe_key"]).returning(table.c.id)
+    params = {"vendor": vendor, "instance": instance, "dedupe_key": key[:255], "event_type": event_type,
+              "headers": headers, "body": body, "body_sha256": digest, "status": status, "outcome": outcome,
+              "received_at": datetime.now(UTC), "attempts": 0}
     with rt.db.transaction() as conn:
-        new_id = conn.execute(stmt).scalar()
+        new_id = conn.execute(_INSERTS[rt.db.engine.dialect.name], params).scalar()
         if new_id is not None:
             return new_id, True
-        existing = conn.execute(select(table.c.id).where(
-            table.c.vendor == vendor, table.c.instance == instance, table.c.dedupe_key == key[:255])).scalar()
+        existing = conn.execute(_EXISTING, params).scalar()
     if existing is None:
         raise RuntimeError(f"delivery {vendor}/{instance}/{key} conflicted but cannot be found")
     return existing, False
