@@ -61,12 +61,16 @@ class Ticker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def tick(self, now: float | None = None) -> None:
+    def tick(self, now: float | None = None) -> float:
+        """Run the duties that are due; returns the seconds until the next one is."""
+        real = now is None
         now = time.monotonic() if now is None else now
         for name, interval, duty in self.duties:
             if now < self._next[name]:
                 continue
-            self._next[name] = now + interval
+            # Fixed rate: the next run is due one interval after this one was, not after it ended.
+            nxt = self._next[name] + interval
+            self._next[name] = nxt if nxt > now else now + interval
             try:
                 duty(self.rt)
             except (*QueueUnavailable, OperationalError) as exc:
@@ -74,15 +78,19 @@ class Ticker:
                 log.warning("ticker: %s skipped, %s unavailable", name,
                             "database" if isinstance(exc, OperationalError) else "queue",
                             extra={"error": type(exc).__name__})
+            except Exception:
+                # The duty's work stays due in the database; the ticker must outlive one bad run.
+                log.exception("ticker: %s failed", name)
+        return max(0.0, min(self._next.values()) - (time.monotonic() if real else now))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="connector-ticker", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        step = min(interval for _, interval, _ in self.duties) / 2
-        while not self._stop.wait(step):
-            self.tick()
+        wait = 0.0
+        while not self._stop.wait(wait):
+            wait = self.tick()
 
     def stop(self) -> None:
         self._stop.set()

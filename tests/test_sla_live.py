@@ -185,3 +185,52 @@ def test_policy_change_is_versioned_and_applies(client, rt):
     versions = client.get("/api/policy/versions", headers=ADMIN).get_json()["versions"]
     assert [(v["version"], v["name"], v["active"]) for v in versions] == [
         (1, "localizevideos", False), (2, "tai", False), (3, "localizevideos", True)]
+
+
+def test_one_failing_ticket_does_not_hold_up_the_others(rt, database, monkeypatch):
+    from connector.sla import live
+
+    rt = _runtime(database)
+    client = _client(rt)
+    now = datetime.now(UTC)
+    post(client, "zendesk", _created(5001, now - timedelta(minutes=50)))
+    post(client, "zendesk", _created(5002, now - timedelta(minutes=50)))
+    drain(rt)
+    real = live.refresh
+
+    def flaky(s, policy, ticket_id, *a, **k):  # type: ignore[no-untyped-def]
+        if ticket_id == 1:
+            raise ValueError("engine choked")
+        return real(s, policy, ticket_id, *a, **k)
+
+    monkeypatch.setattr(live, "refresh", flaky)
+    assert sweep(rt, now=now) == 2
+    with rt.db.session() as s:
+        fired = [tuple(r) for r in s.execute(select(SlaFire.ticket_id, SlaFire.kind))]
+        retry = s.get(SlaTimer, 1).fire_at
+    assert fired == [(2, "warning")]
+    assert retry == now + live.RETRY_AFTER  # tried again later, not dropped
+    monkeypatch.setattr(live, "refresh", real)
+    assert sweep(rt, now=now + live.RETRY_AFTER) == 1
+    assert sorted(_fires(rt)) == [("warning", "first_response")] * 2
+
+
+def test_ticker_survives_a_failing_duty(rt, caplog):
+    from connector.reconciler import Ticker
+
+    ticker = Ticker(rt, reconcile_interval=10, sla_interval=0.5)
+    calls = []
+
+    def boom(_rt):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        raise RuntimeError("bad day")
+
+    ticker.duties = [("boom", 0.5, boom)]
+    ticker._next = {"boom": 0.0}
+    wait = ticker.tick(now=100.0)
+    assert calls == [1] and wait == 0.5
+    assert "boom failed" in caplog.text
+    ticker.tick(now=100.2)
+    assert calls == [1]  # not due yet
+    ticker.tick(now=100.6)
+    assert calls == [1, 1]

@@ -12,10 +12,12 @@ part: a Redis that restarts empty loses no timer.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from connector import policy_store
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 #: fires that are kept (and put on the timeline); "started"/"stopped" are implied by the clocks
 RECORDED = frozenset({"warning", "breach", "maximum_breach", "met", "retargeted", "cancelled"})
+RETRY_AFTER = timedelta(seconds=30)  # a ticket whose refresh failed is tried again this much later
 _FIELD_EVENTS = {"status": "status", "severity": "severity", "customer_tier": "tier", "category": "category",
                  "channel": "channel", "support_level": "level"}
 
@@ -62,13 +65,16 @@ def history(s: Session, ticket: Ticket) -> tuple[dict[str, Any], list[SlaEvent]]
 
 
 def refresh(s: Session, policy: Policy, ticket_id: int, now: datetime,
-            until: datetime | None = None) -> list[SlaFire]:
+            until: datetime | None = None, *, started: float | None = None) -> list[SlaFire]:
     """Recompute one ticket's clocks up to `until` (default `now`); record what newly fired; re-arm
     its timer.
 
     Processing a delivery refreshes up to that delivery's own event time: a backlog of deliveries
     (a vendor retrying after an outage) then replays without false alarms for facts it already
-    holds, and whatever is due after that time is fired by the sweeper, at most a tick later."""
+    holds, and whatever is due after that time is fired by the sweeper, at most a tick later.
+    A fire's `recorded_at` is `now` plus the time spent since `started` (a `time.monotonic()` reading
+    taken when `now` was; default: this call's start), so it measures real lateness."""
+    started = time.monotonic() if started is None else started
     ticket = s.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
     if ticket is None:
         s.execute(delete(SlaTimer).where(SlaTimer.ticket_id == ticket_id))
@@ -77,7 +83,7 @@ def refresh(s: Session, policy: Policy, ticket_id: int, now: datetime,
     # Never replay less than the ticket's whole known history (a late, older delivery included).
     horizon = max([until or now, *(e.at for e in events)])
     result = evaluate(policy, ticket=initial, events=events, until=min(horizon, now))
-    new = _record_fires(s, ticket, result, now)
+    new = _record_fires(s, ticket, result, now, started)
     _store_clocks(s, ticket, result, policy, now)
     _arm(s, ticket.id, result.next_fire_at(policy))
     return new
@@ -87,7 +93,7 @@ def _key(fire_label: str, kind: str, at: datetime) -> str:
     return f"{fire_label}@{at.isoformat()}" if kind in ("retargeted", "cancelled") else fire_label
 
 
-def _record_fires(s: Session, ticket: Ticket, result: Evaluation, now: datetime) -> list[SlaFire]:
+def _record_fires(s: Session, ticket: Ticket, result: Evaluation, now: datetime, started: float) -> list[SlaFire]:
     seen = {tuple(row) for row in s.execute(select(SlaFire.metric, SlaFire.cycle, SlaFire.label)
                                             .where(SlaFire.ticket_id == ticket.id))}
     new: list[SlaFire] = []
@@ -98,15 +104,16 @@ def _record_fires(s: Session, ticket: Ticket, result: Evaluation, now: datetime)
         if (fire.metric, fire.cycle, label) in seen:
             continue
         seen.add((fire.metric, fire.cycle, label))
+        recorded = now + timedelta(seconds=time.monotonic() - started)  # when it really fired
         row = SlaFire(ticket_id=ticket.id, metric=fire.metric, cycle=fire.cycle, label=label, kind=fire.kind,
-                      at=fire.at, recorded_at=now, detail=fire.detail)
+                      at=fire.at, recorded_at=recorded, detail=fire.detail)
         s.add(row)
-        s.add(TimelineEntry(ticket_id=ticket.id, at=fire.at, recorded_at=now, kind=f"sla_{fire.kind}",
+        s.add(TimelineEntry(ticket_id=ticket.id, at=fire.at, recorded_at=recorded, kind=f"sla_{fire.kind}",
                             source="connector/sla", actor=None, summary=fire.detail,
                             data={"metric": fire.metric, "cycle": fire.cycle, "label": fire.label}))
         new.append(row)
         log.info("sla fire", extra={"ticket_id": ticket.id, "metric": fire.metric, "kind": fire.kind,
-                                    "late_seconds": round((now - fire.at).total_seconds(), 3)})
+                                    "late_seconds": round((recorded - fire.at).total_seconds(), 3)})
     s.flush()  # a concurrent refresh of the same ticket fails here (unique key) and its job retries
     return new
 
@@ -143,18 +150,35 @@ def _arm(s: Session, ticket_id: int, fire_at: datetime | None) -> None:
         timer.fire_at = fire_at
 
 
-def sweep(rt: Any, *, now: datetime | None = None, limit: int = 500) -> int:
-    """Refresh every ticket whose timer is due; returns how many. Several sweepers may run at once:
+def sweep(rt: Any, *, now: datetime | None = None, limit: int = 500, chunk: int = 50) -> int:
+    """Refresh every ticket whose timer is due; returns how many were refreshed.
+
+    Works in transactions of `chunk` tickets (on SQLite the write lock is shared with webhook
+    ingest), each ticket in a savepoint: a ticket whose refresh fails is logged with its error and
+    retried `RETRY_AFTER` later, and never holds up the others. Several sweepers may run at once:
     on PostgreSQL each takes the due rows the others have not locked."""
     now = now or datetime.now(UTC)
-    with rt.db.session() as s:
-        q = select(SlaTimer.ticket_id).where(SlaTimer.fire_at <= now).order_by(SlaTimer.fire_at).limit(limit)
-        if not rt.db.is_sqlite:
-            q = q.with_for_update(skip_locked=True)
-        due = list(s.scalars(q))
-        if not due:
-            return 0
-        policy = policy_store.active(s, fallback=rt.settings.policy).policy
-        for ticket_id in due:
-            refresh(s, policy, ticket_id, now)
-    return len(due)
+    started = time.monotonic()
+    done = 0
+    while done < limit:
+        with rt.db.session() as s:
+            q = (select(SlaTimer.ticket_id).where(SlaTimer.fire_at <= now).order_by(SlaTimer.fire_at)
+                 .limit(min(chunk, limit - done)))
+            if not rt.db.is_sqlite:
+                q = q.with_for_update(skip_locked=True)
+            due = list(s.scalars(q))
+            if not due:
+                break
+            policy = policy_store.active(s, fallback=rt.settings.policy).policy
+            for ticket_id in due:
+                try:
+                    with s.begin_nested():
+                        refresh(s, policy, ticket_id, now, started=started)
+                except (SQLAlchemyError, ValueError, LookupError) as exc:
+                    log.error("sla refresh failed; retrying later", exc_info=exc,
+                              extra={"ticket_id": ticket_id, "error": type(exc).__name__})
+                    _arm(s, ticket_id, now + RETRY_AFTER)
+        done += len(due)
+        if len(due) < chunk:
+            break
+    return done

@@ -1,0 +1,494 @@
+"""SLA timer benchmark: how late warnings and breaches fire, and what a sweeper tick costs, with
+1,000 and with 100,000 open clocks (in one invocation).
+
+    python -m bench.timers [--backend sqlite|postgres] [--sizes 1000,100000] [--window 60] [--tick 0.5]
+
+Per size: a fresh database; tickets bulk-inserted with their "created" timeline entry, each at a
+creation time chosen so that its next fire (a warning or a breach) is due at a uniformly random
+instant of the next `--spread` seconds; the rows `refresh` would have written at that moment
+(clocks, fires already due, the timer) computed with the same engine; a sample checked against
+`refresh` itself. Then idle ticks (nothing due), then `live.sweep` every `--tick` seconds for
+`--window` seconds. The sweeper's `now` is wall-clock time minus the setup's duration, so the
+schedule starts when the window does; nothing else differs from a live run. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import cProfile
+import json
+import pstats
+import random
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, func, insert, select, text
+from sqlalchemy.engine import make_url
+
+from connector.config import Settings
+from connector.db import Database
+from connector.policy import Policy, load_policy
+from connector.queue import JobQueue
+from connector.runtime import Runtime
+from connector.sla.engine import Clock, SlaEvent, clock_json, evaluate
+from connector.sla.live import RECORDED, refresh, sweep
+from connector.tables import SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
+
+TARGET_P99_S = 1.0
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_DATABASE = "connector_bench_timers"
+TIMED = ("warning", "breach", "maximum_breach")
+
+
+# ---- measuring ------------------------------------------------------------------------------
+
+class DbMeter:
+    """Statements sent and seconds spent inside cursor.execute (driver + server + round trip)."""
+
+    def __init__(self, engine: Any):
+        self.statements = 0
+        self.seconds = 0.0
+        self._started: list[float] = []
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, *_args: Any) -> None:
+        self.statements += 1
+        self._started.append(time.perf_counter())
+
+    def _after(self, *_args: Any) -> None:
+        self.seconds += time.perf_counter() - self._started.pop()
+
+
+@dataclass
+class Tick:
+    now: datetime  # the sweeper's `now` (virtual); sla_fires.recorded_at = now + time spent in the sweep
+    end: datetime  # virtual time when sweep() returned, its transaction committed
+    refreshed: int
+    wall: float
+    cpu: float
+    statements: int
+    db_seconds: float
+
+
+def measured_sweep(rt: Runtime, meter: DbMeter, now: datetime, offset: timedelta,
+                   profiler: cProfile.Profile | None = None) -> Tick:
+    s0, d0 = meter.statements, meter.seconds
+    c0, w0 = time.process_time(), time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    refreshed = sweep(rt, now=now)
+    if profiler is not None:
+        profiler.disable()
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    return Tick(now, datetime.now(UTC) - offset, refreshed, wall, cpu, meter.statements - s0, meter.seconds - d0)
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def spread_of(values: list[float]) -> dict[str, float | None]:
+    return {"p50": pct(values, 50), "p99": pct(values, 99), "max": max(values) if values else None,
+            "n": len(values)}
+
+
+# ---- building the open clocks ---------------------------------------------------------------
+
+def fields(severity: str) -> dict[str, Any]:
+    """A ticket's initial values as connector/tickets.py writes them into its "created" entry."""
+    return {"status": "open", "severity": severity, "customer_tier": "enterprise", "category": None,
+            "channel": "email", "support_level": None}
+
+
+def templates(policy: Policy, severities: list[str], probe: datetime) -> dict[str, list[float]]:
+    """Per severity: the offsets from creation (seconds) of every warning and breach of a ticket
+    nobody touches. They must not depend on the creation time (calendar-time targets)."""
+    out: dict[str, list[float]] = {}
+    for sev in severities:
+        seen = []
+        for created in (probe, probe + timedelta(days=2, hours=7, minutes=13)):
+            result = evaluate(policy, ticket=fields(sev), until=created + timedelta(days=30),
+                              events=[SlaEvent(at=created, type="created", value="open")])
+            seen.append(sorted((f.at - created).total_seconds() for f in result.fires if f.kind in TIMED))
+        if seen[0] != seen[1] or not seen[0]:
+            raise SystemExit(f"severity {sev}: fire offsets {seen[0]} vs {seen[1]} — choose severities "
+                             "whose targets are in calendar time and that warn or breach")
+        out[sev] = seen[0]
+    return out
+
+
+@dataclass
+class Built:
+    t0: datetime
+    expected: list[tuple[int, str, datetime]] = field(default_factory=list)  # future fires
+    next_fire: dict[int, datetime] = field(default_factory=dict)
+    prerecorded: int = 0
+    seconds: float = 0.0
+
+
+def plan(rng: random.Random, offsets: dict[str, list[float]], spread: float) -> tuple[str, float, float]:
+    """(severity, delta, created-before-t0): the ticket's k-th fire is due `delta` s after t0; the
+    fires before it are already due (delta < gap to the previous fire) and the ticket exists."""
+    delta = rng.uniform(0.0, spread)
+    choices = [(sev, points[k]) for sev, points in offsets.items() for k in range(len(points))
+               if delta < points[k] - (points[k - 1] if k else 0.0)]
+    if not choices:
+        raise SystemExit(f"--spread {spread:g}s exceeds what the chosen severities' targets allow")
+    sev, point = rng.choice(choices)
+    return sev, delta, point - delta
+
+
+def build(db: Database, policy: Policy, n: int, *, spread: float, severities: list[str], seed: int,
+          chunk: int = 5000) -> Built:
+    """Insert `n` tickets with the rows `refresh(now=t0)` would leave: clocks, fires, timer."""
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    offsets = templates(policy, severities, t0)
+    built = Built(t0)
+    for first in range(1, n + 1, chunk):
+        rows: dict[str, list[dict[str, Any]]] = {"tickets": [], "timeline": [], "sla_fires": [],
+                                                 "sla_clocks": [], "sla_timers": []}
+        for tid in range(first, min(first + chunk, n + 1)):
+            sev, delta, before = plan(rng, offsets, spread)
+            created = t0 - timedelta(seconds=before)
+            initial = fields(sev)
+            rows["tickets"].append({"id": tid, "title": f"Platform down for tenant {tid}", "status": "open",
+                                    "severity": sev, "customer_tier": "enterprise", "channel": "email",
+                                    "created_at": created, "updated_at": created, "tags": [],
+                                    "field_versions": {}})
+            rows["timeline"].append({"ticket_id": tid, "at": created, "recorded_at": created, "kind": "created",
+                                     "source": "zendesk/default", "actor": None,
+                                     "summary": f"ticket created from zendesk ticket {tid}",
+                                     "data": {"url": None, "fields": initial}})
+            result = evaluate(policy, ticket=initial, until=t0,
+                              events=[SlaEvent(at=created, type="created", value="open")])
+            for fire in result.fires:
+                if fire.kind not in RECORDED:
+                    continue
+                assert fire.kind not in ("retargeted", "cancelled")  # their key carries the time
+                built.prerecorded += 1
+                rows["sla_fires"].append({"ticket_id": tid, "metric": fire.metric, "cycle": fire.cycle,
+                                          "label": fire.label[:96], "kind": fire.kind, "at": fire.at,
+                                          "recorded_at": fire.at, "detail": fire.detail})
+                rows["timeline"].append({"ticket_id": tid, "at": fire.at, "recorded_at": fire.at,
+                                         "kind": f"sla_{fire.kind}", "source": "connector/sla", "actor": None,
+                                         "summary": fire.detail, "data": {"metric": fire.metric,
+                                                                          "cycle": fire.cycle,
+                                                                          "label": fire.label}})
+            for clock in result.clocks:
+                rows["sla_clocks"].append(clock_row(tid, clock, policy, t0))
+                built.expected.extend((tid, kind, at) for kind, at in future_fires(clock, policy))
+            fire_at = result.next_fire_at(policy)
+            assert fire_at is not None and abs((fire_at - t0).total_seconds() - delta) < 1e-3, (tid, fire_at)
+            built.next_fire[tid] = fire_at
+            rows["sla_timers"].append({"ticket_id": tid, "fire_at": fire_at})
+        with db.engine.begin() as conn:
+            for table in (Ticket, TimelineEntry, SlaFire, SlaClock, SlaTimer):
+                if rows[table.__tablename__]:
+                    conn.execute(insert(table.__table__), rows[table.__tablename__])
+    with db.engine.begin() as conn:
+        if not db.is_sqlite:  # explicit ids: move the sequence past them
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('tickets', 'id'), :n)"), {"n": n})
+        conn.execute(text("ANALYZE"))  # a database in service has statistics
+    built.seconds = time.perf_counter() - started
+    return built
+
+
+def clock_row(ticket_id: int, clock: Clock, policy: Policy, at: datetime) -> dict[str, Any]:
+    data = clock_json(clock, policy, at=at)
+    return {"ticket_id": ticket_id, "metric": clock.metric, "cycle": clock.cycle, "state": clock.state,
+            "target_seconds": clock.target.target.total_seconds(), "started_at": clock.started_at,
+            "due_at": clock.due_at(), "met_at": clock.met_at, "breached_at": clock.breached_at,
+            "paused_seconds": data["paused_seconds"], "data": data, "updated_at": at}
+
+
+def future_fires(clock: Clock, policy: Policy) -> list[tuple[str, datetime]]:
+    """The warnings and breaches this untouched clock has still to fire, and when."""
+    out = []
+    for label, kind, amount in clock.points(policy.sla.defaults):
+        at = clock.crossing(amount)
+        if label not in clock.fired and label not in clock.skipped and at is not None:
+            out.append((kind, at))
+    return out
+
+
+def verify_sample(db: Database, policy: Policy, built: Built, k: int, seed: int) -> int:
+    """`refresh` at t0 on a sample: it must record nothing new and arm the timer we computed.
+    Rolled back, so the measured run starts from the bulk-built rows."""
+    ids = random.Random(seed + 1).sample(sorted(built.next_fire), min(k, len(built.next_fire)))
+    with db.sessions() as s:
+        for tid in ids:
+            new = refresh(s, policy, tid, built.t0)
+            armed = s.get(SlaTimer, tid)
+            if new or armed is None or armed.fire_at != built.next_fire[tid]:
+                raise SystemExit(f"ticket {tid}: refresh at t0 disagrees with the bulk build "
+                                 f"(new fires {[(f.kind, f.at) for f in new]}, timer "
+                                 f"{armed.fire_at if armed else None} vs {built.next_fire[tid]})")
+        s.rollback()
+    return len(ids)
+
+
+# ---- one size -------------------------------------------------------------------------------
+
+def run_size(url: str, n: int, args: argparse.Namespace, profiler: cProfile.Profile | None) -> dict[str, Any]:
+    settings = Settings.from_env({"DATABASE_URL": url, "CONNECTOR_POLICY": args.preset})
+    db = Database(settings.database_url)
+    db.upgrade()
+    rt = Runtime(settings, db=db, queue=JobQueue.embedded(settings.queue_name))
+    try:
+        policy = load_policy(args.preset)
+        built = build(db, policy, n, spread=args.spread, severities=args.severities.split(","), seed=args.seed)
+        verified = verify_sample(db, policy, built, args.verify, args.seed)
+        meter = DbMeter(db.engine)
+        zero = timedelta(0)
+        measured_sweep(rt, meter, built.t0 - timedelta(seconds=1), zero)  # warm: policy cache, pool
+        idle = []
+        for _ in range(args.idle_ticks):  # spaced like the window's ticks: caches as cold as in service
+            time.sleep(args.tick)
+            idle.append(measured_sweep(rt, meter, built.t0 - timedelta(seconds=1), zero))
+        assert all(t.refreshed == 0 for t in idle)
+        ticks = window(rt, meter, built.t0, args, profiler)
+        return {"open_clocks": n, "setup_seconds": round(built.seconds, 2), "verified_with_refresh": verified,
+                "idle_tick": tick_summary(idle), "window": window_summary(ticks),
+                **fire_summary(rt, built, ticks)}
+    finally:
+        rt.close()
+
+
+def window(rt: Runtime, meter: DbMeter, t0: datetime, args: argparse.Namespace,
+           profiler: cProfile.Profile | None) -> list[Tick]:
+    """Sweep for `args.window` seconds. "fixed": a tick every `args.tick` s, and one that overruns is
+    followed at once by the next. "ticker": connector.reconciler.Ticker's timing — wake every
+    tick/2, sweep when `tick` s have passed since the last sweep started."""
+    offset = datetime.now(UTC) - t0  # virtual now = wall clock - offset: t0 when the window opens
+    start = next_at = time.monotonic()
+    ticks: list[Tick] = []
+    if args.schedule == "ticker":
+        next_at = 0.0
+        while True:
+            time.sleep(args.tick / 2)  # Ticker._run: stop.wait(step), then tick()
+            now = time.monotonic()
+            if now > start + args.window:
+                return ticks
+            if now >= next_at:
+                next_at = now + args.tick
+                ticks.append(measured_sweep(rt, meter, datetime.now(UTC) - offset, offset, profiler))
+    while next_at <= start + args.window:
+        time.sleep(max(0.0, next_at - time.monotonic()))
+        ticks.append(measured_sweep(rt, meter, datetime.now(UTC) - offset, offset, profiler))
+        next_at = max(next_at + args.tick, time.monotonic())
+    return ticks
+
+
+def tick_summary(ticks: list[Tick]) -> dict[str, Any]:
+    return {"ticks": len(ticks), "wall_ms_p50": ms(pct([t.wall for t in ticks], 50)),
+            "cpu_ms_p50": ms(pct([t.cpu for t in ticks], 50)),
+            "statements_p50": pct([float(t.statements) for t in ticks], 50),
+            "db_ms_p50": ms(pct([t.db_seconds for t in ticks], 50))}
+
+
+def window_summary(ticks: list[Tick]) -> dict[str, Any]:
+    busy = [t for t in ticks if t.refreshed]
+    refreshed = sum(t.refreshed for t in busy)
+
+    def per(attr: str) -> float | None:
+        return sum(getattr(t, attr) for t in busy) / refreshed if refreshed else None
+
+    fitted = {name: fit(ticks, attr, scale) for name, attr, scale in (
+        ("wall_ms", "wall", 1000), ("cpu_ms", "cpu", 1000), ("db_ms", "db_seconds", 1000),
+        ("statements", "statements", 1))}
+    return {"ticks": len(ticks), "busy_ticks": len(busy), "refreshed": refreshed, "fit": fitted,
+            "refreshed_per_busy_tick_max": max((t.refreshed for t in busy), default=0),
+            "wall_ms": {k: ms(v) for k, v in spread_of([t.wall for t in ticks]).items() if k != "n"},
+            "cpu_ms_p50": ms(pct([t.cpu for t in ticks], 50)),
+            "statements_p50": pct([float(t.statements) for t in ticks], 50),
+            "idle_in_window": tick_summary([t for t in ticks if not t.refreshed]),
+            "per_refresh": {"wall_ms": ms(per("wall")), "cpu_ms": ms(per("cpu")), "db_ms": ms(per("db_seconds")),
+                            "statements": round(per("statements") or 0.0, 2)}}
+
+
+def fit(ticks: list[Tick], attr: str, scale: float) -> dict[str, float] | None:
+    """Least squares of a tick's cost on the tickets it refreshed: cost = per_tick + per_refresh * n."""
+    xs = [float(t.refreshed) for t in ticks]
+    ys = [getattr(t, attr) * scale for t in ticks]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return None
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    return {"per_tick": round(my - slope * mx, 3), "per_refresh": round(slope, 3)}
+
+
+def fire_summary(rt: Runtime, built: Built, ticks: list[Tick]) -> dict[str, Any]:
+    """Lateness of the fires recorded in the window; then whatever was still due at its end is swept
+    (a sweeper that fell behind), and every fire due by then must be recorded exactly once."""
+    last = ticks[-1].now
+    starts = [t.now for t in ticks]
+
+    def end_of(recorded_at: datetime) -> datetime:
+        """The commit time of the tick that recorded a fire (the last tick that began before it)."""
+        return ticks[max(0, bisect.bisect_right(starts, recorded_at) - 1)].end
+
+    fired = select(SlaFire.ticket_id, SlaFire.kind, SlaFire.at, SlaFire.recorded_at).where(
+        SlaFire.recorded_at >= built.t0)
+    with rt.db.session() as s:
+        rows = s.execute(fired).all()
+    recorded = [(r.recorded_at - r.at).total_seconds() for r in rows]
+    visible = [(end_of(r.recorded_at) - r.at).total_seconds() for r in rows]
+    backlog = 0
+    while (swept := sweep(rt, now=last)) > 0:
+        backlog += swept
+    with rt.db.session() as s:
+        every = s.execute(fired).all()
+        earlier = s.scalar(select(func.count()).select_from(SlaFire).where(SlaFire.recorded_at < built.t0))
+        on_timeline = s.scalar(select(func.count()).select_from(TimelineEntry).where(
+            TimelineEntry.kind.like("sla_%"), TimelineEntry.recorded_at >= built.t0))
+        left_due = s.scalar(select(func.count()).select_from(SlaTimer).where(SlaTimer.fire_at <= last))
+
+    def key(tid: int, kind: str, at: datetime) -> tuple[int, str, int]:
+        return tid, kind, round(at.timestamp() * 1000)
+
+    got = [key(r.ticket_id, r.kind, r.at) for r in every]
+    expected = {key(*e) for e in built.expected if e[2] <= last}
+    check = {"expected": len(expected), "recorded": len(got), "recorded_after_window": len(every) - len(rows),
+             "tickets_still_due_at_window_end": backlog, "missing": len(expected - set(got)),
+             "unexpected": len(set(got) - expected), "duplicates": len(got) - len(set(got)),
+             "timeline_entries": on_timeline, "prerecorded_before": built.prerecorded,
+             "prerecorded_after": earlier, "timers_left_due": left_due}
+    check["ok"] = (check["missing"] == check["unexpected"] == check["duplicates"] == left_due == 0
+                   and on_timeline == len(got) and earlier == built.prerecorded)
+    kinds = {k: sum(1 for r in rows if r.kind == k) for k in sorted({r.kind for r in rows})}
+    return {"fires": kinds, "lateness_recorded_s": spread_of(recorded), "lateness_visible_s": spread_of(visible),
+            "exactly_once": check}
+
+
+def ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
+# ---- backends, report -----------------------------------------------------------------------
+
+def fresh_database(backend: str, args: argparse.Namespace) -> tuple[str, Any]:
+    """A URL for an empty database, and a function that removes it."""
+    if backend == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix="bench-timers-"))
+        return f"sqlite:///{folder / 'timers.db'}", lambda: shutil.rmtree(folder, ignore_errors=True)
+    import psycopg
+
+    def admin(sql: str) -> None:
+        with psycopg.connect(args.pg_admin, autocommit=True) as conn:
+            conn.execute(sql.encode())
+
+    admin(f'DROP DATABASE IF EXISTS "{args.pg_database}" WITH (FORCE)')
+    admin(f'CREATE DATABASE "{args.pg_database}"')
+    url = make_url(args.pg_admin).set(database=args.pg_database).render_as_string(hide_password=False)
+    return url, (lambda: None) if args.keep else (lambda: admin(f'DROP DATABASE IF EXISTS "{args.pg_database}"'))
+
+
+def ratios(small: dict[str, Any], big: dict[str, Any]) -> dict[str, float | None]:
+    def r(*path: str) -> float | None:
+        a: Any = small
+        b: Any = big
+        for part in path:
+            a, b = (a or {}).get(part), (b or {}).get(part)
+        return round(b / a, 2) if a and b is not None else None
+
+    return {"idle_tick_wall": r("idle_tick", "wall_ms_p50"), "idle_tick_cpu": r("idle_tick", "cpu_ms_p50"),
+            "idle_tick_statements": r("idle_tick", "statements_p50"),
+            "per_refresh_wall": r("window", "fit", "wall_ms", "per_refresh"),
+            "per_refresh_cpu": r("window", "fit", "cpu_ms", "per_refresh"),
+            "per_refresh_db": r("window", "fit", "db_ms", "per_refresh"),
+            "per_refresh_statements": r("window", "fit", "statements", "per_refresh")}
+
+
+def table(report: dict[str, Any]) -> str:
+    head = ("open clocks", "fires", "late s p50/p99/max (recorded_at)", "late s p50/p99/max (committed)",
+            "busy/all ticks", "tick ms p50/p99", "per refresh ms wall/cpu/db (fit)", "stmts/refresh (fit)",
+            "idle tick ms wall/cpu", "stmts/idle tick")
+    lines = [" | ".join(head), " | ".join("---" for _ in head)]
+
+    def f3(d: dict[str, Any]) -> str:
+        return "/".join("-" if d[k] is None else f"{d[k]:.3f}" for k in ("p50", "p99", "max"))
+
+    def slope(name: str) -> Any:
+        found = w["fit"][name]
+        return "-" if found is None else found["per_refresh"]
+
+    for size in report["sizes"].values():
+        w, i = size["window"], size["idle_tick"]
+        lines.append(" | ".join(str(x) for x in (
+            f"{size['open_clocks']:,}", sum(size["fires"].values()), f3(size["lateness_recorded_s"]),
+            f3(size["lateness_visible_s"]), f"{w['busy_ticks']}/{w['ticks']}",
+            f"{w['wall_ms']['p50']}/{w['wall_ms']['p99']}",
+            f"{slope('wall_ms')}/{slope('cpu_ms')}/{slope('db_ms')}", slope("statements"),
+            f"{i['wall_ms_p50']}/{i['cpu_ms_p50']}", i["statements_p50"])))
+    if "ratios_largest_to_smallest" in report:
+        lines.append("ratios largest/smallest: " + ", ".join(
+            f"{k} {v}" for k, v in report["ratios_largest_to_smallest"].items()))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    ap.add_argument("--sizes", default="1000,100000", help="open clocks per run, comma-separated")
+    ap.add_argument("--window", type=float, default=60.0, help="measured seconds of sweeping per size")
+    ap.add_argument("--tick", type=float, default=0.5, help="seconds between sweeper ticks")
+    ap.add_argument("--schedule", choices=("fixed", "ticker"), default="fixed",
+                    help="fixed-rate ticks, or the deployed Ticker's timing (see window())")
+    ap.add_argument("--spread", type=float, default=3600.0, help="next fires are spread over this many seconds")
+    ap.add_argument("--preset", default="localizevideos")
+    ap.add_argument("--severities", default="Sev1,Sev2", help="calendar-time severities of the preset")
+    ap.add_argument("--idle-ticks", type=int, default=12)
+    ap.add_argument("--verify", type=int, default=25, help="tickets checked against refresh() before the window")
+    ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--profile", action="store_true", help="cProfile the last size's window ticks")
+    ap.add_argument("--json", type=Path, help="write the report here")
+    ap.add_argument("--pg-admin", default=PG_ADMIN)
+    ap.add_argument("--pg-database", default=PG_DATABASE)
+    ap.add_argument("--keep", action="store_true", help="keep the PostgreSQL database afterwards")
+    args = ap.parse_args(argv)
+    sizes = [int(x) for x in args.sizes.split(",")]
+    report: dict[str, Any] = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                              "sizes": {}}
+    profiler = cProfile.Profile() if args.profile else None
+    for i, n in enumerate(sizes):
+        url, remove = fresh_database(args.backend, args)
+        try:
+            prof = profiler if i == len(sizes) - 1 else None
+            report["sizes"][str(n)] = run_size(url, n, args, prof)
+        finally:
+            remove()
+        print(f"{n:,} open clocks done", file=sys.stderr)
+    if len(sizes) > 1:
+        report["ratios_largest_to_smallest"] = ratios(report["sizes"][str(sizes[0])], report["sizes"][str(sizes[-1])])
+    p99s = [s["lateness_visible_s"]["p99"] for s in report["sizes"].values()]
+    report["target"] = {"p99_lateness_s": TARGET_P99_S,
+                        "met": all(p is not None and p < TARGET_P99_S for p in p99s)}
+    report["ok"] = all(s["exactly_once"]["ok"] for s in report["sizes"].values())
+    print(table(report))
+    print(json.dumps(report, indent=2, default=str))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    if profiler is not None:
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
