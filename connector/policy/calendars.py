@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import pairwise
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -136,9 +136,7 @@ class CalendarSpec(BaseModel):
         if day in self.holidays:
             return True
         if self.holiday_country:
-            return day in holidays_lib.country_holidays(
-                self.holiday_country, subdiv=self.holiday_subdivision, years=day.year
-            )
+            return day in _country_holidays(self.holiday_country, self.holiday_subdivision, day.year)
         return False
 
     def arrival(self, at: datetime) -> Arrival:
@@ -154,3 +152,9 @@ class CalendarSpec(BaseModel):
             if (opens.hour, opens.minute, 0, 0) <= now < (*_end(closes), 0, 0):
                 return "business_hours"
         return "after_hours"
+
+
+@lru_cache(maxsize=256)
+def _country_holidays(country: str, subdivision: str | None, year: int) -> Any:
+    """A country's public holidays for one year, built once (building them is the costly part)."""
+    return holidays_lib.country_holidays(country, subdiv=subdivision, years=year)

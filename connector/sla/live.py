@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 #: fires that are kept (and put on the timeline); "started"/"stopped" are implied by the clocks
 RECORDED = frozenset({"warning", "breach", "maximum_breach", "met", "retargeted", "cancelled"})
+_HISTORY_KINDS = ("created", "updated", "commented", "incident_triggered", "incident_acknowledged", "linked")
 RETRY_AFTER = timedelta(seconds=30)  # a ticket whose refresh failed is tried again this much later
 _FIELD_EVENTS = {"status": "status", "severity": "severity", "customer_tier": "tier", "category": "category",
                  "channel": "channel", "support_level": "level"}
@@ -36,7 +37,8 @@ _FIELD_EVENTS = {"status": "status", "severity": "severity", "customer_tier": "t
 
 def history(s: Session, ticket: Ticket) -> tuple[dict[str, Any], list[SlaEvent]]:
     """The ticket's attributes at creation and the SLA-relevant events of its timeline."""
-    entries = s.scalars(select(TimelineEntry).where(TimelineEntry.ticket_id == ticket.id)
+    entries = s.execute(select(TimelineEntry.at, TimelineEntry.kind, TimelineEntry.data, TimelineEntry.actor)
+                        .where(TimelineEntry.ticket_id == ticket.id, TimelineEntry.kind.in_(_HISTORY_KINDS))
                         .order_by(TimelineEntry.at, TimelineEntry.id)).all()
     initial: dict[str, Any] = {}
     events: list[SlaEvent] = []
@@ -126,6 +128,8 @@ def _store_clocks(s: Session, ticket: Ticket, result: Evaluation, policy: Policy
         if row is None:
             row = SlaClock(ticket_id=ticket.id, metric=clock.metric, cycle=clock.cycle)
             s.add(row)
+        elif row.data == data:
+            continue  # a closed clock does not change: no write
         row.state = clock.state
         row.target_seconds = clock.target.target.total_seconds()
         row.started_at = clock.started_at
