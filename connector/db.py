@@ -23,7 +23,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._write_lock = threading.RLock() if self.engine.dialect.name == "sqlite" else None
+        self._gate = WriterGate() if self.engine.dialect.name == "sqlite" else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -32,23 +32,23 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in a transaction: committed on success, rolled back on any error."""
-        with self._serialized(), self.sessions.begin() as s:
+        with self._serialized(urgent=False), self.sessions.begin() as s:
             yield s
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A Core connection in a transaction (the webhook path's single insert)."""
-        with self._serialized(), self.engine.begin() as conn:
+        """A Core connection in a transaction: the webhook path's single insert, which goes first."""
+        with self._serialized(urgent=True), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
-    def _serialized(self) -> Iterator[None]:
-        # SQLite has one writer at a time. Threads of one process queue on a lock (a fast hand-off)
+    def _serialized(self, *, urgent: bool) -> Iterator[None]:
+        # SQLite has one writer at a time. Threads of one process queue on a gate (a fast hand-off)
         # rather than in SQLite's busy handler, which sleeps in steps of up to 100 ms.
-        if self._write_lock is None:
+        if self._gate is None:
             yield
         else:
-            with self._write_lock:
+            with self._gate.hold(urgent=urgent):
                 yield
 
     def upgrade(self) -> None:
@@ -60,6 +60,50 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class WriterGate:
+    """One SQLite writer per process at a time, and webhook acknowledgements first: background work
+    (the embedded worker, the sweeper, the API) waits while an acknowledgement is waiting, so a burst
+    of deliveries is stored and answered before it is processed. Re-entrant per thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._cond = threading.Condition()
+        self._urgent = 0
+        self._owner: int | None = None
+        self._depth = 0
+
+    @contextmanager
+    def hold(self, *, urgent: bool) -> Iterator[None]:
+        me = threading.get_ident()
+        if self._owner == me:  # nested: already holding it
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        if urgent:
+            with self._cond:
+                self._urgent += 1
+            try:
+                self._lock.acquire()
+            finally:
+                with self._cond:
+                    self._urgent -= 1
+                    self._cond.notify_all()
+        else:
+            with self._cond:
+                while self._urgent:
+                    self._cond.wait(0.05)
+            self._lock.acquire()
+        self._owner = me
+        try:
+            yield
+        finally:
+            self._owner = None
+            self._lock.release()
 
 
 def make_engine(url: str) -> Engine:
