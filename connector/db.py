@@ -64,46 +64,41 @@ class Database:
 
 class WriterGate:
     """One SQLite writer per process at a time, and webhook acknowledgements first: background work
-    (the embedded worker, the sweeper, the API) waits while an acknowledgement is waiting, so a burst
-    of deliveries is stored and answered before it is processed. Re-entrant per thread."""
+    (the embedded worker, the sweeper, the API) does not take the gate while an acknowledgement is
+    waiting for it, so a burst of deliveries is stored and answered before it is processed.
+    Re-entrant per thread."""
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
         self._cond = threading.Condition()
-        self._urgent = 0
         self._owner: int | None = None
         self._depth = 0
+        self._urgent = 0
 
     @contextmanager
     def hold(self, *, urgent: bool) -> Iterator[None]:
         me = threading.get_ident()
-        if self._owner == me:  # nested: already holding it
+        with self._cond:
+            if self._owner != me:
+                if urgent:
+                    self._urgent += 1
+                    try:
+                        while self._owner is not None:
+                            self._cond.wait()
+                    finally:
+                        self._urgent -= 1
+                else:
+                    while self._owner is not None or self._urgent:
+                        self._cond.wait()
+                self._owner = me
             self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
-        if urgent:
-            with self._cond:
-                self._urgent += 1
-            try:
-                self._lock.acquire()
-            finally:
-                with self._cond:
-                    self._urgent -= 1
-                    self._cond.notify_all()
-        else:
-            with self._cond:
-                while self._urgent:
-                    self._cond.wait(0.05)
-            self._lock.acquire()
-        self._owner = me
         try:
             yield
         finally:
-            self._owner = None
-            self._lock.release()
+            with self._cond:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+                    self._cond.notify_all()
 
 
 def make_engine(url: str) -> Engine:
