@@ -37,8 +37,9 @@ from connector.db import Database
 from connector.policy import Policy, load_policy
 from connector.queue import JobQueue
 from connector.runtime import Runtime
-from connector.sla.engine import Clock, SlaEvent, clock_json, evaluate
+from connector.sla.engine import Clock, SlaEvent, evaluate
 from connector.sla.live import RECORDED, refresh, sweep
+from connector.sla.serialize import clock_json
 from connector.tables import SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
 
 TARGET_P99_S = 1.0

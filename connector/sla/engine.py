@@ -15,9 +15,9 @@ most once per clock; a breach fires once; meeting a clock after its breach recor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from connector.model import Status
@@ -209,7 +209,7 @@ class _Replay:
         self.fires.append(Fire(at, "started", metric, cycle, "started",
                                f"{target.describe()}: {format_duration(target.target)} "
                                f"{'business' if target.time == 'business' else 'calendar'} time"
-                               + (f", due {_iso(due)}" if due else "")))
+                               + (f", due {iso_utc(due)}" if due else "")))
 
     # ---- timers -----------------------------------------------------------------------------
 
@@ -237,7 +237,7 @@ class _Replay:
             clock.maximum_breached_at = at
             detail = f"{clock.metric} passed its {format_duration(clock.target.maximum)} maximum"
         else:
-            detail = f"{clock.metric} {label}" + (f" (due {_iso(due)})" if due else "")
+            detail = f"{clock.metric} {label}" + (f" (due {iso_utc(due)})" if due else "")
         self.fires.append(Fire(at, kind, clock.metric, clock.cycle, label, detail))
 
     # ---- events -----------------------------------------------------------------------------
@@ -362,7 +362,7 @@ class _Replay:
             due = clock.due_at()
             self.fires.append(Fire(at, "retargeted", clock.metric, clock.cycle, "retargeted",
                                    f"{clock.metric}: {format_duration(old.target)} → {format_duration(new.target)} "
-                                   f"after {why}" + (f", due {_iso(due)}" if due else "")))
+                                   f"after {why}" + (f", due {iso_utc(due)}" if due else "")))
 
 
 def format_duration_seconds(seconds: float) -> str:
@@ -388,59 +388,7 @@ def evaluate(policy: Policy, *, ticket: dict[str, Any], events: Sequence[SlaEven
     return Evaluation(replay.clocks, replay.fires)
 
 
-def clock_json(clock: Clock, policy: Policy, *, at: datetime) -> dict[str, Any]:
-    due = clock.due_at()
-    return {
-        "metric": clock.metric,
-        "cycle": clock.cycle,
-        "target": format_duration(clock.target.target),
-        "target_seconds": clock.target.target.total_seconds(),
-        "maximum": format_duration(clock.target.maximum) if clock.target.maximum else None,
-        "time": clock.target.time or policy.sla.defaults.time,
-        "calendar": clock.target.calendar,
-        "started_at": _iso(clock.started_at),
-        "due_at": _iso(due),
-        "paused_seconds": round(clock.paused_seconds + (
-            (at - clock.paused_since).total_seconds() if clock.paused_since and clock.open else 0.0), 3),
-        "counted_seconds": round(clock.counted(at if clock.open else (clock.met_at or at)), 3),
-        "state": clock.state,
-        "met_at": _iso(clock.met_at),
-        "breached_at": _iso(clock.breached_at),
-        "maximum_breached_at": _iso(clock.maximum_breached_at),
-        "warnings": [f"{label} at {_iso(when)}" for label, when in clock.fired.items()
-                     if label not in ("breach", "maximum breach")],
-    }
-
-
-def fire_json(fire: Fire) -> dict[str, Any]:
-    return {"at": _iso(fire.at), "kind": fire.kind, "metric": fire.metric, "cycle": fire.cycle,
-            "label": fire.label, "detail": fire.detail}
-
-
-def _iso(value: datetime | None) -> str | None:
+def iso_utc(value: datetime | None) -> str | None:
     if value is None:
         return None
-    from datetime import UTC
-
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def events_from(items: Iterable[dict[str, Any]]) -> list[SlaEvent]:
-    """Scenario events (`{"at", "type", ...}`) → SlaEvents; raises ValueError naming the bad item."""
-    from adapters.base import parse_time
-    from connector.errors import PayloadError
-
-    out = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or "at" not in item or "type" not in item:
-            raise ValueError(f"events[{i}]: an event is an object with 'at' and 'type'")
-        try:
-            at = parse_time(item["at"], vendor="scenario", path=f"events[{i}].at")
-        except PayloadError as exc:
-            raise ValueError(f"events[{i}].at: {exc.message}") from exc
-        value = item.get("value") or item.get(item["type"]) or item.get("status")
-        out.append(SlaEvent(at=at, type=item["type"], author=item.get("author"),
-                            author_is_agent=item.get("author_is_agent"), public=item.get("public"),
-                            value=value, tags=tuple(item.get("tags") or ())))
-    return out
-

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from connector import policy_store
 from connector.policy import Policy
-from connector.sla.engine import Evaluation, SlaEvent, clock_json, evaluate
+from connector.sla.engine import Evaluation, SlaEvent, evaluate
+from connector.sla.serialize import clock_json
 from connector.tables import SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
 
 log = logging.getLogger(__name__)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from connector.errors import ConnectorError
 from connector.policy.durations import parse_duration
+from connector.sla.engine import iso_utc
 from connector.tables import SlaClock, SlaFire, Ticket
 
 DEFAULT_DAYS = 30
@@ -51,7 +52,7 @@ def parse_range(since: str | None, until: str | None, *, now: datetime | None = 
     end = _parse_bound(until, "until", end_of_day=True) if until else now
     start = _parse_bound(since, "since", end_of_day=False) if since else end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
-        raise ConnectorError(f"since ({_iso(start)}) must be before until ({_iso(end)})")
+        raise ConnectorError(f"since ({iso_utc(start)}) must be before until ({iso_utc(end)})")
     return start, end
 
 
@@ -103,7 +104,7 @@ def build_report(s: Session, *, since: datetime, until: datetime, severity: str 
     now = now or datetime.now(UTC)
     chosen = _ticket_filter(since, until, severity, tier)
     return {
-        "range": {"since": _iso(since), "until": _iso(until), "as_of": _iso(now)},
+        "range": {"since": iso_utc(since), "until": iso_utc(until), "as_of": iso_utc(now)},
         "filters": {"severity": severity, "tier": tier},
         "tickets": s.scalar(select(func.count()).select_from(Ticket).where(chosen)) or 0,
         "volume": {
@@ -234,7 +235,7 @@ def _breaches(s: Session, chosen: ColumnElement[bool], now: datetime) -> list[di
         out.append({
             "ticket_id": clock.ticket_id, "title": title, "metric": clock.metric, "cycle": clock.cycle,
             "severity": sev, "tier": tier, "state": clock.state,
-            "due_at": _iso(clock.due_at), "breached_at": _iso(clock.breached_at), "met_at": _iso(clock.met_at),
+            "due_at": iso_utc(clock.due_at), "breached_at": iso_utc(clock.breached_at), "met_at": iso_utc(clock.met_at),
             "recorded": clock.breached_at is not None,
             "late_seconds": round(late, 3) if late is not None else None,
             "late": human(late) if late is not None else None,
@@ -389,6 +390,3 @@ def _sort_key(value: str | None) -> tuple[int, str]:
 def _metric_key(metric: str) -> tuple[int, str]:
     return (METRIC_ORDER.index(metric), "") if metric in METRIC_ORDER else (len(METRIC_ORDER), metric)
 
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -22,7 +22,8 @@ from typing import Any
 from adapters.base import parse_time
 from connector.errors import ConnectorError, PayloadError
 from connector.policy import Policy, load_policy
-from connector.sla.engine import clock_json, evaluate, events_from, fire_json
+from connector.sla.engine import evaluate
+from connector.sla.serialize import clock_json, events_from, fire_json
 
 #: fire kinds shown as actions (the rest — started, stopped — are in the clocks themselves)
 ACTIONS = ("warning", "breach", "maximum_breach", "met", "retargeted", "cancelled", "reopened", "started", "stopped")

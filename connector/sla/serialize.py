@@ -1,0 +1,60 @@
+"""The SLA engine's objects as JSON, and scenario events from JSON (simulate, the API, stored clocks)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from connector.policy import Policy, format_duration
+from connector.sla.engine import Clock, Fire, SlaEvent, iso_utc
+
+
+def clock_json(clock: Clock, policy: Policy, *, at: datetime) -> dict[str, Any]:
+    due = clock.due_at()
+    return {
+        "metric": clock.metric,
+        "cycle": clock.cycle,
+        "target": format_duration(clock.target.target),
+        "target_seconds": clock.target.target.total_seconds(),
+        "maximum": format_duration(clock.target.maximum) if clock.target.maximum else None,
+        "time": clock.target.time or policy.sla.defaults.time,
+        "calendar": clock.target.calendar,
+        "started_at": iso_utc(clock.started_at),
+        "due_at": iso_utc(due),
+        "paused_seconds": round(clock.paused_seconds + (
+            (at - clock.paused_since).total_seconds() if clock.paused_since and clock.open else 0.0), 3),
+        "counted_seconds": round(clock.counted(at if clock.open else (clock.met_at or at)), 3),
+        "state": clock.state,
+        "met_at": iso_utc(clock.met_at),
+        "breached_at": iso_utc(clock.breached_at),
+        "maximum_breached_at": iso_utc(clock.maximum_breached_at),
+        "warnings": [f"{label} at {iso_utc(when)}" for label, when in clock.fired.items()
+                     if label not in ("breach", "maximum breach")],
+    }
+
+
+def fire_json(fire: Fire) -> dict[str, Any]:
+    return {"at": iso_utc(fire.at), "kind": fire.kind, "metric": fire.metric, "cycle": fire.cycle,
+            "label": fire.label, "detail": fire.detail}
+
+
+def events_from(items: Iterable[dict[str, Any]]) -> list[SlaEvent]:
+    """Scenario events (`{"at", "type", ...}`) → SlaEvents; raises ValueError naming the bad item."""
+    from adapters.base import parse_time
+    from connector.errors import PayloadError
+
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or "at" not in item or "type" not in item:
+            raise ValueError(f"events[{i}]: an event is an object with 'at' and 'type'")
+        try:
+            at = parse_time(item["at"], vendor="scenario", path=f"events[{i}].at")
+        except PayloadError as exc:
+            raise ValueError(f"events[{i}].at: {exc.message}") from exc
+        value = item.get("value") or item.get(item["type"]) or item.get("status")
+        out.append(SlaEvent(at=at, type=item["type"], author=item.get("author"),
+                            author_is_agent=item.get("author_is_agent"), public=item.get("public"),
+                            value=value, tags=tuple(item.get("tags") or ())))
+    return out
+
