@@ -165,3 +165,33 @@ def test_failed_processing_retries_then_dead_letters(client, rt, monkeypatch):
     drain(rt)
     with rt.db.session() as s:
         assert s.get(Delivery, delivery_id).status == "processed"
+
+
+def test_concurrent_jobs_about_one_new_object_make_one_ticket(client, rt):
+    """Two workers process two deliveries about the same, not yet known, Zendesk ticket at once."""
+    import threading
+
+    from connector.jobs import process_delivery
+
+    ids = [post(client, "zendesk", zd_event("created", ticket_id=777)).get_json()["delivery_id"],
+           post(client, "zendesk", zd_event("priority_changed", ticket_id=777, minutes=1, priority="HIGH",
+                                            event={"current": "HIGH", "previous": "NORMAL"})).get_json()["delivery_id"]]
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(delivery_id: int) -> None:
+        start.wait()
+        try:
+            process_delivery(delivery_id)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    t = _only_ticket(client)
+    assert t["severity"] == "P1"
+    assert [ln["external_id"] for ln in t["links"]] == ["777"]
