@@ -26,7 +26,8 @@ def create_app(rt: Runtime | None = None, *, start_worker: bool | None = None) -
         settings = Settings.from_env()
         configure_logging(settings.log_level)
         rt = Runtime(settings)
-        rt.db.upgrade() if rt.db.is_sqlite else None
+        if rt.db.is_sqlite:  # the embedded default needs no separate `connector db upgrade`
+            rt.db.upgrade()
     install(rt)
     if start_worker is None:
         start_worker = rt.settings.embedded
