@@ -19,33 +19,30 @@ import bisect
 import cProfile
 import json
 import pstats
-import random
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
 
+from bench.timers_data import Built, build, verify_sample
 from connector.config import Settings
 from connector.db import Database
-from connector.policy import Policy, load_policy
+from connector.policy import load_policy
 from connector.queue import JobQueue
 from connector.runtime import Runtime
-from connector.sla.engine import Clock, SlaEvent, evaluate
-from connector.sla.live import RECORDED, refresh, sweep
-from connector.sla.serialize import clock_json
-from connector.tables import SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
+from connector.sla.live import sweep
+from connector.tables import SlaFire, SlaTimer, TimelineEntry
 
 TARGET_P99_S = 1.0
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DATABASE = "connector_bench_timers"
-TIMED = ("warning", "breach", "maximum_breach")
 
 
 # ---- measuring ------------------------------------------------------------------------------
@@ -105,143 +102,6 @@ def pct(values: list[float], q: float) -> float | None:
 def spread_of(values: list[float]) -> dict[str, float | None]:
     return {"p50": pct(values, 50), "p99": pct(values, 99), "max": max(values) if values else None,
             "n": len(values)}
-
-
-# ---- building the open clocks ---------------------------------------------------------------
-
-def fields(severity: str) -> dict[str, Any]:
-    """A ticket's initial values as connector/tickets.py writes them into its "created" entry."""
-    return {"status": "open", "severity": severity, "customer_tier": "enterprise", "category": None,
-            "channel": "email", "support_level": None}
-
-
-def templates(policy: Policy, severities: list[str], probe: datetime) -> dict[str, list[float]]:
-    """Per severity: the offsets from creation (seconds) of every warning and breach of a ticket
-    nobody touches. They must not depend on the creation time (calendar-time targets)."""
-    out: dict[str, list[float]] = {}
-    for sev in severities:
-        seen = []
-        for created in (probe, probe + timedelta(days=2, hours=7, minutes=13)):
-            result = evaluate(policy, ticket=fields(sev), until=created + timedelta(days=30),
-                              events=[SlaEvent(at=created, type="created", value="open")])
-            seen.append(sorted((f.at - created).total_seconds() for f in result.fires if f.kind in TIMED))
-        if seen[0] != seen[1] or not seen[0]:
-            raise SystemExit(f"severity {sev}: fire offsets {seen[0]} vs {seen[1]} — choose severities "
-                             "whose targets are in calendar time and that warn or breach")
-        out[sev] = seen[0]
-    return out
-
-
-@dataclass
-class Built:
-    t0: datetime
-    expected: list[tuple[int, str, datetime]] = field(default_factory=list)  # future fires
-    next_fire: dict[int, datetime] = field(default_factory=dict)
-    prerecorded: int = 0
-    seconds: float = 0.0
-
-
-def plan(rng: random.Random, offsets: dict[str, list[float]], spread: float) -> tuple[str, float, float]:
-    """(severity, delta, created-before-t0): the ticket's k-th fire is due `delta` s after t0; the
-    fires before it are already due (delta < gap to the previous fire) and the ticket exists."""
-    delta = rng.uniform(0.0, spread)
-    choices = [(sev, points[k]) for sev, points in offsets.items() for k in range(len(points))
-               if delta < points[k] - (points[k - 1] if k else 0.0)]
-    if not choices:
-        raise SystemExit(f"--spread {spread:g}s exceeds what the chosen severities' targets allow")
-    sev, point = rng.choice(choices)
-    return sev, delta, point - delta
-
-
-def build(db: Database, policy: Policy, n: int, *, spread: float, severities: list[str], seed: int,
-          chunk: int = 5000) -> Built:
-    """Insert `n` tickets with the rows `refresh(now=t0)` would leave: clocks, fires, timer."""
-    started = time.perf_counter()
-    rng = random.Random(seed)
-    t0 = datetime.now(UTC).replace(microsecond=0)
-    offsets = templates(policy, severities, t0)
-    built = Built(t0)
-    for first in range(1, n + 1, chunk):
-        rows: dict[str, list[dict[str, Any]]] = {"tickets": [], "timeline": [], "sla_fires": [],
-                                                 "sla_clocks": [], "sla_timers": []}
-        for tid in range(first, min(first + chunk, n + 1)):
-            sev, delta, before = plan(rng, offsets, spread)
-            created = t0 - timedelta(seconds=before)
-            initial = fields(sev)
-            rows["tickets"].append({"id": tid, "title": f"Platform down for tenant {tid}", "status": "open",
-                                    "severity": sev, "customer_tier": "enterprise", "channel": "email",
-                                    "created_at": created, "updated_at": created, "tags": [],
-                                    "field_versions": {}})
-            rows["timeline"].append({"ticket_id": tid, "at": created, "recorded_at": created, "kind": "created",
-                                     "source": "zendesk/default", "actor": None,
-                                     "summary": f"ticket created from zendesk ticket {tid}",
-                                     "data": {"url": None, "fields": initial}})
-            result = evaluate(policy, ticket=initial, until=t0,
-                              events=[SlaEvent(at=created, type="created", value="open")])
-            for fire in result.fires:
-                if fire.kind not in RECORDED:
-                    continue
-                assert fire.kind not in ("retargeted", "cancelled")  # their key carries the time
-                built.prerecorded += 1
-                rows["sla_fires"].append({"ticket_id": tid, "metric": fire.metric, "cycle": fire.cycle,
-                                          "label": fire.label[:96], "kind": fire.kind, "at": fire.at,
-                                          "recorded_at": fire.at, "detail": fire.detail})
-                rows["timeline"].append({"ticket_id": tid, "at": fire.at, "recorded_at": fire.at,
-                                         "kind": f"sla_{fire.kind}", "source": "connector/sla", "actor": None,
-                                         "summary": fire.detail, "data": {"metric": fire.metric,
-                                                                          "cycle": fire.cycle,
-                                                                          "label": fire.label}})
-            for clock in result.clocks:
-                rows["sla_clocks"].append(clock_row(tid, clock, policy, t0))
-                built.expected.extend((tid, kind, at) for kind, at in future_fires(clock, policy))
-            fire_at = result.next_fire_at(policy)
-            assert fire_at is not None and abs((fire_at - t0).total_seconds() - delta) < 1e-3, (tid, fire_at)
-            built.next_fire[tid] = fire_at
-            rows["sla_timers"].append({"ticket_id": tid, "fire_at": fire_at})
-        with db.engine.begin() as conn:
-            for table in (Ticket, TimelineEntry, SlaFire, SlaClock, SlaTimer):
-                if rows[table.__tablename__]:
-                    conn.execute(insert(table.__table__), rows[table.__tablename__])
-    with db.engine.begin() as conn:
-        if not db.is_sqlite:  # explicit ids: move the sequence past them
-            conn.execute(text("SELECT setval(pg_get_serial_sequence('tickets', 'id'), :n)"), {"n": n})
-        conn.execute(text("ANALYZE"))  # a database in service has statistics
-    built.seconds = time.perf_counter() - started
-    return built
-
-
-def clock_row(ticket_id: int, clock: Clock, policy: Policy, at: datetime) -> dict[str, Any]:
-    data = clock_json(clock, policy, at=at)
-    return {"ticket_id": ticket_id, "metric": clock.metric, "cycle": clock.cycle, "state": clock.state,
-            "target_seconds": clock.target.target.total_seconds(), "started_at": clock.started_at,
-            "due_at": clock.due_at(), "met_at": clock.met_at, "breached_at": clock.breached_at,
-            "paused_seconds": data["paused_seconds"], "data": data, "updated_at": at}
-
-
-def future_fires(clock: Clock, policy: Policy) -> list[tuple[str, datetime]]:
-    """The warnings and breaches this untouched clock has still to fire, and when."""
-    out = []
-    for label, kind, amount in clock.points(policy.sla.defaults):
-        at = clock.crossing(amount)
-        if label not in clock.fired and label not in clock.skipped and at is not None:
-            out.append((kind, at))
-    return out
-
-
-def verify_sample(db: Database, policy: Policy, built: Built, k: int, seed: int) -> int:
-    """`refresh` at t0 on a sample: it must record nothing new and arm the timer we computed.
-    Rolled back, so the measured run starts from the bulk-built rows."""
-    ids = random.Random(seed + 1).sample(sorted(built.next_fire), min(k, len(built.next_fire)))
-    with db.sessions() as s:
-        for tid in ids:
-            new = refresh(s, policy, tid, built.t0)
-            armed = s.get(SlaTimer, tid)
-            if new or armed is None or armed.fire_at != built.next_fire[tid]:
-                raise SystemExit(f"ticket {tid}: refresh at t0 disagrees with the bulk build "
-                                 f"(new fires {[(f.kind, f.at) for f in new]}, timer "
-                                 f"{armed.fire_at if armed else None} vs {built.next_fire[tid]})")
-        s.rollback()
-    return len(ids)
 
 
 # ---- one size -------------------------------------------------------------------------------

@@ -66,9 +66,9 @@ def receive(rt: Runtime, *, vendor: str, instance: str, headers: Mapping[str, st
         return _store_rejected(rt, vendor, instance, f"sha256:{digest}", None, audit, body, digest, message)
 
     try:
-        event_type = adapter.event_type(headers=headers, payload=payload)
+        parsed = adapter.parse(headers=headers, payload=payload)  # names the event type, or raises
         key = adapter.delivery_key(headers=headers, payload=payload) or f"sha256:{digest}"
-        parsed = adapter.parse(headers=headers, payload=payload)
+        event_type = parsed.event_type
     except PayloadError as exc:
         key = _safe_key(adapter, headers, payload) or f"sha256:{digest}"
         et = exc.event_type or _safe_event_type(adapter, headers, payload)
