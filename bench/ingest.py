@@ -26,8 +26,8 @@ from typing import Any
 
 from bench.load import PhaseResult, RequestSource, Sample, closed_loop, http_request, open_loop
 from bench.servers import HOST, Backend, Gunicorn, GunicornSettings, PostgresBackend, SqliteBackend
+from adapters.zendesk import signature
 from connector.demo.payloads import zendesk_event, zendesk_ticket
-from connector.signing import zendesk_headers
 
 SECRET = "bench-zendesk-signing-secret"
 CONNECTOR_APP = "webhooks.app:create_app()"
@@ -72,12 +72,18 @@ def zendesk_payload(rng: random.Random, at: datetime) -> dict[str, Any]:
     return zendesk_event(name, ticket, event, at)
 
 
+def signed_headers(body: bytes) -> dict[str, str]:
+    """What Zendesk sends with a webhook body: JSON, the webhook's id, the signature and its time."""
+    return {"Content-Type": "application/json", "X-Zendesk-Webhook-Id": "01HWBENCH0000000000000000",
+            **signature.sign(body=body, secret=SECRET, now=datetime.now(UTC))}
+
+
 def build_requests(count: int, port: int, rng: random.Random) -> list[bytes]:
     """`count` complete, signed HTTP requests, each a distinct delivery."""
     out = []
     for _ in range(count):
         body = json.dumps(zendesk_payload(rng, datetime.now(UTC))).encode()
-        headers = zendesk_headers(body, SECRET) | {
+        headers = signed_headers(body) | {
             "User-Agent": "Zendesk Webhook", "X-Zendesk-Webhook-Invocation-Id": str(rng.getrandbits(63))}
         out.append(http_request(HOST, port, PATH, body, headers))
     return out

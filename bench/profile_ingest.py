@@ -27,21 +27,20 @@ from typing import Any
 from werkzeug.test import EnvironBuilder
 
 from bench.bare_app import create_app as create_bare_app
-from bench.ingest import PATH, SECRET, zendesk_payload
+from bench.ingest import PATH, SECRET, signed_headers, zendesk_payload
 from bench.servers import Backend, PostgresBackend, SqliteBackend
-from connector.signing import zendesk_headers
 
 #: (label, file suffix, function name): the parts of the request path worth a line of their own
 PARTS = (
     ("whole request (Flask.wsgi_app)", "flask/app.py", "wsgi_app"),
-    ("connector.ingest.receive", "connector/ingest.py", "receive"),
+    ("connector.inbox.sink.receive", "connector/inbox/sink.py", "receive"),
     ("  signature verify", "zendesk/signature.py", "verify"),
     ("  adapter.parse (pydantic)", "zendesk/inbound.py", "parse"),
     ("  adapter.event_type + delivery_key", "zendesk/inbound.py", "delivery_key"),
-    ("  _store (INSERT + COMMIT)", "connector/ingest.py", "_store"),
+    ("  _store (INSERT + COMMIT)", "connector/inbox/sink.py", "_store"),
     ("    session commit", "sqlalchemy/orm/session.py", "commit"),
     ("    session flush", "sqlalchemy/orm/session.py", "flush"),
-    ("  enqueue_delivery (RQ)", "connector/queue.py", "enqueue_delivery"),
+    ("  notify_delivery (inbox LPUSH)", "connector/queue/jobqueue.py", "notify_delivery"),
     ("  logging (Logger.info)", "logging/__init__.py", "info"),
     ("  metrics (prometheus inc)", "prometheus_client/metrics.py", "inc"),
     ("jsonify", "flask/json/__init__.py", "jsonify"),
@@ -55,7 +54,7 @@ def environs(count: int, rng: random.Random) -> list[dict[str, Any]]:
     out = []
     for _ in range(count):
         body = json.dumps(zendesk_payload(rng, datetime.now(UTC))).encode()
-        builder = EnvironBuilder(path=PATH, method="POST", data=body, headers=zendesk_headers(body, SECRET))
+        builder = EnvironBuilder(path=PATH, method="POST", data=body, headers=signed_headers(body))
         out.append(builder.get_environ())
     return out
 

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from bench.load import Connection, http_get
 from connector.config import normalize_database_url
 from connector.queue import JobQueue
-from connector.tables import Delivery
+from connector.store.tables import Delivery
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"

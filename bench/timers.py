@@ -33,12 +33,13 @@ from sqlalchemy.engine import make_url
 
 from bench.timers_data import Built, build, verify_sample
 from connector.config import Settings
-from connector.db import Database
 from connector.policy import load_policy
 from connector.queue import JobQueue
 from connector.runtime import Runtime
+from connector.store import Database
 from connector.sla.live import sweep
-from connector.tables import SlaFire, SlaTimer, TimelineEntry
+from connector.store.tables import SlaFire, SlaTimer, TimelineEntry
+from connector.wiring import build_runtime
 
 TARGET_P99_S = 1.0
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -82,7 +83,7 @@ def measured_sweep(rt: Runtime, meter: DbMeter, now: datetime, offset: timedelta
     c0, w0 = time.process_time(), time.perf_counter()
     if profiler is not None:
         profiler.enable()
-    refreshed = sweep(rt, now=now)
+    refreshed = sweep(rt.db, rt.policies, now=now)
     if profiler is not None:
         profiler.disable()
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
@@ -110,7 +111,7 @@ def run_size(url: str, n: int, args: argparse.Namespace, profiler: cProfile.Prof
     settings = Settings.from_env({"DATABASE_URL": url, "CONNECTOR_POLICY": args.preset})
     db = Database(settings.database_url)
     db.upgrade()
-    rt = Runtime(settings, db=db, queue=JobQueue.embedded(settings.queue_name))
+    rt = build_runtime(settings, db=db, queue=JobQueue.embedded(settings.queue_name))
     try:
         policy = load_policy(args.preset)
         built = build(db, policy, n, spread=args.spread, severities=args.severities.split(","), seed=args.seed)
@@ -134,7 +135,7 @@ def run_size(url: str, n: int, args: argparse.Namespace, profiler: cProfile.Prof
 def window(rt: Runtime, meter: DbMeter, t0: datetime, args: argparse.Namespace,
            profiler: cProfile.Profile | None) -> list[Tick]:
     """Sweep for `args.window` seconds. "fixed": a tick every `args.tick` s, and one that overruns is
-    followed at once by the next. "ticker": connector.reconciler.Ticker's timing — wake every
+    followed at once by the next. "ticker": connector.runtime.Ticker's timing — wake every
     tick/2, sweep when `tick` s have passed since the last sweep started."""
     offset = datetime.now(UTC) - t0  # virtual now = wall clock - offset: t0 when the window opens
     start = next_at = time.monotonic()
@@ -212,7 +213,7 @@ def fire_summary(rt: Runtime, built: Built, ticks: list[Tick]) -> dict[str, Any]
     recorded = [(r.recorded_at - r.at).total_seconds() for r in rows]
     visible = [(end_of(r.recorded_at) - r.at).total_seconds() for r in rows]
     backlog = 0
-    while (swept := sweep(rt, now=last)) > 0:
+    while (swept := sweep(rt.db, rt.policies, now=last)) > 0:
         backlog += swept
     with rt.db.session() as s:
         every = s.execute(fired).all()

@@ -12,18 +12,20 @@ from typing import Any
 
 from sqlalchemy import insert, text
 
-from connector.db import Database
 from connector.policy import Policy
-from connector.sla.engine import Clock, SlaEvent, evaluate
-from connector.sla.live import RECORDED, refresh
+from connector.sla.engine import Clock, FireKind, SlaEvent, SlaEventType, evaluate
+from connector.sla.live import RECORDED, TIMELINE_KIND, refresh
 from connector.sla.serialize import clock_json
-from connector.tables import SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
+from connector.store import Database
+from connector.store.tables import SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
+from connector.tickets import timeline
+from connector.tickets.timeline import SlaRecorded, TicketCreated
 
-TIMED = ("warning", "breach", "maximum_breach")
+TIMED = (FireKind.WARNING, FireKind.BREACH, FireKind.MAXIMUM_BREACH)
 
 
 def fields(severity: str) -> dict[str, Any]:
-    """A ticket's initial values as connector/tickets.py writes them into its "created" entry."""
+    """A ticket's initial values, as the ticket code records them on its `TicketCreated` entry."""
     return {"status": "open", "severity": severity, "customer_tier": "enterprise", "category": None,
             "channel": "email", "support_level": None}
 
@@ -36,7 +38,7 @@ def templates(policy: Policy, severities: list[str], probe: datetime) -> dict[st
         seen = []
         for created in (probe, probe + timedelta(days=2, hours=7, minutes=13)):
             result = evaluate(policy, ticket=fields(sev), until=created + timedelta(days=30),
-                              events=[SlaEvent(at=created, type="created", value="open")])
+                              events=[SlaEvent(at=created, type=SlaEventType.CREATED, value="open")])
             seen.append(sorted((f.at - created).total_seconds() for f in result.fires if f.kind in TIMED))
         if seen[0] != seen[1] or not seen[0]:
             raise SystemExit(f"severity {sev}: fire offsets {seen[0]} vs {seen[1]} — choose severities "
@@ -85,25 +87,26 @@ def build(db: Database, policy: Policy, n: int, *, spread: float, severities: li
                                     "severity": sev, "customer_tier": "enterprise", "channel": "email",
                                     "created_at": created, "updated_at": created, "tags": [],
                                     "field_versions": {}})
-            rows["timeline"].append({"ticket_id": tid, "at": created, "recorded_at": created, "kind": "created",
-                                     "source": "zendesk/default", "actor": None,
+            opened = TicketCreated(fields=initial)
+            rows["timeline"].append({"ticket_id": tid, "at": created, "recorded_at": created,
+                                     "kind": timeline.kind_of(opened), "source": "zendesk/default", "actor": None,
                                      "summary": f"ticket created from zendesk ticket {tid}",
-                                     "data": {"url": None, "fields": initial}})
+                                     "data": timeline.encode(opened)})
             result = evaluate(policy, ticket=initial, until=t0,
-                              events=[SlaEvent(at=created, type="created", value="open")])
+                              events=[SlaEvent(at=created, type=SlaEventType.CREATED, value="open")])
             for fire in result.fires:
                 if fire.kind not in RECORDED:
                     continue
-                assert fire.kind not in ("retargeted", "cancelled")  # their key carries the time
+                assert fire.kind not in (FireKind.RETARGETED, FireKind.CANCELLED)  # their key carries the time
                 built.prerecorded += 1
                 rows["sla_fires"].append({"ticket_id": tid, "metric": fire.metric, "cycle": fire.cycle,
-                                          "label": fire.label[:96], "kind": fire.kind, "at": fire.at,
-                                          "recorded_at": fire.at, "detail": fire.detail})
+                                          "label": fire.label[:96], "kind": fire.kind.value, "at": fire.at,
+                                          "recorded_at": fire.at, "detail": fire.detail, "data": fire.facts()})
+                record = SlaRecorded(kind=TIMELINE_KIND[fire.kind], metric=fire.metric, cycle=fire.cycle,
+                                     label=fire.label)
                 rows["timeline"].append({"ticket_id": tid, "at": fire.at, "recorded_at": fire.at,
-                                         "kind": f"sla_{fire.kind}", "source": "connector/sla", "actor": None,
-                                         "summary": fire.detail, "data": {"metric": fire.metric,
-                                                                          "cycle": fire.cycle,
-                                                                          "label": fire.label}})
+                                         "kind": timeline.kind_of(record), "source": "connector/sla", "actor": None,
+                                         "summary": fire.detail, "data": timeline.encode(record)})
             for clock in result.clocks:
                 rows["sla_clocks"].append(clock_row(tid, clock, policy, t0))
                 built.expected.extend((tid, kind, at) for kind, at in future_fires(clock, policy))

@@ -1,24 +1,37 @@
-"""The `connector` command line."""
+"""The `connector` command line. A composition root: it builds runtimes through `connector.wiring`.
+
+Only `connector db upgrade` changes the schema (and `serve` on the embedded SQLite default, which
+migrates itself); every other command that opens the database first checks that its schema is
+current and otherwise stops with one line saying to run `connector db upgrade`.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from connector import defaults
 from connector.config import Settings
 from connector.errors import ConnectorError
+from connector.runtime import Runtime, install
+from connector.wiring import build_runtime
 
 
-def _runtime(**overrides: Any):  # type: ignore[no-untyped-def]
-    from connector.runtime import Runtime, install
-
-    settings = Settings.from_env()
-    rt = Runtime(settings, **overrides)
+def _runtime(*, migrate: bool = False) -> Runtime:
+    """The runtime of this command, installed for jobs. `migrate`: the embedded SQLite default may
+    bring its own schema up to date; otherwise a schema that is not current stops the command."""
+    rt = build_runtime(Settings.from_env())
+    try:
+        if migrate and rt.db.is_sqlite:
+            rt.db.upgrade()
+        else:
+            rt.db.require_current()
+    except ConnectorError as exc:
+        rt.close()
+        raise click.ClickException(str(exc)) from exc
     install(rt)
     return rt
 
@@ -41,8 +54,7 @@ def serve(host: str, port: int) -> None:
     With no REDIS_URL the queue and its worker run inside this process (embedded mode)."""
     from webhooks.app import create_app
 
-    rt = _runtime()
-    rt.db.upgrade()
+    rt = _runtime(migrate=True)
     app = create_app(rt)  # embedded mode: also starts the worker thread, reconciler and SLA sweeper
     click.echo(f"connector listening on http://{host}:{port} "
                f"({'embedded queue' if rt.settings.embedded else 'Redis queue'}, {rt.db.engine.dialect.name})",
@@ -59,19 +71,18 @@ def worker(burst: bool) -> None:
     """Run an RQ worker on REDIS_URL (scale by starting more). Also runs the reconciler."""
     from rq import SimpleWorker
 
-    from connector.reconciler import reconcile
+    from connector.inbox.reconciler import reconcile
+    from connector.wiring import start_worker_duties
 
     settings = Settings.from_env()
     if settings.embedded:
         raise click.ClickException("REDIS_URL is not set: in embedded mode `connector serve` runs the worker itself")
     rt = _runtime()
-    rt.db.upgrade()
     n = reconcile(rt, stale_after=0)
     click.echo(f"reconciler: enqueued {n} stored deliveries on start", err=True)
     rt.queue.dispatch()  # what the web app acknowledged while no worker ran
     if not burst:
-        rt.start_dispatcher()  # inbox ids → RQ jobs
-        rt.start_ticker()  # reconciler + SLA sweeper, beside the worker loop
+        start_worker_duties(rt)  # inbox ids → RQ jobs; reconciler + SLA sweeper beside the worker loop
     try:
         # SimpleWorker: jobs run in this process (no fork), so the database pool is never shared across a fork.
         SimpleWorker([rt.queue.rq], connection=rt.queue.connection).work(burst=burst, with_scheduler=False)
@@ -98,12 +109,14 @@ def db() -> None:
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
-    """Apply the Alembic migrations to DATABASE_URL."""
-    from connector.db import Database, upgrade
+    """Apply the Alembic migrations to DATABASE_URL (the only command that changes the schema)."""
+    from connector.store import Database
 
-    settings = Settings.from_env()
-    database = Database(settings.database_url)
-    upgrade(database.engine, revision)
+    database = Database(Settings.from_env().database_url)
+    try:
+        database.upgrade(revision)
+    finally:
+        database.dispose()
     click.echo(f"database at {revision} ({database.engine.dialect.name})")
 
 
@@ -116,13 +129,13 @@ def mappings() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def mappings_validate(path: str) -> None:
     """Validate a mapping document (YAML or JSON)."""
-    from mappings.engine import load_document
+    from mappings import load_document
 
     try:
         doc = load_document(Path(path).read_text(encoding="utf-8"), source=path)
     except ConnectorError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"{path}: valid {doc.vendor} mapping ({', '.join(doc.shapes)})")
+    click.echo(f"{path}: valid {doc.vendor} mapping ({', '.join(doc.shape_names())})")
 
 
 @mappings.command("show")
@@ -133,19 +146,20 @@ def mappings_show(vendor: str, instance: str, shipped: bool) -> None:
     """Print the active mapping document of a vendor as YAML."""
     import yaml
 
-    from connector import mapping_store
-    from mappings.engine import default_document
+    from mappings import default_document
 
     if shipped:
-        doc, header = default_document(vendor), f"# {vendor}: shipped default"
+        document, header = default_document(vendor).dump(), f"# {vendor}: shipped default"
     else:
         rt = _runtime()
-        rt.db.upgrade()
-        with rt.db.session() as s:
-            m = mapping_store.active(s, vendor=vendor, instance=instance)
-        doc, header = m.document, f"# {vendor}/{m.instance} version {m.version} (0 = shipped default)"
+        try:
+            with rt.db.session() as s:
+                m = rt.mappings.active(s, vendor=vendor, instance=instance)
+        finally:
+            rt.close()
+        document, header = m.document.dump(), f"# {vendor}/{m.instance} version {m.version} (0 = shipped default)"
     click.echo(header)
-    click.echo(yaml.safe_dump(doc.model_dump(mode="json", exclude_defaults=True), sort_keys=False))
+    click.echo(yaml.safe_dump(document, sort_keys=False))
 
 
 @mappings.command("preview")
@@ -158,20 +172,21 @@ def mappings_show(vendor: str, instance: str, shipped: bool) -> None:
 def mappings_preview(vendor: str, delivery_id: int | None, payload_file: str | None,
                      mapping_file: str | None, instance: str) -> None:
     """Run a mapping over a stored delivery or a payload file and print the canonical result."""
-    from connector.preview import preview_delivery
+    from connector.inbox.preview import preview_delivery
 
     if (delivery_id is None) == (payload_file is None):
         raise click.UsageError("give exactly one of --delivery or --file")
     payload = json.loads(Path(payload_file).read_text(encoding="utf-8")) if payload_file else None
     document = Path(mapping_file).read_text(encoding="utf-8") if mapping_file else None
     rt = _runtime()
-    rt.db.upgrade()
     try:
         with rt.db.session() as s:
             result = preview_delivery(rt, s, vendor=vendor, instance=instance, delivery_id=delivery_id,
                                       payload=payload, headers={}, document=document)
     except ConnectorError as exc:
         raise click.ClickException(str(exc)) from exc
+    finally:
+        rt.close()
     click.echo(json.dumps(result, indent=2, default=str))
 
 
@@ -181,27 +196,32 @@ def mappings_preview(vendor: str, delivery_id: int | None, payload_file: str | N
               help="Replay every delivery in this status instead of naming ids.")
 def replay(delivery_ids: tuple[int, ...], status: str | None) -> None:
     """Re-run stored deliveries through processing (dead-letter replay)."""
-    from sqlalchemy import select
+    from connector.inbox.deliveries import ids_with_status
+    from connector.inbox.replay import replay as replay_one
+    from connector.store import DeliveryStatus
 
-    from connector.replay import replay as replay_one
-    from connector.tables import Delivery
-
-    rt = _runtime()
-    ids = list(delivery_ids)
-    if status:
-        with rt.db.session() as s:
-            ids += list(s.scalars(select(Delivery.id).where(Delivery.status == status)))
-    if not ids:
+    if not delivery_ids and status is None:
         raise click.UsageError("name delivery ids or --status")
+    rt = _runtime()
     failed = 0
-    for delivery_id in ids:
-        try:
-            click.echo(json.dumps(replay_one(rt, delivery_id)))
-        except ConnectorError as exc:
-            click.echo(f"delivery {delivery_id}: {exc}", err=True)
-            failed += 1
-    if rt.settings.embedded:
-        click.echo("embedded mode: the replayed deliveries run when `connector serve` next starts", err=True)
+    try:
+        ids = list(delivery_ids)
+        if status:
+            with rt.db.session() as s:
+                ids += ids_with_status(s, DeliveryStatus(status))
+        if not ids:
+            click.echo(f"no {status} deliveries to replay", err=True)
+            return
+        for delivery_id in ids:
+            try:
+                click.echo(json.dumps(replay_one(rt, delivery_id)))
+            except ConnectorError as exc:
+                click.echo(f"delivery {delivery_id}: {exc}", err=True)
+                failed += 1
+        if rt.settings.embedded:
+            click.echo("embedded mode: the replayed deliveries run when `connector serve` next starts", err=True)
+    finally:
+        rt.close()
     if failed:
         sys.exit(1)
 
@@ -250,16 +270,20 @@ def policy_show(ref: str | None, as_json: bool) -> None:
     """Print a policy: the active one (database, else CONNECTOR_POLICY), or a preset or file."""
     import yaml
 
-    from connector import policy_store
     from connector.policy import load_policy, preset_names
 
     if ref:
-        loaded, header = load_policy(Path(ref) if Path(ref).exists() else ref), f"# {ref}"
+        try:
+            loaded, header = load_policy(Path(ref) if Path(ref).exists() else ref), f"# {ref}"
+        except ConnectorError as exc:
+            raise click.ClickException(str(exc)) from exc
     else:
         rt = _runtime()
-        rt.db.upgrade()
-        with rt.db.session() as s:
-            active = policy_store.active(s, fallback=rt.settings.policy)
+        try:
+            with rt.db.session() as s:
+                active = rt.policies.active(s)
+        finally:
+            rt.close()
         loaded, header = active.policy, f"# active policy, version {active.version} (0 = CONNECTOR_POLICY)"
     if as_json:
         click.echo(json.dumps(loaded.show(), indent=2))
@@ -288,9 +312,11 @@ def report_sla(since: str | None, until: str | None, severity: str | None, tier:
     except ConnectorError as exc:
         raise click.ClickException(str(exc)) from exc
     rt = _runtime()
-    rt.db.upgrade()
-    with rt.db.session() as s:
-        result = build_report(s, since=start, until=end, severity=severity, tier=tier)
+    try:
+        with rt.db.session() as s:
+            result = build_report(s, since=start, until=end, severity=severity, tier=tier)
+    finally:
+        rt.close()
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))
     else:

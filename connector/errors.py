@@ -21,6 +21,10 @@ class ConfigError(ConnectorError):
     """The environment or a configuration document is wrong."""
 
 
+class SchemaError(ConnectorError):
+    """The database schema is not the one this code needs (`connector db upgrade` fixes it)."""
+
+
 class SignatureError(ConnectorError):
     """A webhook delivery failed authentication (401)."""
 

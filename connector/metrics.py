@@ -1,22 +1,9 @@
-"""Prometheus metrics. Counters of this process, plus gauges read from the database and the queue
-at scrape time, so they are right however many web and worker processes run."""
+"""Prometheus metrics counted by this process. The gauges read from the database and the queue at
+scrape time (right however many processes run) are collected by the web layer's `/metrics`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
-
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, SummaryMetricFamily
-from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-
-from connector.queue import QueueUnavailable
-from connector.tables import Delivery
-
-if TYPE_CHECKING:
-    from connector.runtime import Runtime
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -42,45 +29,3 @@ ACK_SECONDS = Histogram(
 JOBS = Counter(
     "connector_jobs_total", "Jobs run by this process, by job and outcome.", ["job", "outcome"], registry=REGISTRY
 )
-
-
-class StoreCollector(Collector):
-    """Deliveries by vendor and status, processing latency and queue depth, read when scraped."""
-
-    def __init__(self, rt: Runtime):
-        self.rt = rt
-
-    def collect(self) -> Iterator[GaugeMetricFamily | SummaryMetricFamily]:
-        stored = GaugeMetricFamily("connector_deliveries", "Stored deliveries by vendor and status.",
-                                   labels=["vendor", "status"])
-        latency = SummaryMetricFamily(
-            "connector_processing_latency_seconds",
-            "Received → processed, over deliveries processed in the last 15 minutes.",
-            labels=["vendor"],
-        )
-        since = datetime.now(UTC) - timedelta(minutes=15)
-        with self.rt.db.session() as s:
-            for vendor, status, n in s.execute(
-                select(Delivery.vendor, Delivery.status, func.count()).group_by(Delivery.vendor, Delivery.status)
-            ):
-                stored.add_metric([vendor, status], n)
-            rows = s.execute(
-                select(Delivery.vendor, Delivery.received_at, Delivery.processed_at).where(
-                    Delivery.status == "processed", Delivery.processed_at >= since)
-            ).all()
-        per_vendor: dict[str, list[float]] = {}
-        for vendor, received, processed in rows:
-            per_vendor.setdefault(vendor, []).append((processed - received).total_seconds())
-        for vendor, values in sorted(per_vendor.items()):
-            latency.add_metric([vendor], count_value=len(values), sum_value=sum(values))
-        yield stored
-        yield latency
-        depth = GaugeMetricFamily("connector_queue_depth", "Jobs waiting in the queue.")
-        up = GaugeMetricFamily("connector_queue_up", "1 if the queue answered the scrape, else 0.")
-        try:
-            depth.add_metric([], self.rt.queue.depth())
-            up.add_metric([], 1)
-            yield depth
-        except QueueUnavailable:  # a scrape must still answer while Redis is down
-            up.add_metric([], 0)
-        yield up

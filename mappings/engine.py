@@ -8,7 +8,6 @@ payload's keys do: the longest key that matches wins (`event.custom_field.id`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,19 +16,11 @@ import yaml
 from pydantic import ValidationError
 
 from connector.errors import MappingError
-from connector.model import TICKET_FIELDS
+from connector.model import TICKET_FIELDS, FieldMapping, MappedFields
 from mappings.schema import FieldRule, MappingDocument
 
 DEFAULTS_DIR = Path(__file__).parent / "defaults"
 _MISSING = object()
-
-
-@dataclass
-class MappingResult:
-    fields: dict[str, Any] = field(default_factory=dict)
-    #: canonical field → the rule that produced it, e.g. "severity ← detail.priority 'urgent' → 'P0'"
-    trace: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
 
 
 def load_document(data: Mapping[str, Any] | str, *, source: str = "mapping") -> MappingDocument:
@@ -214,28 +205,44 @@ def _apply_rule(rule: FieldRule, document: Any) -> tuple[Any, str] | None:
     return value, used
 
 
-def apply(doc: MappingDocument, shape: str, document: Any) -> MappingResult:
+def apply(doc: MappingDocument, shape: str, document: Any) -> MappedFields:
     """Map one payload of `shape` to canonical ticket fields. Unfilled fields are absent."""
-    result = MappingResult()
     section = doc.shapes.get(shape)
     if section is None:
-        result.notes.append(f"mapping for {doc.vendor} has no shape {shape!r}; no fields mapped")
-        return result
+        return MappedFields(notes=(f"mapping for {doc.vendor} has no shape {shape!r}; no fields mapped",))
+    fields: dict[str, Any] = {}
+    trace: dict[str, str] = {}
+    notes: list[str] = []
     for name, rules in section.fields.items():
         for rule in rules:
             try:
                 hit = _apply_rule(rule, document)
             except (ValueError, TypeError) as exc:
-                result.notes.append(f"{name}: {exc}")
+                notes.append(f"{name}: {exc}")
                 continue
             if hit is None:
                 continue
             value, how = hit
             try:
-                result.fields[name] = None if value is None else _coerce(name, value)
+                fields[name] = None if value is None else _coerce(name, value)
             except (ValueError, TypeError) as exc:
-                result.notes.append(f"{name}: cannot use {value!r}: {exc}")
+                notes.append(f"{name}: cannot use {value!r}: {exc}")
                 continue
-            result.trace[name] = how
+            trace[name] = how
             break
-    return result
+    return MappedFields(fields=fields, trace=trace, notes=tuple(notes))
+
+
+class Engine:
+    """The mapping engine as the core sees it (`connector.model.MappingEngine`)."""
+
+    def load(self, document: Mapping[str, Any] | str, *, source: str) -> MappingDocument:
+        return load_document(document, source=source)
+
+    def default(self, vendor: str) -> MappingDocument:
+        return default_document(vendor)
+
+    def apply(self, mapping: FieldMapping, shape: str, payload: Any) -> MappedFields:
+        if not isinstance(mapping, MappingDocument):
+            raise MappingError(f"not a mapping document of this engine: {type(mapping).__name__}")
+        return apply(mapping, shape, payload)

@@ -103,3 +103,9 @@ class MappingDocument(BaseModel):
     vendor: Literal["zendesk", "jira", "pagerduty"]
     description: str = ""
     shapes: dict[str, ShapeMapping]
+
+    def shape_names(self) -> list[str]:
+        return list(self.shapes)
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_defaults=True)

@@ -8,13 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from connector.config import Settings
-from connector.db import Database
 from connector.queue import JobQueue, ThreadWorker
 from connector.runtime import Runtime, install
-from connector.tables import Base
+from connector.store import Database
+from connector.store.tables import Base
+from connector.wiring import build_runtime
 
 SECRETS_ENV = {
     "ZENDESK_WEBHOOK_SECRETS": "zd-secret-current,zd-secret-previous",
@@ -76,21 +79,21 @@ def make_queue(settings: Settings) -> JobQueue:
 def rt(database: Database) -> Iterator[Runtime]:
     _clean(database)
     settings = make_settings(database)
-    runtime = Runtime(settings, db=database, queue=make_queue(settings))
+    runtime = build_runtime(settings, db=database, queue=make_queue(settings))
     prev = install(runtime)
     yield runtime
     install(prev)
 
 
 @pytest.fixture
-def app(rt: Runtime):  # type: ignore[no-untyped-def]
+def app(rt: Runtime) -> Flask:
     from webhooks.app import create_app
 
     return create_app(rt, start_worker=False)
 
 
 @pytest.fixture
-def client(app):  # type: ignore[no-untyped-def]
+def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 

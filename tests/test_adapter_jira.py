@@ -4,7 +4,6 @@ import copy
 import hashlib
 import hmac
 import json
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.base import Adapter
 from adapters.jira import JiraAdapter
 from adapters.jira.inbound import browse_url
 from adapters.jira.payloads import Issue
 from connector.errors import PayloadError, SignatureError
-from connector.model import InboundEvent, Parsed
-from mappings.engine import apply, default_document
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jira"
 PAYLOADS = sorted(p for p in FIXTURES.glob("*.json") if not p.name.endswith(".expected.json"))
@@ -30,41 +26,6 @@ BODY = (FIXTURES / "comment_created.json").read_bytes()
 adapter = JiraAdapter()
 
 
-def _expected_path(payload_path: Path) -> Path:
-    return payload_path.with_name(payload_path.stem + ".expected.json")
-
-
-def _load(payload_path: Path) -> tuple[Any, dict[str, Any]]:
-    payload = json.loads(payload_path.read_bytes())
-    expected = json.loads(_expected_path(payload_path).read_text(encoding="utf-8"))
-    return payload, expected
-
-
-def _render_event(event: InboundEvent) -> dict[str, Any]:
-    doc = default_document("jira")
-    return {
-        "kind": event.kind.value,
-        "shape": event.shape,
-        "object": asdict(event.object),
-        "occurred_at": event.occurred_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "creates_ticket": event.creates_ticket,
-        "channel": event.channel.value if event.channel is not None else None,
-        "ticket_hint": event.ticket_hint,
-        "comment": asdict(event.comment) if event.comment is not None else None,
-        "actor": event.actor,
-        "detail": dict(event.detail),
-        "fields": apply(doc, event.shape, event.document).fields,
-    }
-
-
-def _render(parsed: Parsed) -> dict[str, Any]:
-    return {
-        "event_type": parsed.event_type,
-        "ignored": parsed.ignored,
-        "events": [_render_event(e) for e in parsed.events],
-    }
-
-
 def _sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -72,44 +33,13 @@ def _sign(body: bytes, secret: str) -> str:
 # --- fixtures ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", PAYLOADS, ids=lambda p: p.stem)
-def test_fixture_parses_to_expected(path: Path) -> None:
-    payload, expected = _load(path)
-    headers = expected.get("headers", {})
-    if "error_path" in expected:
-        with pytest.raises(PayloadError) as err:
-            adapter.parse(headers=headers, payload=payload)
-        assert err.value.path == expected["error_path"]
-        return
-    parsed = adapter.parse(headers=headers, payload=payload)
-    assert _render(parsed) == {k: v for k, v in expected.items() if k != "headers"}
-
-
 @pytest.mark.parametrize("path", PARSEABLE, ids=lambda p: p.stem)
 def test_event_document_is_the_unmodified_payload(path: Path) -> None:
-    payload, _ = _load(path)
+    payload = json.loads(path.read_bytes())
     before = copy.deepcopy(payload)
     parsed = adapter.parse(headers={}, payload=payload)
     assert all(event.document is payload for event in parsed.events)
     assert payload == before
-
-
-def test_every_fixture_has_an_expected_file() -> None:
-    missing = [p.name for p in PAYLOADS if not _expected_path(p).exists()]
-    assert PAYLOADS and missing == []
-
-
-@pytest.mark.parametrize("event_type", sorted(JiraAdapter.handlers))
-def test_every_handled_event_has_a_fixture(event_type: str) -> None:
-    path = FIXTURES / f"{event_type.replace(':', '_')}.json"
-    payload, expected = _load(path)
-    assert payload["webhookEvent"] == event_type
-    assert expected["event_type"] == event_type and not expected["ignored"]
-
-
-def test_adapter_conforms_to_the_protocol() -> None:
-    assert isinstance(adapter, Adapter)
-    assert JiraAdapter.vendor == "jira"
 
 
 # --- event type, unknown events, malformed bodies ------------------------------------------------

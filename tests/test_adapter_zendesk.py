@@ -1,4 +1,5 @@
-"""Zendesk adapter: fixtures in, exact canonical result out; signing; dedupe keys."""
+"""Zendesk adapter: what its fixtures cannot show (the shared harness runs them): trigger bodies,
+signing with timestamp tolerance, dedupe keys."""
 
 from __future__ import annotations
 
@@ -6,16 +7,12 @@ import copy
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from adapters.base import Adapter
 from adapters.zendesk import ZendeskAdapter
-from adapters.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from adapters.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_of
 from connector.errors import PayloadError, SignatureError
-from connector.model import InboundEvent, Parsed
-from mappings.engine import apply, default_document
 
 FIXTURES = Path(__file__).parent / "fixtures" / "zendesk"
 BODIES = sorted(p for p in FIXTURES.glob("*.json") if not p.name.endswith(".expected.json"))
@@ -27,90 +24,13 @@ NOW = datetime(2025, 3, 11, 9, 15, 5, tzinfo=UTC)
 BODY = (FIXTURES / "status_changed.json").read_bytes()
 
 
-def expected_path(body: Path) -> Path:
-    return body.with_name(body.name.removesuffix(".json") + ".expected.json")
-
-
-def as_expected(parsed: Parsed) -> dict[str, Any]:
-    """A parse result in the form of the `.expected.json` files, fields mapped by the default mapping."""
-    doc = default_document("zendesk")
-    return {
-        "event_type": parsed.event_type,
-        "ignored": parsed.ignored,
-        "events": [_event(e, apply(doc, e.shape, e.document).fields) for e in parsed.events],
-    }
-
-
-def _event(e: InboundEvent, fields: dict[str, Any]) -> dict[str, Any]:
-    c = e.comment
-    return {
-        "kind": e.kind.value,
-        "shape": e.shape,
-        "object": {
-            "vendor": e.object.vendor,
-            "object_type": e.object.object_type,
-            "external_id": e.object.external_id,
-            "key": e.object.key,
-            "url": e.object.url,
-        },
-        "occurred_at": e.occurred_at.isoformat(),
-        "creates_ticket": e.creates_ticket,
-        "channel": e.channel.value if e.channel else None,
-        "ticket_hint": e.ticket_hint,
-        "actor": e.actor,
-        "detail": dict(e.detail),
-        "comment": None if c is None else {
-            "external_id": c.external_id,
-            "body": c.body,
-            "public": c.public,
-            "author_id": c.author_id,
-            "author_name": c.author_name,
-            "author_is_agent": c.author_is_agent,
-        },
-        "fields": fields,
-    }
-
-
 def signed_headers(body: bytes, *, secret: str = SECRET, at: str = SIGNED_AT) -> dict[str, str]:
-    return {SIGNATURE_HEADER: sign(secret, at, body), TIMESTAMP_HEADER: at}
+    return {SIGNATURE_HEADER: signature_of(body=body, secret=secret, timestamp=at), TIMESTAMP_HEADER: at}
 
 
 @pytest.fixture
 def adapter() -> ZendeskAdapter:
-    return ZendeskAdapter()
-
-
-# --- fixtures ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("body", BODIES, ids=lambda p: p.stem)
-def test_fixture(adapter: ZendeskAdapter, body: Path) -> None:
-    expected = json.loads(expected_path(body).read_text(encoding="utf-8"))
-    payload = json.loads(body.read_bytes())
-    headers = expected.get("headers", {})
-    if "error_path" in expected:
-        with pytest.raises(PayloadError) as info:
-            adapter.parse(headers=headers, payload=payload)
-        assert info.value.path == expected["error_path"]
-        return
-    result = as_expected(adapter.parse(headers=headers, payload=payload))
-    assert result == {k: v for k, v in expected.items() if k != "headers"}
-
-
-def test_every_fixture_has_an_expected_file() -> None:
-    missing = [b.name for b in BODIES if not expected_path(b).exists()]
-    assert not missing
-
-
-def test_every_handled_event_type_has_a_fixture() -> None:
-    covered = {
-        json.loads(expected_path(b).read_text(encoding="utf-8")).get("event_type") for b in BODIES
-    }
-    assert set(ZendeskAdapter.handlers) - covered == set()
-
-
-def test_adapter_conforms_to_the_protocol() -> None:
-    assert isinstance(ZendeskAdapter(), Adapter)
+    return ZendeskAdapter(tolerance_seconds=300)
 
 
 def test_event_document_is_the_payload_itself_and_left_unchanged(adapter: ZendeskAdapter) -> None:

@@ -25,12 +25,12 @@ def test_every_admin_route_requires_the_token(client, method, path, auth):
 
 
 def test_admin_api_is_disabled_without_a_token(database):
-    from connector.runtime import Runtime
+    from connector.wiring import build_runtime
     from tests.conftest import make_queue, make_settings
     from webhooks.app import create_app
 
     settings = make_settings(database, CONNECTOR_ADMIN_TOKEN="")
-    client = create_app(Runtime(settings, db=database, queue=make_queue(settings)), start_worker=False).test_client()
+    client = create_app(build_runtime(settings, db=database, queue=make_queue(settings)), start_worker=False).test_client()
     r = client.get("/api/tickets", headers={"Authorization": "Bearer "})
     assert r.status_code == 401
     assert "CONNECTOR_ADMIN_TOKEN" in r.get_json()["message"]

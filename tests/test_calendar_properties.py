@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from connector.sla.calendar import BusinessCalendar
+from connector.calendar import BusinessCalendar
 
 # Each zone's 2026 clock changes (local dates), or any date for zones without DST. Santiago changes at
 # midnight (24:00 -> 23:00 on 4 April, 00:00 -> 01:00 on 6 September); Lord Howe by 30 minutes.

@@ -42,6 +42,7 @@ def test_mappings_show_default():
 def test_mappings_preview_a_file(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.delenv("REDIS_URL", raising=False)
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
     fixture = Path("tests/fixtures/pagerduty/incident.triggered.json")
     result = CliRunner().invoke(main, ["mappings", "preview", "pagerduty", "--file", str(fixture)])
     assert result.exit_code == 0, result.output
@@ -79,8 +80,34 @@ def test_demo_runs_end_to_end():
 def test_report_sla_cli(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'report.db'}")
     monkeypatch.delenv("REDIS_URL", raising=False)
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
     result = CliRunner().invoke(main, ["report", "sla", "--since", "2026-01-01", "--format", "csv"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("section,")
     bad = CliRunner().invoke(main, ["report", "sla", "--since", "last tuesday"])
     assert bad.exit_code != 0
+
+
+READ_ONLY = [["mappings", "show", "zendesk"], ["policy", "show"], ["report", "sla"], ["replay", "--status", "dead"],
+             ["mappings", "preview", "pagerduty", "--file", "tests/fixtures/pagerduty/incident.triggered.json"]]
+
+
+@pytest.mark.parametrize("args", READ_ONLY, ids=lambda a: " ".join(a[:2]))
+def test_commands_other_than_db_upgrade_never_migrate(tmp_path, monkeypatch, args):
+    """On a database that is behind, a command says in one line what to run, and changes nothing."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'behind.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert CliRunner().invoke(main, ["db", "upgrade", "--revision", "0003"]).exit_code == 0
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    message = result.output.strip()
+    assert "\n" not in message and "run `connector db upgrade`" in message and "at 0003" in message
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+    engine.dispose()
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
+    assert CliRunner().invoke(main, args).exit_code == 0

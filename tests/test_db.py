@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import threading
-import time
 
-from connector.db import WriterGate
+from connector.store import WriterGate
+
+
+class ObservedCondition(threading.Condition):
+    """The gate's condition, telling the test each time a thread starts to wait on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Semaphore(0)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waiting.release()
+        return super().wait(timeout)
 
 
 def test_urgent_writer_goes_before_waiting_background_work():
     gate = WriterGate()
+    cond = gate._cond = ObservedCondition()
     order: list[str] = []
     holding = threading.Event()
     release = threading.Event()
@@ -28,10 +40,10 @@ def test_urgent_writer_goes_before_waiting_background_work():
     holding.wait(5)
     background = threading.Thread(target=worker, args=("background", False))
     background.start()
-    time.sleep(0.05)  # the background thread is waiting first
+    assert cond.waiting.acquire(timeout=5)  # the background thread is waiting first
     urgent = threading.Thread(target=worker, args=("ack", True))
     urgent.start()
-    time.sleep(0.05)
+    assert cond.waiting.acquire(timeout=5)  # and then the acknowledgement
     release.set()
     for t in (t0, background, urgent):
         t.join(5)

@@ -125,7 +125,7 @@ def test_pagerduty_page_links_to_its_ticket(client, rt):
 
 
 def test_processing_twice_changes_nothing(client, rt):
-    from connector.jobs import process_delivery
+    from connector.inbox.jobs import process_delivery
 
     r = post(client, "zendesk", zd_event("created"))
     drain(rt)
@@ -139,9 +139,9 @@ def test_processing_twice_changes_nothing(client, rt):
 def test_failed_processing_retries_then_dead_letters(client, rt, monkeypatch):
     import pytest
 
-    from connector import jobs
-    from connector.reconciler import reconcile
-    from connector.tables import Delivery
+    from connector.inbox import processing as jobs
+    from connector.inbox.reconciler import reconcile
+    from connector.store.tables import Delivery
 
     def boom(*a, **k):  # type: ignore[no-untyped-def]
         raise RuntimeError("database said no")
@@ -151,7 +151,7 @@ def test_failed_processing_retries_then_dead_letters(client, rt, monkeypatch):
     delivery_id = r.get_json()["delivery_id"]
     for attempt in range(1, rt.settings.job_max_attempts + 1):
         with pytest.raises(RuntimeError):
-            jobs.process_delivery(delivery_id)
+            jobs.process(rt, delivery_id)
         with rt.db.session() as s:
             d = s.get(Delivery, delivery_id)
             assert d.attempts == attempt
@@ -171,7 +171,7 @@ def test_concurrent_jobs_about_one_new_object_make_one_ticket(client, rt):
     """Two workers process two deliveries about the same, not yet known, Zendesk ticket at once."""
     import threading
 
-    from connector.jobs import process_delivery
+    from connector.inbox.jobs import process_delivery
 
     ids = [post(client, "zendesk", zd_event("created", ticket_id=777)).get_json()["delivery_id"],
            post(client, "zendesk", zd_event("priority_changed", ticket_id=777, minutes=1, priority="HIGH",

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from connector import signing
 from connector.queue import JobQueue
-from connector.reconciler import reconcile
-from connector.tables import Delivery, Ticket, TimelineEntry
+from connector.inbox.reconciler import reconcile
+from connector.store.tables import Delivery, Ticket, TimelineEntry
+from connector.wiring import build_runtime
 from tests.conftest import drain
-from tests.helpers import post, zd_event
+from tests.helpers import post, signed, zd_event
 
 
 def _count(rt, model=Delivery, **where) -> int:  # type: ignore[no-untyped-def]
@@ -62,7 +62,7 @@ def test_rotated_secret_is_accepted(client):
 
 def test_tampered_body_is_401(client):
     body = json.dumps(zd_event("created")).encode()
-    headers = signing.zendesk_headers(body, "zd-secret-current")
+    headers = signed("zendesk", body)
     r = client.post("/webhooks/zendesk", data=body.replace(b"Cannot", b"Can"), headers=headers)
     assert r.status_code == 401
 
@@ -75,7 +75,7 @@ def test_missing_signature_header_is_401(client):
 
 def test_zendesk_timestamp_outside_tolerance_is_401(client):
     body = json.dumps(zd_event("created")).encode()
-    old = signing.zendesk_headers(body, "zd-secret-current", at=datetime.now(UTC) - timedelta(minutes=6))
+    old = signed("zendesk", body, at=datetime.now(UTC) - timedelta(minutes=6))
     r = client.post("/webhooks/zendesk", data=body, headers=old)
     assert r.status_code == 401
     assert "tolerance" in r.get_json()["message"]
@@ -97,12 +97,11 @@ def test_instance_without_secret_is_rejected_unless_unsigned_allowed(client, rt)
 
 
 def test_unsigned_allowed_explicitly(database):
-    from connector.runtime import Runtime
     from tests.conftest import make_queue, make_settings
     from webhooks.app import create_app
 
     settings = make_settings(database, CONNECTOR_ALLOW_UNSIGNED="pagerduty/lab")
-    rt = Runtime(settings, db=database, queue=make_queue(settings))
+    rt = build_runtime(settings, db=database, queue=make_queue(settings))
     client = create_app(rt, start_worker=False).test_client()
     body = json.dumps({"event": {"id": "01UNSIGNED", "event_type": "service.created", "resource_type": "service",
                                  "occurred_at": "2026-03-06T15:00:00Z", "agent": None, "client": None,
@@ -122,7 +121,7 @@ def test_not_json_is_400_and_kept(client, rt):
 
 def test_wrong_content_type_is_415(client, rt):
     body = json.dumps(zd_event("created")).encode()
-    headers = signing.zendesk_headers(body, "zd-secret-current")
+    headers = signed("zendesk", body)
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     r = client.post("/webhooks/zendesk", data=body, headers=headers)
     assert r.status_code == 415

@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from connector import policy_store
 from connector.demo import payloads as p
 from connector.errors import ConnectorError
 from connector.sla.live import refresh
 from connector.sla.report import build_report, parse_range, percentile, render_text, report_csv
-from connector.tables import Ticket
+from connector.store.tables import Ticket
 from tests.conftest import drain, make_queue, make_settings
 from tests.helpers import post
 
@@ -109,20 +108,21 @@ SCRIPT: list[dict[str, Any]] = [
 @pytest.fixture
 def loaded(rt, database, tmp_path: Path):  # type: ignore[no-untyped-def]
     """The script through signed webhooks and the worker, then every ticket's clocks refreshed at AS_OF."""
-    from connector.runtime import Runtime, install
+    from connector.runtime import install
+    from connector.wiring import build_runtime
     from webhooks.app import create_app
 
     policy_file = tmp_path / "report-test.yaml"
     policy_file.write_text(POLICY, encoding="utf-8")
     settings = make_settings(database, CONNECTOR_POLICY=str(policy_file))
-    runtime = Runtime(settings, db=database, queue=make_queue(settings))
+    runtime = build_runtime(settings, db=database, queue=make_queue(settings))
     install(runtime)
     client = create_app(runtime, start_worker=False).test_client()
     for payload in SCRIPT:
         assert post(client, "zendesk", payload).status_code == 202
         drain(runtime)
     with runtime.db.session() as s:
-        policy = policy_store.active(s, fallback=settings.policy).policy
+        policy = runtime.policies.active(s).policy
         for ticket_id in s.scalars(select(Ticket.id)):
             refresh(s, policy, ticket_id, AS_OF)
     return runtime, client
@@ -130,7 +130,7 @@ def loaded(rt, database, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def _ids(rt) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """Zendesk ticket id → connector ticket id."""
-    from connector.tables import Link
+    from connector.store.tables import Link
 
     with rt.db.session() as s:
         return {ext: tid for ext, tid in s.execute(select(Link.external_id, Link.ticket_id))}

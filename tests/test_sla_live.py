@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from connector.demo import payloads as p
 from connector.queue import JobQueue
 from connector.sla.live import sweep
-from connector.tables import SlaFire, SlaTimer, TimelineEntry
+from connector.store.tables import SlaFire, SlaTimer, TimelineEntry
 from tests.conftest import ADMIN, drain, make_queue, make_settings
 from tests.helpers import post
 
@@ -17,11 +17,12 @@ from tests.helpers import post
 POLICY = {"CONNECTOR_POLICY": "localizevideos"}
 
 
-def _runtime(database):  # type: ignore[no-untyped-def]
-    from connector.runtime import Runtime, install
+def _runtime(database, **env: str):  # type: ignore[no-untyped-def]
+    from connector.runtime import install
+    from connector.wiring import build_runtime
 
-    settings = make_settings(database, **POLICY)
-    rt = Runtime(settings, db=database, queue=make_queue(settings))
+    settings = make_settings(database, **{**POLICY, **env})
+    rt = build_runtime(settings, db=database, queue=make_queue(settings))
     install(rt)
     return rt
 
@@ -62,12 +63,12 @@ def test_clock_starts_with_the_ticket_and_fires_warning_then_breach_once(rt, dat
         timer = s.get(SlaTimer, ticket["id"])
         assert abs((timer.fire_at - (created + timedelta(minutes=45))).total_seconds()) < 0.01
 
-    assert sweep(rt, now=created + timedelta(minutes=30)) == 0  # nothing due: nothing read
-    assert sweep(rt, now=created + timedelta(minutes=50)) == 1
+    assert sweep(rt.db, rt.policies, now=created + timedelta(minutes=30)) == 0  # nothing due: nothing read
+    assert sweep(rt.db, rt.policies, now=created + timedelta(minutes=50)) == 1
     assert _fires(rt) == [("warning", "first_response")]
-    assert sweep(rt, now=created + timedelta(minutes=55)) == 0  # re-armed for the breach
-    assert sweep(rt, now=created + timedelta(minutes=61)) == 1
-    assert sweep(rt, now=created + timedelta(minutes=62)) == 0
+    assert sweep(rt.db, rt.policies, now=created + timedelta(minutes=55)) == 0  # re-armed for the breach
+    assert sweep(rt.db, rt.policies, now=created + timedelta(minutes=61)) == 1
+    assert sweep(rt.db, rt.policies, now=created + timedelta(minutes=62)) == 0
     assert _fires(rt) == [("warning", "first_response"), ("breach", "first_response")]
     timeline = client.get(f"/api/tickets/{ticket['id']}", headers=ADMIN).get_json()["timeline"]
     assert [e["kind"] for e in timeline if e["kind"].startswith("sla_")] == ["sla_warning", "sla_breach"]
@@ -96,10 +97,8 @@ def test_a_backlog_replays_without_false_alarms(rt, database):
     """A page and its acknowledgement arrive late and together: no breach for a met clock."""
     from connector.demo import payloads as p
 
-    rt = _runtime(database)
+    rt = _runtime(database, CONNECTOR_POLICY="signx")
     client = _client(rt)
-    settings = make_settings(database, CONNECTOR_POLICY="signx")
-    rt.settings = settings
     created = datetime.now(UTC) - timedelta(hours=2)
     post(client, "zendesk", _created(3001, created))
     drain(rt)
@@ -137,11 +136,11 @@ def test_redis_lost_mid_run_fires_every_warning_once(rt, database):
     drain(rt)
     # Redis restarts empty and stays unreachable for a while: timers live in the database.
     rt.queue = JobQueue.from_url("redis://127.0.0.1:1/0")
-    assert sweep(rt, now=created + timedelta(minutes=46)) == 1
+    assert sweep(rt.db, rt.policies, now=created + timedelta(minutes=46)) == 1
     rt.queue = make_queue(rt.settings)  # back, and empty
     for minutes in (46, 47, 50):
-        sweep(rt, now=created + timedelta(minutes=minutes))
-    assert sweep(rt, now=created + timedelta(minutes=61)) == 1
+        sweep(rt.db, rt.policies, now=created + timedelta(minutes=minutes))
+    assert sweep(rt.db, rt.policies, now=created + timedelta(minutes=61)) == 1
     assert _fires(rt) == [("warning", "first_response"), ("breach", "first_response")]
     with rt.db.session() as s:
         assert s.scalar(select(func.count()).select_from(TimelineEntry).where(TimelineEntry.kind == "sla_warning")) == 1
@@ -159,12 +158,12 @@ def test_sweep_reads_only_due_timers(rt, database):
         assert s.scalar(select(func.count()).select_from(SlaTimer)) == 3
     # processing refreshes up to the delivery's own event time; the overdue warning is the sweeper's
     assert _fires(rt) == []
-    assert sweep(rt, now=now) == 1
+    assert sweep(rt.db, rt.policies, now=now) == 1
     assert _fires(rt) == [("warning", "first_response")]
-    assert sweep(rt, now=now) == 0
-    assert sweep(rt, now=now + timedelta(minutes=11)) == 1  # ticket 2001's breach only
-    assert sweep(rt, now=now + timedelta(minutes=41)) == 1  # ticket 2002's warning only
-    assert sweep(rt, now=now + timedelta(minutes=41)) == 0
+    assert sweep(rt.db, rt.policies, now=now) == 0
+    assert sweep(rt.db, rt.policies, now=now + timedelta(minutes=11)) == 1  # ticket 2001's breach only
+    assert sweep(rt.db, rt.policies, now=now + timedelta(minutes=41)) == 1  # ticket 2002's warning only
+    assert sweep(rt.db, rt.policies, now=now + timedelta(minutes=41)) == 0
 
 
 def test_policy_change_is_versioned_and_applies(client, rt):
@@ -204,29 +203,27 @@ def test_one_failing_ticket_does_not_hold_up_the_others(rt, database, monkeypatc
         return real(s, policy, ticket_id, *a, **k)
 
     monkeypatch.setattr(live, "refresh", flaky)
-    assert sweep(rt, now=now) == 2
+    assert sweep(rt.db, rt.policies, now=now) == 2
     with rt.db.session() as s:
         fired = [tuple(r) for r in s.execute(select(SlaFire.ticket_id, SlaFire.kind))]
         retry = s.get(SlaTimer, 1).fire_at
     assert fired == [(2, "warning")]
     assert retry == now + live.RETRY_AFTER  # tried again later, not dropped
     monkeypatch.setattr(live, "refresh", real)
-    assert sweep(rt, now=now + live.RETRY_AFTER) == 1
+    assert sweep(rt.db, rt.policies, now=now + live.RETRY_AFTER) == 1
     assert sorted(_fires(rt)) == [("warning", "first_response")] * 2
 
 
 def test_ticker_survives_a_failing_duty(rt, caplog):
-    from connector.reconciler import Ticker
+    from connector.runtime import Duty, Ticker
 
-    ticker = Ticker(rt, reconcile_interval=10, sla_interval=0.5)
     calls = []
 
-    def boom(_rt):  # type: ignore[no-untyped-def]
+    def boom():  # type: ignore[no-untyped-def]
         calls.append(1)
         raise RuntimeError("bad day")
 
-    ticker.duties = [("boom", 0.5, boom)]
-    ticker._next = {"boom": 0.0}
+    ticker = Ticker([Duty("boom", 0.5, boom)])
     wait = ticker.tick(now=100.0)
     assert calls == [1] and wait == 0.5
     assert "boom failed" in caplog.text

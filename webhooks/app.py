@@ -1,17 +1,23 @@
-"""The Flask app factory: receivers, admin API, health and metrics. No business logic here."""
+"""The Flask app factory: receivers, admin API, health and metrics. No business logic here.
+
+A composition root: with no runtime handed in it builds one from the environment
+(`connector.wiring`), migrating an embedded SQLite database itself and otherwise refusing to start
+on a schema that `connector db upgrade` has not brought up to date.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from connector import metrics
 from connector.config import Settings
 from connector.logs import configure_logging
 from connector.runtime import Runtime, install
+from connector.wiring import build_runtime, start_embedded
 from webhooks.api import api
 from webhooks.health import health
 from webhooks.receivers import receivers
@@ -25,19 +31,16 @@ def create_app(rt: Runtime | None = None, *, start_worker: bool | None = None) -
     if rt is None:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
-        rt = Runtime(settings)
+        rt = build_runtime(settings)
         if rt.db.is_sqlite:  # the embedded default needs no separate `connector db upgrade`
             rt.db.upgrade()
+        else:
+            rt.db.require_current()
     install(rt)
     if start_worker is None:
         start_worker = rt.settings.embedded
     if start_worker:
-        from connector.reconciler import reconcile
-
-        rt.start_embedded_worker()
-        rt.start_dispatcher()
-        reconcile(rt, stale_after=0)  # what an earlier run stored but did not finish
-        rt.start_ticker()
+        start_embedded(rt)
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = rt.settings.max_body_bytes
@@ -45,20 +48,26 @@ def create_app(rt: Runtime | None = None, *, start_worker: bool | None = None) -
     app.register_blueprint(receivers)
     app.register_blueprint(api)
     app.register_blueprint(health)
+    max_body = rt.settings.max_body_bytes
 
     @app.before_request
     def _start_timer() -> None:
         g.started = time.perf_counter()
 
     @app.errorhandler(RequestEntityTooLarge)
-    def _too_large(exc: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+    def _too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
         vendor = (request.view_args or {}).get("vendor", "unknown")
         metrics.DELIVERIES.labels(vendor, "too_large").inc()
-        return jsonify(error="payload_too_large",
-                       message=f"body exceeds the {rt.settings.max_body_bytes} byte limit"), 413
+        return jsonify(error="payload_too_large", message=f"body exceeds the {max_body} byte limit"), 413
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
-        return jsonify(error=(exc.name or "error").lower().replace(" ", "_"), message=exc.description), exc.code
+    def _http_error(exc: HTTPException) -> tuple[Response, int]:
+        return jsonify(error=(exc.name or "error").lower().replace(" ", "_"), message=exc.description), exc.code or 500
 
     return app
+
+
+def runtime_of(app: Flask) -> Runtime:
+    rt = app.extensions["connector"]
+    assert isinstance(rt, Runtime)
+    return rt

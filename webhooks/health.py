@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
 from flask import Blueprint, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, SummaryMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
 from connector import metrics
+from connector.inbox import deliveries
 from connector.queue import QueueUnavailable
+from connector.runtime import Runtime
 
 health = Blueprint("health", __name__)
+#: processing latency is summarised over deliveries processed this long ago or less
+LATENCY_WINDOW = timedelta(minutes=15)
 
 
 @health.get("/healthz")
-def healthz():  # type: ignore[no-untyped-def]
+def healthz() -> Response:
     return jsonify(status="ok")
 
 
 @health.get("/readyz")
-def readyz():  # type: ignore[no-untyped-def]
-    rt = current_app.extensions["connector"]
+def readyz() -> tuple[Response, int]:
+    rt: Runtime = current_app.extensions["connector"]
     checks: dict[str, str] = {}
     try:
         rt.db.ping()
@@ -36,8 +45,44 @@ def readyz():  # type: ignore[no-untyped-def]
 
 
 @health.get("/metrics")
-def prometheus():  # type: ignore[no-untyped-def]
-    rt = current_app.extensions["connector"]
+def prometheus() -> Response:
+    rt: Runtime = current_app.extensions["connector"]
     scrape = CollectorRegistry(auto_describe=False)
-    scrape.register(metrics.StoreCollector(rt))
+    scrape.register(StoreCollector(rt))
     return Response(generate_latest(metrics.REGISTRY) + generate_latest(scrape), mimetype=CONTENT_TYPE_LATEST)
+
+
+class StoreCollector(Collector):
+    """Deliveries by vendor and status, processing latency and queue depth, read when scraped."""
+
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+
+    def collect(self) -> Iterator[GaugeMetricFamily | SummaryMetricFamily]:
+        stored = GaugeMetricFamily("connector_deliveries", "Stored deliveries by vendor and status.",
+                                   labels=["vendor", "status"])
+        latency = SummaryMetricFamily(
+            "connector_processing_latency_seconds",
+            "Received → processed, over deliveries processed in the last 15 minutes.",
+            labels=["vendor"],
+        )
+        with self.rt.db.session() as s:
+            for vendor, status, n in deliveries.counts_by_status(s):
+                stored.add_metric([vendor, status], n)
+            processed = deliveries.processed_since(s, datetime.now(UTC) - LATENCY_WINDOW)
+        per_vendor: dict[str, list[float]] = {}
+        for p in processed:
+            per_vendor.setdefault(p.vendor, []).append(p.seconds)
+        for vendor, values in sorted(per_vendor.items()):
+            latency.add_metric([vendor], count_value=len(values), sum_value=sum(values))
+        yield stored
+        yield latency
+        depth = GaugeMetricFamily("connector_queue_depth", "Jobs waiting in the queue.")
+        up = GaugeMetricFamily("connector_queue_up", "1 if the queue answered the scrape, else 0.")
+        try:
+            depth.add_metric([], self.rt.queue.depth())
+            up.add_metric([], 1)
+            yield depth
+        except QueueUnavailable:  # a scrape must still answer while Redis is down
+            up.add_metric([], 0)
+        yield up

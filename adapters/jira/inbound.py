@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, ClassVar
 
-from adapters.base import Handler, Headers, checked, dispatch, header, parse_time
 from adapters.jira import signature
 from adapters.jira.payloads import ChangelogItem, CommentEvent, Issue, IssueEvent, JiraComment, JiraUser
 from connector.errors import PayloadError
+from connector.inbound import HandlerTable, Headers, checked, dispatch, header, parse_time
 from connector.model import Channel, Comment, EventKind, ExternalRef, InboundEvent, Parsed
 
 VENDOR = "jira"
@@ -102,21 +103,21 @@ def _checked_issue(payload: Any, event_type: str) -> IssueEvent:
     return checked(IssueEvent, payload, vendor=VENDOR, event_type=event_type)
 
 
-def on_issue_created(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    event = _checked_issue(payload, "jira:issue_created")
+def on_issue_created(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    event = _checked_issue(payload, event_type)
     return (_issue_event(payload, event, EventKind.CREATED, creates_ticket=True),)
 
 
-def on_issue_updated(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    event = _checked_issue(payload, "jira:issue_updated")
+def on_issue_updated(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    event = _checked_issue(payload, event_type)
     items = event.changelog.items if event.changelog is not None else []
     changes = [{"field": changed_field(i), "from": i.fromString, "to": i.toString} for i in items]
     kind = update_kind([c["field"] for c in changes])
     return (_issue_event(payload, event, kind, creates_ticket=True, detail={"changes": changes}),)
 
 
-def on_issue_deleted(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    event = _checked_issue(payload, "jira:issue_deleted")
+def on_issue_deleted(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    event = _checked_issue(payload, event_type)
     return (_issue_event(payload, event, EventKind.DELETED, creates_ticket=False),)
 
 
@@ -160,32 +161,38 @@ def _comment_event(payload: Any, event_type: str, kind: EventKind, *, creates_ti
     )
 
 
-def on_comment_created(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    return (_comment_event(payload, "comment_created", EventKind.COMMENTED, creates_ticket=True),)
+def on_comment_created(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    return (_comment_event(payload, event_type, EventKind.COMMENTED, creates_ticket=True),)
 
 
-def on_comment_updated(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    return (_comment_event(payload, "comment_updated", EventKind.COMMENT_UPDATED, creates_ticket=True),)
+def on_comment_updated(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    return (_comment_event(payload, event_type, EventKind.COMMENT_UPDATED, creates_ticket=True),)
 
 
-def on_comment_deleted(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+def on_comment_deleted(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
     # A deletion never opens a ticket, even on an issue the connector has not seen yet.
-    return (_comment_event(payload, "comment_deleted", EventKind.COMMENT_DELETED, creates_ticket=False),)
+    return (_comment_event(payload, event_type, EventKind.COMMENT_DELETED, creates_ticket=False),)
+
+
+HANDLERS: HandlerTable = MappingProxyType({
+    "jira:issue_created": on_issue_created,
+    "jira:issue_updated": on_issue_updated,
+    "jira:issue_deleted": on_issue_deleted,
+    "comment_created": on_comment_created,
+    "comment_updated": on_comment_updated,
+    "comment_deleted": on_comment_deleted,
+})
 
 
 class JiraAdapter:
     vendor: ClassVar[str] = VENDOR
-    handlers: ClassVar[Mapping[str, Handler]] = {
-        "jira:issue_created": on_issue_created,
-        "jira:issue_updated": on_issue_updated,
-        "jira:issue_deleted": on_issue_deleted,
-        "comment_created": on_comment_created,
-        "comment_updated": on_comment_updated,
-        "comment_deleted": on_comment_deleted,
-    }
+    handlers: ClassVar[HandlerTable] = HANDLERS
+
+    def sign(self, *, body: bytes, secret: str, now: datetime) -> dict[str, str]:
+        return signature.sign(body=body, secret=secret, now=now)
 
     def verify(self, *, headers: Headers, body: bytes, secrets: Sequence[str], now: datetime) -> None:
-        signature.verify(headers=headers, body=body, secrets=secrets)
+        signature.verify(headers=headers, body=body, secrets=secrets, now=now)
 
     def delivery_key(self, *, headers: Headers, payload: Any) -> str | None:
         value = header(headers, DELIVERY_HEADER)

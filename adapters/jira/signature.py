@@ -7,17 +7,24 @@ replays are caught by deduplication on `x-atlassian-webhook-identifier`, not her
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from adapters.base import Headers, any_digest_matches, header, hmac_sha256
 from connector.errors import SignatureError
+from connector.inbound import Headers, any_digest_matches, header, hmac_sha256
 
 VENDOR = "jira"
 SIGNATURE_HEADER = "X-Hub-Signature"
 METHOD = "sha256"
 
 
-def verify(*, headers: Headers, body: bytes, secrets: Sequence[str]) -> None:
-    """Raise SignatureError unless `body` is signed with one of `secrets` (several may be active)."""
+def sign(*, body: bytes, secret: str, now: datetime) -> dict[str, str]:
+    """The header Jira sends with a webhook that has a secret (the scheme has no time)."""
+    return {SIGNATURE_HEADER: f"{METHOD}={hmac_sha256(secret, body).hex()}"}
+
+
+def verify(*, headers: Headers, body: bytes, secrets: Sequence[str], now: datetime) -> None:
+    """Raise SignatureError unless `body` is signed with one of `secrets` (several may be active;
+    `now` is unused: the scheme has no timestamp)."""
     active = [s for s in secrets if s]
     if not active:
         raise SignatureError("no webhook secret is configured", vendor=VENDOR)

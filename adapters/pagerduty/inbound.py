@@ -10,13 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from functools import partial
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
-from adapters.base import Handler, Headers, checked, dispatch, header, parse_time
 from adapters.pagerduty import signature
 from adapters.pagerduty.payloads import (
     Envelope,
@@ -28,6 +26,7 @@ from adapters.pagerduty.payloads import (
     Reference,
 )
 from connector.errors import PayloadError
+from connector.inbound import Handler, HandlerTable, Headers, checked, dispatch, header, parse_time
 from connector.model import Channel, Comment, EventKind, ExternalRef, InboundEvent, Parsed
 
 VENDOR = "pagerduty"
@@ -150,9 +149,8 @@ def _referenced(ref: Reference) -> ExternalRef:
     return ExternalRef(VENDOR, "incident", ref.id, url=ref.html_url)
 
 
-def _on_incident(
-    event_type: str, kind: EventKind, detail: IncidentDetail, payload: Any, headers: Headers
-) -> tuple[InboundEvent, ...]:
+def _on_incident(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    kind, detail = _INCIDENT_EVENTS[event_type]
     env = _envelope(Incident, payload, event_type)
     inc = env.event.data
     obj = ExternalRef(VENDOR, "incident", inc.id, key=str(inc.number), url=inc.html_url)
@@ -170,8 +168,7 @@ def _on_incident(
     )
 
 
-def _on_annotated(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    event_type = "incident.annotated"
+def _on_annotated(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
     env = _envelope(IncidentNote, payload, event_type)
     note, agent = env.event.data, env.event.agent
     comment = Comment(
@@ -196,8 +193,7 @@ def _on_annotated(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
     )
 
 
-def _on_status_update(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    event_type = "incident.status_update_published"
+def _on_status_update(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
     env = _envelope(IncidentStatusUpdate, payload, event_type)
     update = env.event.data
     return (
@@ -215,8 +211,7 @@ def _on_status_update(payload: Any, headers: Headers) -> tuple[InboundEvent, ...
     )
 
 
-def _on_responder_added(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    event_type = "incident.responder.added"
+def _on_responder_added(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
     env = _envelope(IncidentResponder, payload, event_type)
     req = env.event.data
     return (
@@ -237,22 +232,25 @@ def _on_responder_added(payload: Any, headers: Headers) -> tuple[InboundEvent, .
     )
 
 
-HANDLERS: dict[str, Handler] = {
-    **{et: partial(_on_incident, et, kind, detail) for et, (kind, detail) in _INCIDENT_EVENTS.items()},
+HANDLERS: HandlerTable = MappingProxyType({
+    **dict.fromkeys(_INCIDENT_EVENTS, _on_incident),
     "incident.annotated": _on_annotated,
     "incident.status_update_published": _on_status_update,
     "incident.responder.added": _on_responder_added,
-}
+})
 
 
 class PagerDutyAdapter:
     """PagerDuty Webhooks v3. `incident.responder.replied` and `service.*` are ignored."""
 
     vendor: ClassVar[str] = VENDOR
-    handlers: ClassVar[Mapping[str, Handler]] = MappingProxyType(HANDLERS)
+    handlers: ClassVar[HandlerTable] = HANDLERS
+
+    def sign(self, *, body: bytes, secret: str, now: datetime) -> dict[str, str]:
+        return signature.sign(body=body, secret=secret, now=now)
 
     def verify(self, *, headers: Headers, body: bytes, secrets: Sequence[str], now: datetime) -> None:
-        signature.verify(headers=headers, body=body, secrets=secrets)
+        signature.verify(headers=headers, body=body, secrets=secrets, now=now)
 
     def delivery_key(self, *, headers: Headers, payload: Any) -> str | None:
         event = payload.get("event") if isinstance(payload, Mapping) else None

@@ -10,11 +10,11 @@ timestamp: replays are caught by deduplication on the event id, not here.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Sequence
+from datetime import datetime
 
-from adapters.base import Headers, any_digest_matches, header, hmac_sha256
 from connector.errors import SignatureError
+from connector.inbound import Headers, any_digest_matches, header, hmac_sha256
 
 VENDOR = "pagerduty"
 SIGNATURE_HEADER = "X-PagerDuty-Signature"
@@ -25,13 +25,13 @@ MAX_ENTRIES = 16
 _DIGEST_SIZE = hashlib.sha256().digest_size
 
 
-def sign(body: bytes, secret: str) -> str:
-    """One header entry as PagerDuty computes it: `v1=<hex digest>`."""
-    return f"{VERSION}={hmac.new(secret.encode('utf-8'), body, hashlib.sha256).hexdigest()}"
+def sign(*, body: bytes, secret: str, now: datetime) -> dict[str, str]:
+    """The header PagerDuty sends for one signing secret: `v1=<hex digest>` (the scheme has no time)."""
+    return {SIGNATURE_HEADER: f"{VERSION}={hmac_sha256(secret, body).hex()}"}
 
 
-def verify(*, headers: Headers, body: bytes, secrets: Sequence[str]) -> None:
-    """Raise SignatureError unless `body` is signed with one of `secrets`."""
+def verify(*, headers: Headers, body: bytes, secrets: Sequence[str], now: datetime) -> None:
+    """Raise SignatureError unless `body` is signed with one of `secrets` (`now` is unused: no timestamp)."""
     active = [s for s in secrets if s]
     if not active:
         raise SignatureError("no active webhook secret is configured", vendor=VENDOR)

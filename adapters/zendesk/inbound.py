@@ -20,7 +20,6 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
-from adapters.base import Handler, Headers, checked, dispatch, header, parse_time
 from adapters.zendesk import signature
 from adapters.zendesk.payloads import (
     Author,
@@ -33,8 +32,8 @@ from adapters.zendesk.payloads import (
     TicketEnvelope,
     TriggerBody,
 )
-from connector import defaults
 from connector.errors import PayloadError
+from connector.inbound import Handler, HandlerTable, Headers, checked, dispatch, header, parse_time
 from connector.model import Channel, Comment, EventKind, ExternalRef, InboundEvent, Parsed
 
 VENDOR = "zendesk"
@@ -100,8 +99,7 @@ _CUSTOMFIELDCHANGED_ENVELOPE = EventEnvelope[CustomFieldChanged]
 _MERGED_ENVELOPE = EventEnvelope[Merged]
 
 
-def _envelope(model: type[Env], payload: Any) -> Env:
-    event_type = payload.get("type") if isinstance(payload, Mapping) else None
+def _envelope(model: type[Env], event_type: str, payload: Any) -> Env:
     env = checked(model, payload, vendor=VENDOR, event_type=event_type)
     subject_id = env.subject.rpartition(":")[2]
     if subject_id != env.detail.id:
@@ -147,8 +145,8 @@ def _ticket_event(
 def _lifecycle(kind: EventKind, *, creates_ticket: bool) -> Handler:
     """created, soft_deleted: the ticket in `detail` is all there is to read."""
 
-    def handle(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-        env = _envelope(TicketEnvelope, payload)
+    def handle(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+        env = _envelope(TicketEnvelope, event_type, payload)
         return (_ticket_event(payload, env, kind=kind, creates_ticket=creates_ticket),)
 
     return handle
@@ -159,8 +157,8 @@ def _field_change(
 ) -> Handler:
     """`{current, previous}` events; `enum` values are lower-cased (Zendesk sends OPEN, Open...)."""
 
-    def handle(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-        env = _envelope(_CHANGE_ENVELOPE, payload)
+    def handle(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+        env = _envelope(_CHANGE_ENVELOPE, event_type, payload)
         detail: dict[str, Any] = {"field": field}
         if values:
             prev, cur = env.event.previous, env.event.current
@@ -171,8 +169,8 @@ def _field_change(
     return handle
 
 
-def _on_comment_added(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    env = _envelope(_COMMENTADDED_ENVELOPE, payload)
+def _on_comment_added(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    env = _envelope(_COMMENTADDED_ENVELOPE, event_type, payload)
     body = env.event.comment
     author = body.author or Author()
     comment = Comment(
@@ -186,14 +184,14 @@ def _on_comment_added(payload: Any, headers: Headers) -> tuple[InboundEvent, ...
     return (_ticket_event(payload, env, kind=EventKind.COMMENTED, comment=comment),)
 
 
-def _on_tags_changed(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    env = _envelope(_TAGSCHANGED_ENVELOPE, payload)
+def _on_tags_changed(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    env = _envelope(_TAGSCHANGED_ENVELOPE, event_type, payload)
     detail = {"field": "tags", "added": list(env.event.tags_added), "removed": list(env.event.tags_removed)}
     return (_ticket_event(payload, env, kind=EventKind.UPDATED, detail=detail),)
 
 
-def _on_custom_field_changed(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    env = _envelope(_CUSTOMFIELDCHANGED_ENVELOPE, payload)
+def _on_custom_field_changed(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    env = _envelope(_CUSTOMFIELDCHANGED_ENVELOPE, event_type, payload)
     event = env.event
     detail = {
         "field": "custom_field",
@@ -205,8 +203,8 @@ def _on_custom_field_changed(payload: Any, headers: Headers) -> tuple[InboundEve
     return (_ticket_event(payload, env, kind=EventKind.UPDATED, detail=detail),)
 
 
-def _on_merged(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    env = _envelope(_MERGED_ENVELOPE, payload)
+def _on_merged(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    env = _envelope(_MERGED_ENVELOPE, event_type, payload)
     detail = {"target_ticket_id": env.event.target_ticket_id}
     return (_ticket_event(payload, env, kind=EventKind.MERGED, creates_ticket=False, detail=detail),)
 
@@ -255,7 +253,7 @@ def _link(raw: str | None) -> str | None:
     return url if "://" in url else f"https://{url.lstrip('/')}"
 
 
-def _on_trigger(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+def _on_trigger(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
     body = checked(TriggerBody, payload, vendor=VENDOR, event_type=TRIGGER)
     name = (body.event or "").strip().lower() or "updated"
     kind = TRIGGER_EVENTS.get(name)
@@ -296,7 +294,7 @@ def _on_trigger(payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
     return (event,)
 
 
-HANDLERS: Mapping[str, Handler] = MappingProxyType({
+HANDLERS: HandlerTable = MappingProxyType({
     TICKET + "created": _lifecycle(EventKind.CREATED, creates_ticket=True),
     TICKET + "soft_deleted": _lifecycle(EventKind.DELETED, creates_ticket=False),
     TICKET + "status_changed": _field_change("status", EventKind.STATUS_CHANGED, enum=True),
@@ -319,12 +317,16 @@ HANDLERS: Mapping[str, Handler] = MappingProxyType({
 
 class ZendeskAdapter:
     vendor: ClassVar[str] = VENDOR
-    handlers: ClassVar[Mapping[str, Handler]] = HANDLERS
+    handlers: ClassVar[HandlerTable] = HANDLERS
 
-    def __init__(self, *, tolerance_seconds: float = defaults.ZENDESK_TIMESTAMP_TOLERANCE_SECONDS):
+    def __init__(self, *, tolerance_seconds: float):
+        """`tolerance_seconds`: how far a signature's timestamp may be from now (replay protection)."""
         if tolerance_seconds < 0:
             raise ValueError("tolerance_seconds must not be negative")
         self.tolerance_seconds = tolerance_seconds
+
+    def sign(self, *, body: bytes, secret: str, now: datetime) -> dict[str, str]:
+        return signature.sign(body=body, secret=secret, now=now)
 
     def verify(self, *, headers: Headers, body: bytes, secrets: Sequence[str], now: datetime) -> None:
         signature.verify(

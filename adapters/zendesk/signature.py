@@ -12,8 +12,8 @@ import binascii
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from adapters.base import Headers, any_digest_matches, header, hmac_sha256, parse_time
 from connector.errors import PayloadError, SignatureError
+from connector.inbound import Headers, any_digest_matches, header, hmac_sha256, parse_time
 
 VENDOR = "zendesk"
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
@@ -24,9 +24,16 @@ def signed_message(timestamp: str, body: bytes) -> bytes:
     return timestamp.encode("utf-8") + body
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The header value Zendesk would send; for tests, simulators and the demo."""
+def signature_of(*, body: bytes, secret: str, timestamp: str) -> str:
+    """The signature header's value for `body` signed at `timestamp` (as the header carries it)."""
     return base64.b64encode(hmac_sha256(secret, signed_message(timestamp, body))).decode("ascii")
+
+
+def sign(*, body: bytes, secret: str, now: datetime) -> dict[str, str]:
+    """The two headers Zendesk sends: the signature and the time it was made."""
+    timestamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {SIGNATURE_HEADER: signature_of(body=body, secret=secret, timestamp=timestamp),
+            TIMESTAMP_HEADER: timestamp}
 
 
 def verify(

@@ -2,7 +2,8 @@
 
 Starts the real app on a free local port with a temporary SQLite database and the in-process
 queue, sends signed webhooks from all three vendors over HTTP, waits for the worker, and prints
-the canonical tickets with their timelines.
+the canonical tickets with their timelines. A composition root: it builds its runtime through
+`connector.wiring` and signs with the vendors' adapters, as the vendors would.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from typing import Any
+
 import requests
-from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from connector import signing
 from connector.config import Settings
 from connector.demo import payloads as p
+from connector.inbox.deliveries import count_unfinished
 from connector.runtime import Runtime
-from connector.tables import Delivery
+from connector.wiring import build_runtime
 
 #: The "what happens if this ticket arrives now" dry run the demo ends with (policy: signx, seed 001).
 SCENARIO = {
@@ -119,12 +121,13 @@ def _steps(now: datetime) -> list[tuple[str, str, dict]]:
     ]
 
 
-def _sign(vendor: str, body: bytes) -> dict[str, str]:
-    if vendor == "zendesk":
-        return signing.zendesk_headers(body, SECRETS["zendesk"])
+def _headers(rt: Runtime, vendor: str, body: bytes) -> dict[str, str]:
+    """What the vendor would send: its signature, and Jira's delivery identifier (Jira's dedupe key)."""
+    headers = {"Content-Type": "application/json",
+               **rt.adapter(vendor).sign(body=body, secret=SECRETS[vendor], now=datetime.now(UTC))}
     if vendor == "jira":
-        return signing.jira_headers(body, SECRETS["jira"], identifier=f"demo-{hash(body) & 0xFFFFFFFF:x}")
-    return signing.pagerduty_headers(body, SECRETS["pagerduty"])
+        headers["X-Atlassian-Webhook-Identifier"] = f"demo-{hash(body) & 0xFFFFFFFF:x}"
+    return headers
 
 
 def run_demo(*, as_json: bool = False, db_path: str | None = None, echo: Callable[[str], None] = print) -> int:
@@ -142,8 +145,8 @@ def run_demo(*, as_json: bool = False, db_path: str | None = None, echo: Callabl
         "DATABASE_URL": f"sqlite:///{db_path}", "CONNECTOR_ADMIN_TOKEN": ADMIN_TOKEN,
         **{f"{v.upper()}_WEBHOOK_SECRETS": s for v, s in SECRETS.items()},
     })
-    rt = Runtime(settings)
-    rt.db.upgrade()
+    rt = build_runtime(settings)
+    rt.db.upgrade()  # a new embedded SQLite database
     app = create_app(rt)  # embedded: starts the in-process worker
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -154,7 +157,7 @@ def run_demo(*, as_json: bool = False, db_path: str | None = None, echo: Callabl
         with requests.Session() as http:
             for vendor, what, payload in _steps(datetime.now(UTC)):
                 body = json.dumps(payload).encode()
-                r = http.post(f"{base}/webhooks/{vendor}", data=body, headers=_sign(vendor, body), timeout=10)
+                r = http.post(f"{base}/webhooks/{vendor}", data=body, headers=_headers(rt, vendor, body), timeout=10)
                 echo(f"  {vendor:<9} {what:<62} → {r.status_code} {r.text.strip()}")
             _wait_processed(rt)
             tickets = http.get(f"{base}/api/tickets", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
@@ -184,8 +187,7 @@ def _wait_processed(rt: Runtime, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with rt.db.session() as s:
-            pending = s.scalar(select(func.count()).select_from(Delivery).where(
-                Delivery.status.in_(("received", "failed"))))
+            pending = count_unfinished(s)
         if not pending:
             return
         time.sleep(0.05)
@@ -204,7 +206,7 @@ def render_ticket(t: dict) -> str:
         lines.append(f"  ⏱ {c['metric']}#{c['cycle']} {c['state']:<9} target {c['target']:<4} ({c['time']}) "
                      f"due {c['due_at'] or '— (paused)'}" + (f" · breached {c['breached_at']}" if c['breached_at'] else ""))
     for e in t.get("timeline", []):
-        lines.append(f"    {e['at'][:19]}Z  {e['source']:<18} {e['kind']:<22} {e['summary']}")
+        lines.append(f"    {e['at'][:19]}Z  {e['source']:<18} {e['kind']:<24} {e['summary']}")
     return "\n".join(lines)
 
 

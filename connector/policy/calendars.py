@@ -11,7 +11,7 @@
         holiday_subdivision: NY
 
 Day keys are `mon`…`sun`, ranges (`mon-fri`) or `daily`; a day may appear once. `24:00` closes at
-midnight. The arithmetic lives in `connector.sla.calendar.BusinessCalendar`; this module only
+midnight. The arithmetic lives in `connector.calendar.BusinessCalendar`; this module only
 describes a calendar and answers "was this received in business hours, after hours or on a weekend?".
 """
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from connector.calendar import BusinessCalendar
 from connector.errors import PolicyError
 from connector.policy.schema import Policy
-
-if TYPE_CHECKING:
-    from connector.sla.calendar import BusinessCalendar
 
 _PRESETS = resources.files("connector") / "presets"
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from connector.calendar import BusinessCalendar
 from connector.errors import PolicyError
 from connector.model import Channel
 from connector.policy.calendars import ARRIVALS, CalendarSpec
@@ -39,10 +40,6 @@ from connector.policy.targets import (
     TicketFacts,
     best_target,
 )
-
-if TYPE_CHECKING:
-    from connector.sla.calendar import BusinessCalendar
-
 
 _CHANNELS = frozenset(c.value for c in Channel)
 
@@ -198,8 +195,6 @@ class Policy(BaseModel):
 
     def calendar(self, name: str | None = None) -> BusinessCalendar:
         """The BusinessCalendar for a declared calendar name (`24x7` or no default: always open)."""
-        from connector.sla.calendar import BusinessCalendar
-
         key = name or self.sla.defaults.calendar or ALWAYS_OPEN
         if key not in self._calendars:
             spec = self.calendar_spec(key)

@@ -15,28 +15,79 @@ most once per clock; a breach fires once; meeting a clock after its breach recor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from connector.model import Status
+from connector.calendar import BusinessCalendar
+from connector.model import TERMINAL, Status
 from connector.policy import Policy, Target, format_duration
-from connector.sla.calendar import BusinessCalendar
+from connector.policy.targets import SlaDefaults
 
-RESOLVED = {Status.RESOLVED.value, Status.CLOSED.value}
+RESOLVED = frozenset(s.value for s in TERMINAL)
+
+
+class SlaEventType(StrEnum):
+    """The facts of a ticket's history the clocks react to (and the event types scenarios use)."""
+
+    CREATED = "created"
+    REPLY = "reply"  # with `public`
+    PUBLIC_REPLY = "public_reply"
+    INTERNAL_NOTE = "internal_note"
+    STATUS = "status"
+    SEVERITY = "severity"
+    TIER = "tier"
+    CATEGORY = "category"
+    CHANNEL = "channel"
+    LEVEL = "level"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+    ESCALATED = "escalated"
+    PAGED = "paged"
+    ACKNOWLEDGED = "acknowledged"
+    ASSIGNED = "assigned"
+
+
+#: event types that change a target selector, and the selector each one changes
+SELECTOR_EVENTS = {SlaEventType.SEVERITY: "severity", SlaEventType.TIER: "tier", SlaEventType.CATEGORY: "category",
+                   SlaEventType.CHANNEL: "channel", SlaEventType.LEVEL: "level"}
+_REPLIES = frozenset({SlaEventType.REPLY, SlaEventType.PUBLIC_REPLY, SlaEventType.INTERNAL_NOTE})
+_MILESTONES = frozenset({SlaEventType.ESCALATED, SlaEventType.PAGED, SlaEventType.ACKNOWLEDGED,
+                         SlaEventType.ASSIGNED})
+
+
+class FireKind(StrEnum):
+    STARTED = "started"
+    WARNING = "warning"
+    BREACH = "breach"
+    MAXIMUM_BREACH = "maximum_breach"
+    MET = "met"
+    STOPPED = "stopped"  # the ticket resolved before the clock was met (e.g. an update cadence)
+    CANCELLED = "cancelled"  # no target applies any more
+    RETARGETED = "retargeted"
+    REOPENED = "reopened"  # a met resolution clock counts again
+
+
+class ClockState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"
+    STOPPED = "stopped"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATES = frozenset({ClockState.RUNNING, ClockState.PAUSED, ClockState.BREACHED})
 
 
 @dataclass(frozen=True)
 class SlaEvent:
-    """One fact of a ticket's history, in the shape scenarios use.
-
-    type: created | reply | public_reply | internal_note | status | severity | tier | category |
-          channel | level | resolved | reopened | escalated | paged | acknowledged | assigned
-    """
+    """One fact of a ticket's history, in the shape scenarios use."""
 
     at: datetime
-    type: str
+    type: SlaEventType
     author: str | None = None  # "agent" | "customer" | an author id or name
     author_is_agent: bool | None = None
     public: bool | None = None
@@ -44,14 +95,44 @@ class SlaEvent:
     tags: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Retarget:
+    """Why and how a clock's target changed: `cause` (a selector: severity, tier, ...) became `value`."""
+
+    cause: str
+    value: str | None
+    old_seconds: float
+    new_seconds: float
+
+    @property
+    def lowered(self) -> bool:
+        return self.new_seconds < self.old_seconds
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Retarget:
+        return cls(cause=str(data["cause"]), value=data.get("value"), old_seconds=float(data["old_seconds"]),
+                   new_seconds=float(data["new_seconds"]))
+
+
 @dataclass
 class Fire:
     at: datetime
-    kind: str  # warning | breach | maximum_breach | met | started | cancelled
+    kind: FireKind
     metric: str
     cycle: int
     label: str
-    detail: str
+    detail: str  # for people; code reads the typed fields
+    retarget: Retarget | None = None
+    cause: str | None = None  # cancelled: the selector whose change left no target
+
+    def facts(self) -> dict[str, Any]:
+        """The typed facts beside `detail`, as stored in `sla_fires.data`."""
+        out: dict[str, Any] = {}
+        if self.retarget is not None:
+            out["retarget"] = asdict(self.retarget)
+        if self.cause is not None:
+            out["cause"] = self.cause
+        return out
 
 
 @dataclass
@@ -65,7 +146,7 @@ class Clock:
     running_since: datetime | None = None
     paused_since: datetime | None = None
     paused_seconds: float = 0.0
-    state: str = "running"  # running | paused | met | breached | stopped | cancelled
+    state: ClockState = ClockState.RUNNING
     met_at: datetime | None = None
     breached_at: datetime | None = None
     maximum_breached_at: datetime | None = None
@@ -99,29 +180,37 @@ class Clock:
 
     @property
     def open(self) -> bool:
-        return self.state in ("running", "paused", "breached") and self.met_at is None
+        return self.state in OPEN_STATES and self.met_at is None
+
+    @property
+    def target_delta(self) -> timedelta:
+        return _delta(self.target)
+
+    @property
+    def target_seconds(self) -> float:
+        return _seconds(self.target)
 
     def due_at(self) -> datetime | None:
         """When the target is (or was, for a met or stopped clock) reached; None while paused."""
         if not self.target.target:
             return None
-        return self.crossing(self.target.target.total_seconds(), assume_running=not self.open)
+        return self.crossing(self.target_seconds, assume_running=not self.open)
 
-    def points(self, policy_defaults: Any) -> list[tuple[str, str, float]]:
+    def points(self, policy_defaults: SlaDefaults) -> list[tuple[str, FireKind, float]]:
         """(label, kind, counted seconds) of every warning, the breach and the maximum breach."""
-        target = self.target.target.total_seconds()
-        out: list[tuple[str, str, float]] = []
+        target = self.target_seconds
+        out: list[tuple[str, FireKind, float]] = []
         before = self.target.warn_before if self.target.warn_before is not None else policy_defaults.warn_before
         percents = (self.target.warn_at_percent if self.target.warn_at_percent is not None
                     else policy_defaults.warn_at_percent)
         for lead in before:
             if 0 < lead.total_seconds() < target:
-                out.append((f"{format_duration(lead)} before due", "warning", target - lead.total_seconds()))
+                out.append((f"{format_duration(lead)} before due", FireKind.WARNING, target - lead.total_seconds()))
         for pct in percents:
-            out.append((f"{pct:g}% elapsed", "warning", target * pct / 100.0))
-        out.append(("breach", "breach", target))
+            out.append((f"{pct:g}% elapsed", FireKind.WARNING, target * pct / 100.0))
+        out.append(("breach", FireKind.BREACH, target))
         if self.target.maximum is not None:
-            out.append(("maximum breach", "maximum_breach", self.target.maximum.total_seconds()))
+            out.append(("maximum breach", FireKind.MAXIMUM_BREACH, self.target.maximum.total_seconds()))
         return out
 
     # ---- transitions ------------------------------------------------------------------------
@@ -132,8 +221,8 @@ class Clock:
                 self.segments.append((self.running_since, at))
             self.running_since = None
             self.paused_since = at
-            if self.state == "running":
-                self.state = "paused"
+            if self.state is ClockState.RUNNING:
+                self.state = ClockState.PAUSED
 
     def resume(self, at: datetime) -> None:
         if self.running_since is None and self.open:
@@ -141,16 +230,16 @@ class Clock:
                 self.paused_seconds += max(0.0, (at - self.paused_since).total_seconds())
             self.paused_since = None
             self.running_since = at
-            if self.state == "paused":
-                self.state = "running"
+            if self.state is ClockState.PAUSED:
+                self.state = ClockState.RUNNING
 
-    def stop(self, at: datetime, state: str) -> None:
+    def stop(self, at: datetime, state: ClockState) -> None:
         self.pause(at)
         self.paused_since = None
         self.stopped_at = at
-        if state == "met":
+        if state is ClockState.MET:
             self.met_at = at
-        self.state = state if not (state == "met" and self.breached_at) else "breached"
+        self.state = ClockState.BREACHED if state is ClockState.MET and self.breached_at else state
 
 
 @dataclass
@@ -206,8 +295,8 @@ class _Replay:
             clock.pause(at)
         self.clocks.append(clock)
         due = clock.due_at()
-        self.fires.append(Fire(at, "started", metric, cycle, "started",
-                               f"{target.describe()}: {format_duration(target.target)} "
+        self.fires.append(Fire(at, FireKind.STARTED, metric, cycle, "started",
+                               f"{target.describe()}: {format_duration(clock.target_delta)} "
                                f"{'business' if target.time == 'business' else 'calendar'} time"
                                + (f", due {iso_utc(due)}" if due else "")))
 
@@ -226,14 +315,14 @@ class _Replay:
                     continue
                 self._fire(clock, label, kind, at)
 
-    def _fire(self, clock: Clock, label: str, kind: str, at: datetime) -> None:
+    def _fire(self, clock: Clock, label: str, kind: FireKind, at: datetime) -> None:
         clock.fired[label] = at
         due = clock.due_at()
-        if kind == "breach":
+        if kind is FireKind.BREACH:
             clock.breached_at = at
-            clock.state = "breached"
-            detail = f"{clock.metric} breached its {format_duration(clock.target.target)} target"
-        elif kind == "maximum_breach":
+            clock.state = ClockState.BREACHED
+            detail = f"{clock.metric} breached its {format_duration(clock.target_delta)} target"
+        elif kind is FireKind.MAXIMUM_BREACH and clock.target.maximum is not None:
             clock.maximum_breached_at = at
             detail = f"{clock.metric} passed its {format_duration(clock.target.maximum)} maximum"
         else:
@@ -244,7 +333,7 @@ class _Replay:
 
     def apply(self, ev: SlaEvent) -> None:
         t = ev.type
-        if t == "created":
+        if t is SlaEventType.CREATED:
             self.created_at = self.created_at or ev.at
             if ev.value:
                 self._set_status(ev.value, ev.at)
@@ -253,8 +342,8 @@ class _Replay:
                 if metric.start == "created":
                     self.start(metric.id, ev.at)
             return
-        if t in ("reply", "public_reply", "internal_note"):
-            public = ev.public if ev.public is not None else t != "internal_note"
+        if t in _REPLIES:
+            public = ev.public if ev.public is not None else t is not SlaEventType.INTERNAL_NOTE
             is_agent = ev.author_is_agent
             if is_agent is None and ev.author in ("agent", "customer"):
                 is_agent = ev.author == "agent"
@@ -267,23 +356,24 @@ class _Replay:
                 self.first_response_seen = True
                 self._met("first_response", ev.at)
             return
-        if t == "status" and ev.value:
-            self._set_status(ev.value, ev.at)
+        if t is SlaEventType.STATUS:
+            if ev.value:
+                self._set_status(ev.value, ev.at)
             return
-        if t in ("resolved", "reopened"):
-            self._set_status(Status.RESOLVED.value if t == "resolved" else Status.OPEN.value, ev.at)
+        if t in (SlaEventType.RESOLVED, SlaEventType.REOPENED):
+            self._set_status(Status.RESOLVED.value if t is SlaEventType.RESOLVED else Status.OPEN.value, ev.at)
             return
-        if t in ("severity", "tier", "category", "channel", "level"):
-            key = "tier" if t == "tier" else t
-            self.attrs[key] = ev.value
-            self._retarget(ev.at, f"{t} → {ev.value}")
-            if t == "level" and ev.value:
+        if t in SELECTOR_EVENTS:
+            selector = SELECTOR_EVENTS[t]
+            self.attrs[selector] = ev.value
+            self._retarget(ev.at, selector, ev.value)
+            if t is SlaEventType.LEVEL and ev.value:
                 self._met(f"level:{ev.value}", ev.at)
                 self._start_on(f"level:{ev.value}", ev.at)
             return
-        if t in ("escalated", "paged", "acknowledged", "assigned"):
-            self._met(t, ev.at)
-            self._start_on(t, ev.at)
+        if t in _MILESTONES:
+            self._met(t.value, ev.at)
+            self._start_on(t.value, ev.at)
             return
         raise ValueError(f"unknown event type {t!r}")
 
@@ -297,10 +387,10 @@ class _Replay:
         for clock in self.clocks:
             metric = self.policy.metric(clock.metric)
             if clock.open and what in metric.met_by:
-                clock.stop(at, "met")
+                clock.stop(at, ClockState.MET)
                 late = f", {format_duration_seconds((at - clock.breached_at).total_seconds())} after its breach" \
                     if clock.breached_at else ""
-                self.fires.append(Fire(at, "met", clock.metric, clock.cycle, "met", f"{clock.metric} met{late}"))
+                self.fires.append(Fire(at, FireKind.MET, clock.metric, clock.cycle, "met", f"{clock.metric} met{late}"))
                 if metric.recurring and self.status not in RESOLVED:
                     restart.append(metric.id)
         for metric_id in restart:
@@ -316,17 +406,17 @@ class _Replay:
             self._met("resolved", at)
             for clock in self.clocks:
                 if clock.open:
-                    clock.stop(at, "stopped")
-                    self.fires.append(Fire(at, "stopped", clock.metric, clock.cycle, "stopped",
+                    clock.stop(at, ClockState.STOPPED)
+                    self.fires.append(Fire(at, FireKind.STOPPED, clock.metric, clock.cycle, "stopped",
                                            f"{clock.metric} stopped: ticket {status}"))
             return
         if before in RESOLVED and status not in RESOLVED:  # reopened: resolution counts again
             for clock in self.clocks:
                 if clock.metric == "resolution" and clock.met_at is not None and clock is self._last("resolution"):
                     clock.met_at = None
-                    clock.state = "breached" if clock.breached_at else "paused"
+                    clock.state = ClockState.BREACHED if clock.breached_at else ClockState.PAUSED
                     clock.paused_since = at
-                    self.fires.append(Fire(at, "reopened", clock.metric, clock.cycle, "reopened",
+                    self.fires.append(Fire(at, FireKind.REOPENED, clock.metric, clock.cycle, "reopened",
                                            "resolution clock resumed: ticket reopened"))
         for clock in self.clocks:
             if not clock.open:
@@ -339,15 +429,16 @@ class _Replay:
     def _last(self, metric: str) -> Clock | None:
         return next((c for c in reversed(self.clocks) if c.metric == metric), None)
 
-    def _retarget(self, at: datetime, why: str) -> None:
+    def _retarget(self, at: datetime, cause: str, value: str | None) -> None:
+        why = f"{cause} → {value}"
         for clock in self.clocks:
             if not clock.open:
                 continue
             new = self.target(clock.metric)
             if new is None:
-                clock.stop(at, "cancelled")
-                self.fires.append(Fire(at, "cancelled", clock.metric, clock.cycle, "cancelled",
-                                       f"{clock.metric}: no target after {why}"))
+                clock.stop(at, ClockState.CANCELLED)
+                self.fires.append(Fire(at, FireKind.CANCELLED, clock.metric, clock.cycle, "cancelled",
+                                       f"{clock.metric}: no target after {why}", cause=cause))
                 continue
             if new == clock.target:
                 continue
@@ -357,27 +448,37 @@ class _Replay:
             # Warnings whose instant under the new target has already passed never happened: skip them.
             for label, kind, amount in clock.points(self.policy.sla.defaults):
                 crossed = clock.crossing(amount)
-                if kind == "warning" and label not in clock.fired and crossed is not None and crossed <= at:
+                if kind is FireKind.WARNING and label not in clock.fired and crossed is not None and crossed <= at:
                     clock.skipped.add(label)
             due = clock.due_at()
-            self.fires.append(Fire(at, "retargeted", clock.metric, clock.cycle, "retargeted",
-                                   f"{clock.metric}: {format_duration(old.target)} → {format_duration(new.target)} "
-                                   f"after {why}" + (f", due {iso_utc(due)}" if due else "")))
+            change = Retarget(cause=cause, value=value, old_seconds=_seconds(old), new_seconds=_seconds(new))
+            self.fires.append(Fire(at, FireKind.RETARGETED, clock.metric, clock.cycle, "retargeted",
+                                   f"{clock.metric}: {format_duration(_delta(old))} → {format_duration(_delta(new))} "
+                                   f"after {why}" + (f", due {iso_utc(due)}" if due else ""), retarget=change))
 
 
 def format_duration_seconds(seconds: float) -> str:
-    from datetime import timedelta
-
     return format_duration(timedelta(seconds=round(seconds)))
+
+
+def _delta(target: Target) -> timedelta:
+    """A clock's target duration (clocks exist only for targets that have one)."""
+    if target.target is None:
+        raise ValueError(f"{target.describe()} has no target: it starts no clock")
+    return target.target
+
+
+def _seconds(target: Target) -> float:
+    return _delta(target).total_seconds()
 
 
 def evaluate(policy: Policy, *, ticket: dict[str, Any], events: Sequence[SlaEvent], until: datetime) -> Evaluation:
     """Replay `events` (any order; sorted stably by time) and fire every timer up to `until`."""
     replay = _Replay(policy, ticket)
     ordered = sorted(events, key=lambda e: e.at)
-    if not ordered or ordered[0].type != "created":
+    if not ordered or ordered[0].type is not SlaEventType.CREATED:
         first = ordered[0].at if ordered else until
-        ordered.insert(0, SlaEvent(at=first, type="created"))
+        ordered.insert(0, SlaEvent(at=first, type=SlaEventType.CREATED))
     for ev in ordered:
         if ev.at > until:
             break

@@ -14,54 +14,67 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from connector import policy_store
+from connector.model import EventKind, LinkRole
 from connector.policy import Policy
-from connector.sla.engine import Evaluation, SlaEvent, evaluate
+from connector.sla.engine import Evaluation, FireKind, SlaEvent, SlaEventType, evaluate
 from connector.sla.serialize import clock_json
-from connector.tables import SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
+from connector.store import Database, PolicyVersions
+from connector.store.tables import SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
+from connector.tickets import timeline
+from connector.tickets.timeline import CommentPosted, FieldsChanged, Kind, Linked, ObjectEvent, SlaRecorded, TicketCreated
 
 log = logging.getLogger(__name__)
 
 #: fires that are kept (and put on the timeline); "started"/"stopped" are implied by the clocks
-RECORDED = frozenset({"warning", "breach", "maximum_breach", "met", "retargeted", "cancelled"})
-_HISTORY_KINDS = ("created", "updated", "commented", "incident_triggered", "incident_acknowledged", "linked")
+RECORDED = frozenset({FireKind.WARNING, FireKind.BREACH, FireKind.MAXIMUM_BREACH, FireKind.MET, FireKind.RETARGETED,
+                      FireKind.CANCELLED})
+TIMELINE_KIND = {FireKind.WARNING: Kind.SLA_WARNING, FireKind.BREACH: Kind.SLA_BREACH,
+                  FireKind.MAXIMUM_BREACH: Kind.SLA_MAXIMUM_BREACH, FireKind.MET: Kind.SLA_MET,
+                  FireKind.RETARGETED: Kind.SLA_RETARGETED, FireKind.CANCELLED: Kind.SLA_CANCELLED}
+#: pager events of a linked incident that the clocks react to
+_INCIDENT_EVENTS = {EventKind.INCIDENT_TRIGGERED: SlaEventType.PAGED,
+                    EventKind.INCIDENT_ACKNOWLEDGED: SlaEventType.ACKNOWLEDGED}
+_HISTORY_KINDS = (*timeline.kinds_of(TicketCreated, FieldsChanged, Linked), Kind.COMMENTED,
+                  *(timeline.object_kind("incident", e) for e in _INCIDENT_EVENTS))
 RETRY_AFTER = timedelta(seconds=30)  # a ticket whose refresh failed is tried again this much later
-_FIELD_EVENTS = {"status": "status", "severity": "severity", "customer_tier": "tier", "category": "category",
-                 "channel": "channel", "support_level": "level"}
+#: ticket field → the history event its change is
+_FIELD_EVENTS = {"status": SlaEventType.STATUS, "severity": SlaEventType.SEVERITY,
+                 "customer_tier": SlaEventType.TIER, "category": SlaEventType.CATEGORY,
+                 "channel": SlaEventType.CHANNEL, "support_level": SlaEventType.LEVEL}
 
 
-def history(s: Session, ticket: Ticket) -> tuple[dict[str, Any], list[SlaEvent]]:
+def history(s: Session, ticket: Ticket) -> tuple[dict[str, object], list[SlaEvent]]:
     """The ticket's attributes at creation and the SLA-relevant events of its timeline."""
     entries = s.execute(select(TimelineEntry.at, TimelineEntry.kind, TimelineEntry.data, TimelineEntry.actor)
                         .where(TimelineEntry.ticket_id == ticket.id, TimelineEntry.kind.in_(_HISTORY_KINDS))
                         .order_by(TimelineEntry.at, TimelineEntry.id)).all()
-    initial: dict[str, Any] = {}
+    initial: dict[str, object] | None = None
     events: list[SlaEvent] = []
-    for e in entries:
-        data = e.data or {}
-        if e.kind == "created":
-            initial = dict(data.get("fields") or {})
-            events.append(SlaEvent(at=e.at, type="created", value=initial.get("status")))
-        elif e.kind == "updated":
-            for name, change in (data.get("changes") or {}).items():
-                if name in _FIELD_EVENTS and isinstance(change, list) and len(change) == 2:
-                    events.append(SlaEvent(at=e.at, type=_FIELD_EVENTS[name], value=change[1]))
-        elif e.kind == "commented" and data.get("link_role", "origin") == "origin":
-            events.append(SlaEvent(at=e.at, type="reply", public=bool(data.get("public")),
-                                   author_is_agent=data.get("author_is_agent"), author=e.actor))
-        elif e.kind == "incident_triggered":
-            events.append(SlaEvent(at=e.at, type="paged"))
-        elif e.kind == "incident_acknowledged":
-            events.append(SlaEvent(at=e.at, type="acknowledged"))
-        elif e.kind == "linked" and (data.get("role") == "engineering"):
-            events.append(SlaEvent(at=e.at, type="escalated"))
-    if not initial:  # a ticket older than this history format: take what it is now
+    for at, kind, data, actor in entries:
+        match timeline.decode(kind, data):
+            case TicketCreated(fields=fields) if initial is None:
+                initial = dict(fields)
+                status = fields.get("status")
+                events.append(SlaEvent(at=at, type=SlaEventType.CREATED, value=str(status) if status else None))
+            case FieldsChanged(changes=changes):
+                for name, (_old, new) in changes.items():
+                    if name in _FIELD_EVENTS:
+                        events.append(SlaEvent(at=at, type=_FIELD_EVENTS[name], value=new))
+            case CommentPosted(change=Kind.COMMENTED, link_role=LinkRole.ORIGIN) as c:
+                events.append(SlaEvent(at=at, type=SlaEventType.REPLY, public=c.public,
+                                       author_is_agent=c.author_is_agent, author=actor))
+            case ObjectEvent(event=event) if event in _INCIDENT_EVENTS:
+                events.append(SlaEvent(at=at, type=_INCIDENT_EVENTS[event]))
+            case Linked(role=LinkRole.ENGINEERING):
+                events.append(SlaEvent(at=at, type=SlaEventType.ESCALATED))
+            case _:
+                pass  # e.g. a comment on a linked object: not the customer's conversation
+    if initial is None:  # a ticket older than this history format: take what it is now
         initial = {"severity": ticket.severity, "customer_tier": ticket.customer_tier,
                    "category": ticket.category, "channel": ticket.channel, "status": ticket.status}
     return initial, events
@@ -92,8 +105,8 @@ def refresh(s: Session, policy: Policy, ticket_id: int, now: datetime,
     return new
 
 
-def _key(fire_label: str, kind: str, at: datetime) -> str:
-    return f"{fire_label}@{at.isoformat()}" if kind in ("retargeted", "cancelled") else fire_label
+def _key(fire_label: str, kind: FireKind, at: datetime) -> str:
+    return f"{fire_label}@{at.isoformat()}" if kind in (FireKind.RETARGETED, FireKind.CANCELLED) else fire_label
 
 
 def _record_fires(s: Session, ticket: Ticket, result: Evaluation, now: datetime, started: float) -> list[SlaFire]:
@@ -108,12 +121,12 @@ def _record_fires(s: Session, ticket: Ticket, result: Evaluation, now: datetime,
             continue
         seen.add((fire.metric, fire.cycle, label))
         recorded = now + timedelta(seconds=time.monotonic() - started)  # when it really fired
-        row = SlaFire(ticket_id=ticket.id, metric=fire.metric, cycle=fire.cycle, label=label, kind=fire.kind,
-                      at=fire.at, recorded_at=recorded, detail=fire.detail)
+        row = SlaFire(ticket_id=ticket.id, metric=fire.metric, cycle=fire.cycle, label=label, kind=fire.kind.value,
+                      at=fire.at, recorded_at=recorded, detail=fire.detail, data=fire.facts())
         s.add(row)
-        s.add(TimelineEntry(ticket_id=ticket.id, at=fire.at, recorded_at=recorded, kind=f"sla_{fire.kind}",
-                            source="connector/sla", actor=None, summary=fire.detail,
-                            data={"metric": fire.metric, "cycle": fire.cycle, "label": fire.label}))
+        timeline.write(s, ticket_id=ticket.id, at=fire.at, recorded_at=recorded, source="connector/sla",
+                       summary=fire.detail, record=SlaRecorded(kind=TIMELINE_KIND[fire.kind], metric=fire.metric,
+                                                               cycle=fire.cycle, label=fire.label))
         new.append(row)
         log.info("sla fire", extra={"ticket_id": ticket.id, "metric": fire.metric, "kind": fire.kind,
                                     "late_seconds": round((recorded - fire.at).total_seconds(), 3)})
@@ -131,8 +144,8 @@ def _store_clocks(s: Session, ticket: Ticket, result: Evaluation, policy: Policy
             s.add(row)
         elif row.data == data:
             continue  # a closed clock does not change: no write
-        row.state = clock.state
-        row.target_seconds = clock.target.target.total_seconds()
+        row.state = clock.state.value
+        row.target_seconds = clock.target_seconds
         row.started_at = clock.started_at
         row.due_at = clock.due_at()
         row.met_at = clock.met_at
@@ -155,7 +168,8 @@ def _arm(s: Session, ticket_id: int, fire_at: datetime | None) -> None:
         timer.fire_at = fire_at
 
 
-def sweep(rt: Any, *, now: datetime | None = None, limit: int = 500, chunk: int = 50) -> int:
+def sweep(db: Database, policies: PolicyVersions, *, now: datetime | None = None, limit: int = 500,
+          chunk: int = 50) -> int:
     """Refresh every ticket whose timer is due; returns how many were refreshed.
 
     Works in transactions of `chunk` tickets (on SQLite the write lock is shared with webhook
@@ -166,15 +180,15 @@ def sweep(rt: Any, *, now: datetime | None = None, limit: int = 500, chunk: int 
     started = time.monotonic()
     done = 0
     while done < limit:
-        with rt.db.session() as s:
+        with db.session() as s:
             q = (select(SlaTimer.ticket_id).where(SlaTimer.fire_at <= now).order_by(SlaTimer.fire_at)
                  .limit(min(chunk, limit - done)))
-            if not rt.db.is_sqlite:
+            if not db.is_sqlite:
                 q = q.with_for_update(skip_locked=True)
             due = list(s.scalars(q))
             if not due:
                 break
-            policy = policy_store.active(s, fallback=rt.settings.policy).policy
+            policy = policies.active(s).policy
             for ticket_id in due:
                 try:
                     with s.begin_nested():

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 import statistics
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -25,9 +24,9 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from connector.errors import ConnectorError
-from connector.policy.durations import parse_duration
-from connector.sla.engine import iso_utc
-from connector.tables import SlaClock, SlaFire, Ticket
+from connector.policy import format_duration
+from connector.sla.engine import OPEN_STATES, ClockState, FireKind, Retarget, iso_utc
+from connector.store.tables import SlaClock, SlaFire, Ticket
 
 DEFAULT_DAYS = 30
 METRIC_ORDER = ("first_response", "next_update", "resolution")
@@ -36,7 +35,8 @@ _WHAT_FAILED = {
     "next_update": "no public agent update",
     "resolution": "not resolved",
 }
-_RETARGET = re.compile(r"^\S+: (\S+) → (\S+) after (\w+) → ")
+_UNFINISHED = (ClockState.RUNNING.value, ClockState.PAUSED.value)
+_ENDED = (ClockState.STOPPED.value, ClockState.CANCELLED.value)
 CSV_COLUMNS = ("section", "since", "until", "metric", "basis", "severity", "tier", "channel", "ticket_id", "title",
                "tickets", "resolved", "met", "breached", "overdue", "open", "stopped", "compliance_percent",
                "count", "mean_seconds", "median_seconds", "p90_seconds", "due_at", "breached_at", "met_at",
@@ -191,13 +191,13 @@ def _stats(values: Sequence[float]) -> dict[str, Any]:
 def _classes(now: datetime) -> dict[str, ColumnElement[bool]]:
     c = SlaClock
     met_late = and_(c.met_at.is_not(None), c.due_at.is_not(None), c.met_at > c.due_at)
-    unfinished = and_(c.breached_at.is_(None), c.met_at.is_(None), c.state.in_(("running", "paused")))
+    unfinished = and_(c.breached_at.is_(None), c.met_at.is_(None), c.state.in_(_UNFINISHED))
     return {
         "met": and_(c.breached_at.is_(None), c.met_at.is_not(None), or_(c.due_at.is_(None), c.met_at <= c.due_at)),
         "breached": or_(c.breached_at.is_not(None), met_late),
         "overdue": and_(unfinished, c.due_at.is_not(None), c.due_at <= now),
         "open": and_(unfinished, or_(c.due_at.is_(None), c.due_at > now)),
-        "stopped": and_(c.breached_at.is_(None), c.met_at.is_(None), c.state.in_(("stopped", "cancelled"))),
+        "stopped": and_(c.breached_at.is_(None), c.met_at.is_(None), c.state.in_(_ENDED)),
     }
 
 
@@ -230,7 +230,7 @@ def _breaches(s: Session, chosen: ColumnElement[bool], now: datetime) -> list[di
     out = []
     for clock, title, sev, tier in rows:
         due = clock.due_at or clock.breached_at
-        end = clock.met_at or (now if clock.state in ("running", "paused", "breached") else None)
+        end = clock.met_at or (now if clock.state in OPEN_STATES else None)
         late = max(0.0, (end - due).total_seconds()) if due and end else None
         out.append({
             "ticket_id": clock.ticket_id, "title": title, "metric": clock.metric, "cycle": clock.cycle,
@@ -244,17 +244,19 @@ def _breaches(s: Session, chosen: ColumnElement[bool], now: datetime) -> list[di
     return out
 
 
-def _retargets(s: Session, chosen: ColumnElement[bool]) -> dict[tuple[int, str, int], list[str]]:
-    q = (select(SlaFire.ticket_id, SlaFire.metric, SlaFire.cycle, SlaFire.detail)
-         .join(Ticket, Ticket.id == SlaFire.ticket_id).where(chosen, SlaFire.kind == "retargeted")
+def _retargets(s: Session, chosen: ColumnElement[bool]) -> dict[tuple[int, str, int], list[Retarget]]:
+    q = (select(SlaFire.ticket_id, SlaFire.metric, SlaFire.cycle, SlaFire.data)
+         .join(Ticket, Ticket.id == SlaFire.ticket_id).where(chosen, SlaFire.kind == FireKind.RETARGETED.value)
          .order_by(SlaFire.at, SlaFire.id))
-    out: dict[tuple[int, str, int], list[str]] = {}
-    for ticket_id, metric, cycle, detail in s.execute(q):
-        out.setdefault((ticket_id, metric, cycle), []).append(detail)
+    out: dict[tuple[int, str, int], list[Retarget]] = {}
+    for ticket_id, metric, cycle, data in s.execute(q):
+        if data and data.get("retarget"):
+            out.setdefault((ticket_id, metric, cycle), []).append(Retarget.from_json(data["retarget"]))
     return out
 
 
-def breach_reason(clock: SlaClock, severity: str | None, tier: str | None, retargets: Iterable[str] = ()) -> str:
+def breach_reason(clock: SlaClock, severity: str | None, tier: str | None,
+                  retargets: Iterable[Retarget] = ()) -> str:
     """E.g. "no public agent reply within 4h business time (P1, enterprise); paused 25 min"."""
     data = clock.data or {}
     target = data.get("target") or human(clock.target_seconds)
@@ -267,27 +269,20 @@ def breach_reason(clock: SlaClock, severity: str | None, tier: str | None, retar
         parts.append(f"met {human((clock.met_at - due).total_seconds())} after due")
     elif clock.breached_at is None:
         parts.append("still open past due, breach not yet recorded")
-    elif clock.state in ("stopped", "cancelled"):
+    elif clock.state in _ENDED:
         parts.append(f"{clock.state} after the breach")
     if data.get("maximum_breached_at") and data.get("maximum"):
         parts.append(f"also passed its {data['maximum']} maximum")
     if (clock.paused_seconds or 0) > 0:
         parts.append(f"paused {human(clock.paused_seconds)}")
-    for detail in retargets:
-        parts.append(_retarget_phrase(detail))
+    for change in retargets:
+        parts.append(f"target {'lowered' if change.lowered else 'raised'} from {_duration(change.old_seconds)} "
+                     f"to {_duration(change.new_seconds)} by {change.cause} change")
     return "; ".join(parts)
 
 
-def _retarget_phrase(detail: str) -> str:
-    m = _RETARGET.match(detail)
-    if not m:
-        return f"target changed ({detail})"
-    old, new, why = m.groups()
-    try:
-        lowered = parse_duration(new) < parse_duration(old)
-    except ValueError:
-        return f"target changed from {old} to {new} by {why} change"
-    return f"target {'lowered' if lowered else 'raised'} from {old} to {new} by {why} change"
+def _duration(seconds: float) -> str:
+    return format_duration(timedelta(seconds=round(seconds)))
 
 
 # ---- rendering ----------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from connector.errors import PayloadError
+from connector.inbound import parse_time
 from connector.policy import Policy, format_duration
-from connector.sla.engine import Clock, Fire, SlaEvent, iso_utc
+from connector.sla.engine import Clock, Fire, SlaEvent, SlaEventType, iso_utc
 
 
 def clock_json(clock: Clock, policy: Policy, *, at: datetime) -> dict[str, Any]:
@@ -15,8 +17,8 @@ def clock_json(clock: Clock, policy: Policy, *, at: datetime) -> dict[str, Any]:
     return {
         "metric": clock.metric,
         "cycle": clock.cycle,
-        "target": format_duration(clock.target.target),
-        "target_seconds": clock.target.target.total_seconds(),
+        "target": format_duration(clock.target_delta),
+        "target_seconds": clock.target_seconds,
         "maximum": format_duration(clock.target.maximum) if clock.target.maximum else None,
         "time": clock.target.time or policy.sla.defaults.time,
         "calendar": clock.target.calendar,
@@ -25,7 +27,7 @@ def clock_json(clock: Clock, policy: Policy, *, at: datetime) -> dict[str, Any]:
         "paused_seconds": round(clock.paused_seconds + (
             (at - clock.paused_since).total_seconds() if clock.paused_since and clock.open else 0.0), 3),
         "counted_seconds": round(clock.counted(at if clock.open else (clock.met_at or at)), 3),
-        "state": clock.state,
+        "state": clock.state.value,
         "met_at": iso_utc(clock.met_at),
         "breached_at": iso_utc(clock.breached_at),
         "maximum_breached_at": iso_utc(clock.maximum_breached_at),
@@ -35,15 +37,12 @@ def clock_json(clock: Clock, policy: Policy, *, at: datetime) -> dict[str, Any]:
 
 
 def fire_json(fire: Fire) -> dict[str, Any]:
-    return {"at": iso_utc(fire.at), "kind": fire.kind, "metric": fire.metric, "cycle": fire.cycle,
+    return {"at": iso_utc(fire.at), "kind": fire.kind.value, "metric": fire.metric, "cycle": fire.cycle,
             "label": fire.label, "detail": fire.detail}
 
 
 def events_from(items: Iterable[dict[str, Any]]) -> list[SlaEvent]:
     """Scenario events (`{"at", "type", ...}`) → SlaEvents; raises ValueError naming the bad item."""
-    from adapters.base import parse_time
-    from connector.errors import PayloadError
-
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, dict) or "at" not in item or "type" not in item:
@@ -52,8 +51,12 @@ def events_from(items: Iterable[dict[str, Any]]) -> list[SlaEvent]:
             at = parse_time(item["at"], vendor="scenario", path=f"events[{i}].at")
         except PayloadError as exc:
             raise ValueError(f"events[{i}].at: {exc.message}") from exc
+        try:
+            kind = SlaEventType(item["type"])
+        except ValueError:
+            raise ValueError(f"events[{i}].type: unknown event type {item['type']!r}") from None
         value = item.get("value") or item.get(item["type"]) or item.get("status")
-        out.append(SlaEvent(at=at, type=item["type"], author=item.get("author"),
+        out.append(SlaEvent(at=at, type=kind, author=item.get("author"),
                             author_is_agent=item.get("author_is_agent"), public=item.get("public"),
                             value=value, tags=tuple(item.get("tags") or ())))
     return out

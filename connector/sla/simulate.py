@@ -19,14 +19,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.base import parse_time
 from connector.errors import ConnectorError, PayloadError
+from connector.inbound import parse_time
 from connector.policy import Policy, load_policy
-from connector.sla.engine import evaluate
+from connector.sla.engine import FireKind, evaluate
 from connector.sla.serialize import clock_json, events_from, fire_json
 
-#: fire kinds shown as actions (the rest — started, stopped — are in the clocks themselves)
-ACTIONS = ("warning", "breach", "maximum_breach", "met", "retargeted", "cancelled", "reopened", "started", "stopped")
+#: fire kinds shown as actions: all of them
+ACTIONS = frozenset(FireKind)
 
 
 class ScenarioError(ConnectorError):

@@ -1,0 +1,80 @@
+"""Moving work: RQ queues on Redis, or on an in-process fakeredis with a worker thread (embedded).
+
+Redis only moves work. Every job takes ids, is idempotent, and the database says what is left to
+do, so a Redis that forgot everything is repaired by the reconciler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fakeredis
+import redis
+from rq import Queue
+
+from connector import defaults
+
+#: Errors that mean "Redis is unreachable right now": the caller stores first and lets the reconciler catch up.
+QueueUnavailable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+class JobQueue:
+    """The connector's one queue, with verbs for each job it carries."""
+
+    def __init__(self, connection: redis.Redis, name: str = defaults.QUEUE_NAME):
+        self.connection = connection
+        self.rq = Queue(name, connection=connection)
+        self.inbox_key = f"connector:inbox:{name}"
+
+    def notify_delivery(self, delivery_id: int) -> None:
+        """The acknowledgement path's one Redis command: put a stored delivery's id in the inbox.
+
+        A dispatcher turns inbox ids into RQ jobs (`dispatch`); an RQ enqueue costs a pickled job
+        and two pipelines, too much to pay before answering a webhook."""
+        self.connection.lpush(self.inbox_key, delivery_id)
+
+    def dispatch(self, *, block: float = 0, limit: int = 500) -> int:
+        """Enqueue a processing job for each id in the inbox (waiting up to `block` seconds for the
+        first); returns how many. An id popped and then lost (a crash right here) stays `received`
+        in the database, and the reconciler enqueues it."""
+        ids: list[bytes] = []
+        if block:
+            first = self.connection.brpop([self.inbox_key], timeout=block)
+            if first is None:
+                return 0
+            ids.append(first[1])
+        more = self.connection.rpop(self.inbox_key, limit - len(ids))
+        ids.extend(more or [])
+        for raw in ids:
+            self.enqueue_delivery(int(raw))
+        return len(ids)
+
+    @classmethod
+    def from_url(cls, url: str, name: str = defaults.QUEUE_NAME) -> JobQueue:
+        conn = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+        return cls(conn, name)
+
+    @classmethod
+    def embedded(cls, name: str = defaults.QUEUE_NAME) -> JobQueue:
+        return cls(fakeredis.FakeRedis(server=fakeredis.FakeServer()), name)
+
+    def enqueue_delivery(self, delivery_id: int) -> None:
+        self.rq.enqueue_call(
+            "connector.inbox.jobs.process_delivery",
+            args=(delivery_id,),
+            job_id=f"delivery-{delivery_id}",
+            timeout=defaults.JOB_TIMEOUT_SECONDS,
+            result_ttl=300,
+            failure_ttl=7 * 24 * 3600,
+            description=f"process delivery {delivery_id}",
+        )
+
+    def enqueue(self, func: str, *args: Any, job_id: str | None = None) -> None:
+        self.rq.enqueue_call(func, args=args, job_id=job_id, timeout=defaults.JOB_TIMEOUT_SECONDS, result_ttl=300)
+
+    def depth(self) -> int:
+        """Deliveries waiting: in the inbox, or enqueued and not yet started."""
+        return int(self.connection.llen(self.inbox_key)) + self.rq.count
+
+    def ping(self) -> None:
+        self.connection.ping()

@@ -1,0 +1,95 @@
+"""The runtime: what one process shares — settings, the database, the queue, the adapters and the
+mapping engine it was handed, the versioned documents with their caches — and its background threads.
+
+The composition roots (`connector.wiring`, used by the CLI, the app factory and the demo) build the
+adapters and the mapping engine and hand them in; nothing here imports `adapters/`, `mappings/` or
+`webhooks/`. Queued jobs take ids and find the runtime with `current()`, so the same job code runs in
+the embedded worker thread, in `connector worker` processes and in tests.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+
+from connector.config import Settings
+from connector.inbound import Adapter
+from connector.model import MappingEngine
+from connector.queue import Dispatcher, EmbeddedWorker, JobQueue
+from connector.runtime.ticker import Duty, Ticker
+from connector.store import Database, MappingVersions, PolicyVersions
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, adapters: Mapping[str, Adapter], mappings: MappingEngine,
+                 db: Database | None = None, queue: JobQueue | None = None):
+        self.settings = settings
+        self.db = db or Database(settings.database_url)
+        if queue is None:
+            queue = JobQueue.embedded(settings.queue_name) if settings.embedded else JobQueue.from_url(
+                settings.redis_url or "", settings.queue_name
+            )
+        self.queue = queue
+        self.adapters: dict[str, Adapter] = dict(adapters)
+        self.mappings = MappingVersions(mappings)
+        self.policies = PolicyVersions(fallback=settings.policy)
+        self.embedded_worker: EmbeddedWorker | None = None
+        self.ticker: Ticker | None = None
+        self.dispatcher: Dispatcher | None = None
+
+    def adapter(self, vendor: str) -> Adapter:
+        return self.adapters[vendor]
+
+    def start_embedded_worker(self) -> None:
+        """Embedded mode: process jobs in this process, in a thread."""
+        if self.embedded_worker is None:
+            self.embedded_worker = EmbeddedWorker(self.queue)
+            self.embedded_worker.start()
+
+    def start_dispatcher(self) -> None:
+        """Turn acknowledged deliveries' inbox ids into RQ jobs, in this process."""
+        if self.dispatcher is None:
+            self.dispatcher = Dispatcher(self.queue)
+            self.dispatcher.start()
+
+    def start_ticker(self, duties: Sequence[Duty]) -> None:
+        """Run periodic duties (the reconciler, the SLA sweeper) in this process."""
+        if self.ticker is None:
+            self.ticker = Ticker(duties)
+            self.ticker.start()
+
+    def close(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+            self.dispatcher = None
+        if self.ticker is not None:
+            self.ticker.stop()
+            self.ticker = None
+        if self.embedded_worker is not None:
+            self.embedded_worker.stop()
+            self.embedded_worker = None
+        self.db.dispose()
+
+
+_lock = threading.Lock()
+_current: Runtime | None = None
+
+
+def install(rt: Runtime | None) -> Runtime | None:
+    """Make `rt` the runtime jobs in this process use; returns the previous one."""
+    global _current
+    with _lock:
+        prev, _current = _current, rt
+    return prev
+
+
+def current() -> Runtime:
+    """The runtime installed in this process (by `connector worker`, `connector serve`, the app
+    factory or a test). A job cannot build one: only a composition root knows the adapters."""
+    with _lock:
+        if _current is None:
+            raise RuntimeError("no connector runtime in this process: run jobs with `connector worker`")
+        return _current
+
+
+__all__ = ["Duty", "Runtime", "Ticker", "current", "install"]

@@ -1,0 +1,261 @@
+"""The SQL schema: the source of truth. Alembic migrations in `connector/store/migrations` create it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite so autoincrement works there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, whatever the backend keeps (SQLite keeps naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DeliveryStatus(StrEnum):
+    """Where a stored delivery is: received → processed | ignored | failed → dead; rejected:
+    authentic but unreadable (answered 400, kept for inspection and replay)."""
+
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    FAILED = "failed"
+    DEAD = "dead"
+    REJECTED = "rejected"
+
+
+#: Statuses no job changes any more (only a replay does).
+FINAL_STATUSES = frozenset({DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED, DeliveryStatus.REJECTED,
+                            DeliveryStatus.DEAD})
+
+
+class Delivery(Base):
+    """One webhook delivery as received: the raw inbox. `body` is never modified."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("vendor", "instance", "dedupe_key", name="uq_deliveries_dedupe"),
+        Index("ix_deliveries_status_received", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    vendor: Mapped[str] = mapped_column(String(32))
+    instance: Mapped[str] = mapped_column(String(64))
+    dedupe_key: Mapped[str] = mapped_column(String(255))
+    event_type: Mapped[str | None] = mapped_column(String(128))
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.RECEIVED.value)  # a DeliveryStatus
+    outcome: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ticket_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("tickets.id"))
+
+
+class Ticket(Base):
+    """The canonical ticket. `field_versions` holds, per field, the time of the event that last set it."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32), default="new")
+    severity: Mapped[str | None] = mapped_column(String(32))
+    category: Mapped[str | None] = mapped_column(String(128))
+    customer_id: Mapped[str | None] = mapped_column(String(255))
+    customer_name: Mapped[str | None] = mapped_column(String(255))
+    customer_tier: Mapped[str | None] = mapped_column(String(64))
+    requester_id: Mapped[str | None] = mapped_column(String(255))
+    requester_name: Mapped[str | None] = mapped_column(String(255))
+    requester_email: Mapped[str | None] = mapped_column(String(320))
+    support_level: Mapped[str | None] = mapped_column(String(16))
+    assignee: Mapped[str | None] = mapped_column(String(255))
+    group_name: Mapped[str | None] = mapped_column(String(255))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    impact_users: Mapped[int | None] = mapped_column(Integer)
+    csat: Mapped[float | None] = mapped_column(Float)
+    root_cause: Mapped[str | None] = mapped_column(Text)
+    resolution_summary: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    field_versions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+    links: Mapped[list[Link]] = relationship(back_populates="ticket", order_by="Link.id")
+
+
+class Link(Base):
+    """A vendor object bound to a ticket. One vendor object belongs to at most one ticket."""
+
+    __tablename__ = "links"
+    __table_args__ = (
+        UniqueConstraint("vendor", "instance", "object_type", "external_id", name="uq_links_object"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), index=True)
+    vendor: Mapped[str] = mapped_column(String(32))
+    instance: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str | None] = mapped_column(String(255))
+    url: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(32))  # a connector.model.LinkRole
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="links")
+
+
+class TimelineEntry(Base):
+    """The time-stamped trail of a ticket: every change, comment, incident event and decision."""
+
+    __tablename__ = "timeline"
+    __table_args__ = (Index("ix_timeline_ticket_at", "ticket_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it happened (the vendor's time)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(64))  # see connector.tickets.timeline: written and read there
+    source: Mapped[str] = mapped_column(String(96))  # "zendesk/default", "connector"
+    delivery_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("deliveries.id"))
+    actor: Mapped[str | None] = mapped_column(String(255))
+    summary: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class MappingVersion(Base):
+    """Every version of every field-mapping document; exactly one active per (vendor, instance)."""
+
+    __tablename__ = "mapping_versions"
+    __table_args__ = (UniqueConstraint("vendor", "instance", "version", name="uq_mapping_version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    vendor: Mapped[str] = mapped_column(String(32))
+    instance: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class SlaClock(Base):
+    """The state of one SLA clock as last computed (a cache of the engine's answer, for reports and
+    the API). The engine recomputes it from the ticket's history; `sla_fires` holds what fired."""
+
+    __tablename__ = "sla_clocks"
+    __table_args__ = (UniqueConstraint("ticket_id", "metric", "cycle", name="uq_sla_clock"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), index=True)
+    metric: Mapped[str] = mapped_column(String(64))
+    cycle: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    target_seconds: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SlaFire(Base):
+    """A warning, breach or met that fired. The unique key makes each fire at most once."""
+
+    __tablename__ = "sla_fires"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "metric", "cycle", "label", name="uq_sla_fire"),
+        Index("ix_sla_fires_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), index=True)
+    metric: Mapped[str] = mapped_column(String(64))
+    cycle: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(96))
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it was due to fire
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # when it did
+    detail: Mapped[str] = mapped_column(Text)  # for people; code reads `data`
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)  # connector.sla.engine.Fire.facts()
+
+
+class SlaTimer(Base):
+    """When a ticket's clocks next need the engine. The sweeper reads only rows that are due, so a
+    tick costs what is due, not what is open."""
+
+    __tablename__ = "sla_timers"
+
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), primary_key=True)
+    fire_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class PolicyVersion(Base):
+    """Every version of the support policy document; exactly one active."""
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (UniqueConstraint("version", name="uq_policy_version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    comment: Mapped[str | None] = mapped_column(Text)

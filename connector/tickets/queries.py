@@ -1,0 +1,67 @@
+"""Reading tickets: the list with its filters, one ticket with links, SLA clocks and timeline, as JSON.
+Shared by the admin API, the CLI and the demo."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from connector.errors import NotFound
+from connector.model import TICKET_FIELDS
+from connector.store.tables import Link, SlaClock, Ticket, TimelineEntry
+
+#: query-string filters of the ticket list → the column each one compares
+FILTERS = ("status", "severity", "customer_tier", "channel")
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    total: int
+    tickets: list[dict[str, Any]]
+
+
+def list_tickets(s: Session, *, filters: Mapping[str, str], limit: int, offset: int) -> TicketPage:
+    """Tickets, newest first; `filters` may name any of FILTERS (others are ignored)."""
+    q = select(Ticket).order_by(Ticket.id.desc())
+    for name in FILTERS:
+        if filters.get(name):
+            q = q.where(getattr(Ticket, name) == filters[name])
+    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = s.scalars(q.limit(limit).offset(offset)).all()
+    return TicketPage(total=total, tickets=[ticket_json(t, s, full=False) for t in rows])
+
+
+def get_ticket(s: Session, ticket_id: int) -> dict[str, Any]:
+    """One ticket with its links, SLA clocks and timeline; NotFound if there is none."""
+    t = s.get(Ticket, ticket_id)
+    if t is None:
+        raise NotFound(f"no ticket {ticket_id}")
+    return ticket_json(t, s, full=True)
+
+
+def ticket_json(t: Ticket, s: Session, *, full: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": t.id, **{name: getattr(t, name) for name in TICKET_FIELDS}}
+    for name in ("created_at", "updated_at", "first_response_at", "resolved_at", "closed_at"):
+        out[name] = _iso(getattr(t, name))
+    links = s.scalars(select(Link).where(Link.ticket_id == t.id).order_by(Link.id)).all()
+    out["links"] = [{"vendor": ln.vendor, "instance": ln.instance, "object_type": ln.object_type,
+                     "external_id": ln.external_id, "key": ln.key, "url": ln.url, "role": ln.role}
+                    for ln in links]
+    if full:
+        entries = s.scalars(select(TimelineEntry).where(TimelineEntry.ticket_id == t.id)
+                            .order_by(TimelineEntry.at, TimelineEntry.id)).all()
+        out["timeline"] = [{"at": _iso(e.at), "recorded_at": _iso(e.recorded_at), "kind": e.kind,
+                            "source": e.source, "actor": e.actor, "summary": e.summary,
+                            "delivery_id": e.delivery_id, "data": e.data} for e in entries]
+        clocks = s.scalars(select(SlaClock).where(SlaClock.ticket_id == t.id)
+                           .order_by(SlaClock.started_at, SlaClock.metric, SlaClock.cycle)).all()
+        out["sla_clocks"] = [c.data for c in clocks]
+    return out
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
