@@ -24,9 +24,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from adapters.zendesk import signature
 from bench.load import PhaseResult, RequestSource, Sample, closed_loop, http_request, open_loop
 from bench.servers import HOST, Backend, Gunicorn, GunicornSettings, PostgresBackend, SqliteBackend
-from adapters.zendesk import signature
 from connector.demo.payloads import zendesk_event, zendesk_ticket
 
 SECRET = "bench-zendesk-signing-secret"
@@ -37,8 +37,12 @@ TARGET_RATIO = 0.6
 TARGET_P99_MS = 50.0
 
 _AGENTS = (("42", "Maya Chen"), ("43", "Tomás Ruiz"), ("44", "Aiko Tanaka"))
-_SUBJECTS = ("Cannot export invoices", "SSO login loops back to the sign-in page",
-             "Webhook retries flooding our endpoint", "Refund not showing on the statement")
+_SUBJECTS = (
+    "Cannot export invoices",
+    "SSO login loops back to the sign-in page",
+    "Webhook retries flooding our endpoint",
+    "Refund not showing on the statement",
+)
 _STATUSES = ("NEW", "OPEN", "PENDING", "HOLD", "SOLVED")
 _PRIORITIES = ("LOW", "NORMAL", "HIGH", "URGENT")
 #: event type → weight: replies and status changes dominate real ticket traffic
@@ -51,18 +55,30 @@ def zendesk_payload(rng: random.Random, at: datetime) -> dict[str, Any]:
     ticket_id = rng.randint(10_000, 10_499)
     status, priority = rng.choice(_STATUSES), rng.choice(_PRIORITIES)
     created = at - timedelta(hours=rng.randint(1, 72))
-    ticket = zendesk_ticket(ticket_id=ticket_id, subject=rng.choice(_SUBJECTS),
-                            description="Steps to reproduce are in the first comment.", status=status,
-                            priority=priority, requester_id=str(rng.randint(900_000, 999_999)),
-                            organization_id=str(rng.randint(70, 90)), tags=rng.sample(
-                                ["billing", "sso", "vip", "webhooks", "refund", "eu"], 2),
-                            created=created, updated=at, assignee_id=rng.choice(_AGENTS)[0])
+    ticket = zendesk_ticket(
+        ticket_id=ticket_id,
+        subject=rng.choice(_SUBJECTS),
+        description="Steps to reproduce are in the first comment.",
+        status=status,
+        priority=priority,
+        requester_id=str(rng.randint(900_000, 999_999)),
+        organization_id=str(rng.randint(70, 90)),
+        tags=rng.sample(["billing", "sso", "vip", "webhooks", "refund", "eu"], 2),
+        created=created,
+        updated=at,
+        assignee_id=rng.choice(_AGENTS)[0],
+    )
     event: dict[str, Any] = {}
     if name == "comment_added":
         agent = rng.choice(_AGENTS)
-        event = {"comment": {"id": str(rng.randint(10**9, 10**10)), "body": "Thanks, we are looking into it.",
-                             "is_public": rng.random() < 0.7,
-                             "author": {"id": agent[0], "is_staff": True, "name": agent[1]}}}
+        event = {
+            "comment": {
+                "id": str(rng.randint(10**9, 10**10)),
+                "body": "Thanks, we are looking into it.",
+                "is_public": rng.random() < 0.7,
+                "author": {"id": agent[0], "is_staff": True, "name": agent[1]},
+            }
+        }
     elif name == "status_changed":
         event = {"current": status, "previous": rng.choice([s for s in _STATUSES if s != status])}
     elif name == "priority_changed":
@@ -74,8 +90,11 @@ def zendesk_payload(rng: random.Random, at: datetime) -> dict[str, Any]:
 
 def signed_headers(body: bytes) -> dict[str, str]:
     """What Zendesk sends with a webhook body: JSON, the webhook's id, the signature and its time."""
-    return {"Content-Type": "application/json", "X-Zendesk-Webhook-Id": "01HWBENCH0000000000000000",
-            **signature.sign(body=body, secret=SECRET, now=datetime.now(UTC))}
+    return {
+        "Content-Type": "application/json",
+        "X-Zendesk-Webhook-Id": "01HWBENCH0000000000000000",
+        **signature.sign(body=body, secret=SECRET, now=datetime.now(UTC)),
+    }
 
 
 def build_requests(count: int, port: int, rng: random.Random) -> list[bytes]:
@@ -84,7 +103,9 @@ def build_requests(count: int, port: int, rng: random.Random) -> list[bytes]:
     for _ in range(count):
         body = json.dumps(zendesk_payload(rng, datetime.now(UTC))).encode()
         headers = signed_headers(body) | {
-            "User-Agent": "Zendesk Webhook", "X-Zendesk-Webhook-Invocation-Id": str(rng.getrandbits(63))}
+            "User-Agent": "Zendesk Webhook",
+            "X-Zendesk-Webhook-Invocation-Id": str(rng.getrandbits(63)),
+        }
         out.append(http_request(HOST, port, PATH, body, headers))
     return out
 
@@ -102,13 +123,16 @@ def with_cpu(server: Gunicorn, run: Callable[[], PhaseResult]) -> PhaseResult:
     wall, gen, srv = time.perf_counter(), time.process_time(), server.cpu_seconds()
     phase = run()
     wall = time.perf_counter() - wall
-    phase.cpu = {"server": 100 * (server.cpu_seconds() - srv) / wall,
-                 "generator": 100 * (time.process_time() - gen) / wall}
+    phase.cpu = {
+        "server": 100 * (server.cpu_seconds() - srv) / wall,
+        "generator": 100 * (time.process_time() - gen) / wall,
+    }
     return phase
 
 
-def bench_target(server: Gunicorn, args: argparse.Namespace, rng: random.Random, *, unique: bool,
-                 half_rate: float | None) -> tuple[PhaseResult, PhaseResult, list[Sample]]:
+def bench_target(
+    server: Gunicorn, args: argparse.Namespace, rng: random.Random, *, unique: bool, half_rate: float | None
+) -> tuple[PhaseResult, PhaseResult, list[Sample]]:
     """Max phase then half phase against one server; returns them and every sample (for the store check).
 
     `unique`: each request is a new delivery (the connector dedupes); else a small pool is cycled.
@@ -121,8 +145,9 @@ def bench_target(server: Gunicorn, args: argparse.Namespace, rng: random.Random,
     warm: list[Sample] = []
 
     def max_phase() -> PhaseResult:
-        w, phase = closed_loop(HOST, server.port, source, concurrency=args.concurrency, warmup=args.warmup,
-                               duration=args.duration)
+        w, phase = closed_loop(
+            HOST, server.port, source, concurrency=args.concurrency, warmup=args.warmup, duration=args.duration
+        )
         warm.extend(w)
         return phase
 
@@ -132,8 +157,12 @@ def bench_target(server: Gunicorn, args: argparse.Namespace, rng: random.Random,
         raise RuntimeError(f"no delivery accepted in the max phase: {top.summary()}\n{server.log_tail()}")
     if unique:
         source = once(build_requests(int(rate * args.duration) + 1, server.port, rng))
-    half = with_cpu(server, lambda: open_loop(HOST, server.port, source, rate=rate, duration=args.duration,
-                                              connections=args.open_connections))
+    half = with_cpu(
+        server,
+        lambda: open_loop(
+            HOST, server.port, source, rate=rate, duration=args.duration, connections=args.open_connections
+        ),
+    )
     return top, half, warm + top.samples + half.samples
 
 
@@ -151,8 +180,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
     backend.setup()
     try:
-        env = backend.env | {"ZENDESK_WEBHOOK_SECRETS": SECRET, "CONNECTOR_LOG_LEVEL": args.log_level,
-                             "CONNECTOR_ADMIN_TOKEN": secrets.token_urlsafe(24)}
+        env = backend.env | {
+            "ZENDESK_WEBHOOK_SECRETS": SECRET,
+            "CONNECTOR_LOG_LEVEL": args.log_level,
+            "CONNECTOR_ADMIN_TOKEN": secrets.token_urlsafe(24),
+        }
         with Gunicorn(args.connector_app, settings, env, workdir / "connector.log") as server:
             c_max, c_half, c_samples = bench_target(server, args, rng, unique=True, half_rate=None)
         stored = backend.stored()
@@ -165,44 +197,63 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(workdir, ignore_errors=True)
 
     accepted = sum(1 for s in c_samples if s.status == 202)
-    targets = {"connector": {"max": c_max.summary(), "half": c_half.summary()},
-               "bare": {"max": b_max.summary(), "half": b_half.summary()}}
+    targets = {
+        "connector": {"max": c_max.summary(), "half": c_half.summary()},
+        "bare": {"max": b_max.summary(), "half": b_half.summary()},
+    }
     ratio = targets["connector"]["max"]["accepted_per_s"] / max(targets["bare"]["max"]["accepted_per_s"], 1e-9)
     p99_half = targets["connector"]["half"]["ack_ms"]["p99"]
     return {
         "backend": backend.name,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "loadavg_before": [round(x, 2) for x in load_before],
-                    "python": sys.version.split()[0],
-                    "note": "the load generator runs on the same cores as the servers (see cpu_percent)"},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "python": sys.version.split()[0],
+            "note": "the load generator runs on the same cores as the servers (see cpu_percent)",
+        },
         "gunicorn": settings.__dict__ | {"connector_app": args.connector_app},
-        "load": {"duration_s": args.duration, "warmup_s": args.warmup, "concurrency": args.concurrency,
-                 "open_connections": args.open_connections, "half_rate_per_s": round(half_rate or 0, 1),
-                 "log_level": args.log_level},
+        "load": {
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "concurrency": args.concurrency,
+            "open_connections": args.open_connections,
+            "half_rate_per_s": round(half_rate or 0, 1),
+            "log_level": args.log_level,
+        },
         "targets": targets,
         "ratio": round(ratio, 3),
-        "storage": {"accepted_202": accepted, **stored, "all_stored": stored["rows"] == accepted
-                    and stored["distinct_keys"] == accepted},
-        "goals": {f"ratio >= {TARGET_RATIO}": ratio >= TARGET_RATIO,
-                  f"p99 at half max < {TARGET_P99_MS:g} ms": p99_half is not None and p99_half < TARGET_P99_MS},
+        "storage": {
+            "accepted_202": accepted,
+            **stored,
+            "all_stored": stored["rows"] == accepted and stored["distinct_keys"] == accepted,
+        },
+        "goals": {
+            f"ratio >= {TARGET_RATIO}": ratio >= TARGET_RATIO,
+            f"p99 at half max < {TARGET_P99_MS:g} ms": p99_half is not None and p99_half < TARGET_P99_MS,
+        },
         "logs": str(workdir) if args.keep else None,
     }
 
 
 def table(report: dict[str, Any]) -> str:
     g = report["gunicorn"]
-    lines = [f"backend: {report['backend']}   gunicorn: {g['workers']} x {g['worker_class']}"
-             + (f" ({g['threads']} threads)" if g["worker_class"] == "gthread" else "")
-             + f"   cpus: {report['machine']['cpus']}   load before: {report['machine']['loadavg_before']}",
-             f"{'target':<10} {'phase':<5} {'mode':<6} {'offered/s':>9} {'accepted/s':>10} {'p50 ms':>8} "
-             f"{'p99 ms':>8} {'server cpu%':>11} {'gen cpu%':>8}  statuses"]
+    lines = [
+        f"backend: {report['backend']}   gunicorn: {g['workers']} x {g['worker_class']}"
+        + (f" ({g['threads']} threads)" if g["worker_class"] == "gthread" else "")
+        + f"   cpus: {report['machine']['cpus']}   load before: {report['machine']['loadavg_before']}",
+        f"{'target':<10} {'phase':<5} {'mode':<6} {'offered/s':>9} {'accepted/s':>10} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'server cpu%':>11} {'gen cpu%':>8}  statuses",
+    ]
     for name, phases in report["targets"].items():
         for phase, s in phases.items():
             cpu = s.get("cpu_percent", {})
-            lines.append(f"{name:<10} {phase:<5} {s['mode']:<6} {s.get('offered_per_s', '-'):>9} "
-                         f"{s['accepted_per_s']:>10} {_num(s['ack_ms']['p50']):>8} {_num(s['ack_ms']['p99']):>8} "
-                         f"{_num(cpu.get('server')):>11} {_num(cpu.get('generator')):>8}  {s['statuses']}"
-                         + (f" errors={s['errors']}" if s.get("errors") else ""))
+            lines.append(
+                f"{name:<10} {phase:<5} {s['mode']:<6} {s.get('offered_per_s', '-'):>9} "
+                f"{s['accepted_per_s']:>10} {_num(s['ack_ms']['p50']):>8} {_num(s['ack_ms']['p99']):>8} "
+                f"{_num(cpu.get('server')):>11} {_num(cpu.get('generator')):>8}  {s['statuses']}"
+                + (f" errors={s['errors']}" if s.get("errors") else "")
+            )
     st = report["storage"]
     lines += [
         f"ratio connector/bare at max: {report['ratio']:.2f} (goal >= {TARGET_RATIO})",
@@ -230,11 +281,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     p.add_argument("--concurrency", type=int, default=8, help="connections in the max (closed-loop) phase")
     p.add_argument("--open-connections", type=int, default=16, help="connections in the half (open-loop) phase")
-    p.add_argument("--pool-rate", type=float, default=1500.0,
-                   help="deliveries pre-signed per second of max phase (the phase ends early if used up)")
-    p.add_argument("--connector-app", default=CONNECTOR_APP,
-                   help="gunicorn target of the connector; 'webhooks.app:create_app(start_worker=False)' "
-                        "measures SQLite acks without the embedded worker (a diagnosis, not a deployment)")
+    p.add_argument(
+        "--pool-rate",
+        type=float,
+        default=1500.0,
+        help="deliveries pre-signed per second of max phase (the phase ends early if used up)",
+    )
+    p.add_argument(
+        "--connector-app",
+        default=CONNECTOR_APP,
+        help="gunicorn target of the connector; 'webhooks.app:create_app(start_worker=False)' "
+        "measures SQLite acks without the embedded worker (a diagnosis, not a deployment)",
+    )
     p.add_argument("--log-level", default="INFO", help="CONNECTOR_LOG_LEVEL of the connector")
     p.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     p.add_argument("--pg-database", default="connector_bench", help="dropped and recreated for each run")

@@ -137,8 +137,11 @@ class PhaseResult:
             "accepted": len(ok),
             "accepted_per_s": round(len(ok) / self.seconds, 1) if self.seconds > 0 else 0.0,
             "statuses": {str(k): v for k, v in sorted(Counter(s.status for s in self.samples).items())},
-            "ack_ms": {"p50": _ms(percentile(ack, 50)), "p99": _ms(percentile(ack, 99)),
-                       "max": _ms(ack[-1] if ack else None)},
+            "ack_ms": {
+                "p50": _ms(percentile(ack, 50)),
+                "p99": _ms(percentile(ack, 99)),
+                "max": _ms(ack[-1] if ack else None),
+            },
         }
         if self.offered_rate is not None:
             out["offered_per_s"] = round(self.offered_rate, 1)
@@ -166,8 +169,9 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 2)
 
 
-def closed_loop(host: str, port: int, source: RequestSource, *, concurrency: int, warmup: float,
-                duration: float) -> tuple[list[Sample], PhaseResult]:
+def closed_loop(
+    host: str, port: int, source: RequestSource, *, concurrency: int, warmup: float, duration: float
+) -> tuple[list[Sample], PhaseResult]:
     """`concurrency` connections, each sending its next request as soon as the last is answered.
 
     Runs warmup + duration seconds (or until the source is used up); returns the warm-up samples
@@ -194,15 +198,23 @@ def closed_loop(host: str, port: int, source: RequestSource, *, concurrency: int
     end = samples[-1].end if exhausted.is_set() and samples else deadline
     warm = [s for s in samples if s.end < measure_from]
     measured = [s for s in samples if s.end >= measure_from]
-    phase = PhaseResult("max", "closed", (measure_from, end), measured, errors,
-                        sum(c.reconnects for c in conns), pool_exhausted=exhausted.is_set())
+    phase = PhaseResult(
+        "max",
+        "closed",
+        (measure_from, end),
+        measured,
+        errors,
+        sum(c.reconnects for c in conns),
+        pool_exhausted=exhausted.is_set(),
+    )
     for c in conns:
         c.close()
     return warm, phase
 
 
-def open_loop(host: str, port: int, source: RequestSource, *, rate: float, duration: float,
-              connections: int) -> PhaseResult:
+def open_loop(
+    host: str, port: int, source: RequestSource, *, rate: float, duration: float, connections: int
+) -> PhaseResult:
     """Requests due at a fixed rate, whatever the server's pace; latency counts from the due time
     (so a stall shows up as latency instead of as fewer requests sent)."""
     total = int(rate * duration)
@@ -225,8 +237,7 @@ def open_loop(host: str, port: int, source: RequestSource, *, rate: float, durat
     _run_threads([threading.Thread(target=run, args=(c, o)) for c, o in zip(conns, per_thread, strict=True)])
     samples = sorted((s for out in per_thread for s in out), key=lambda s: s.end)
     end = max(t0 + duration, samples[-1].end if samples else t0)
-    phase = PhaseResult("half", "open", (t0, end), samples, errors, sum(c.reconnects for c in conns),
-                        offered_rate=rate)
+    phase = PhaseResult("half", "open", (t0, end), samples, errors, sum(c.reconnects for c in conns), offered_rate=rate)
     for c in conns:
         c.close()
     return phase

@@ -72,14 +72,15 @@ def drive(app: Callable[..., Iterable[bytes]], envs: list[dict[str, Any]]) -> in
     return accepted
 
 
-def profile(name: str, app: Callable[..., Iterable[bytes]], envs: list[dict[str, Any]], top: int,
-            sort: str) -> None:
+def profile(name: str, app: Callable[..., Iterable[bytes]], envs: list[dict[str, Any]], top: int, sort: str) -> None:
     drive(app, envs[:50])  # warm caches and connections
     plain, envs = envs[50 : 50 + len(envs) // 3], envs[50 + len(envs) // 3 :]
     wall = time.perf_counter()
     drive(app, plain)
-    print(f"\n== {name}: {1e6 * (time.perf_counter() - wall) / len(plain):.0f} us/request without profiler "
-          f"({len(plain)} requests)")
+    print(
+        f"\n== {name}: {1e6 * (time.perf_counter() - wall) / len(plain):.0f} us/request without profiler "
+        f"({len(plain)} requests)"
+    )
     prof = cProfile.Profile()
     wall = time.perf_counter()
     prof.enable()
@@ -113,8 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="connector-profile-"))
-    backend: Backend = SqliteBackend(workdir) if args.backend == "sqlite" else PostgresBackend(
-        args.pg_admin_url, args.pg_database, args.redis_url)
+    backend: Backend = (
+        SqliteBackend(workdir)
+        if args.backend == "sqlite"
+        else PostgresBackend(args.pg_admin_url, args.pg_database, args.redis_url)
+    )
     backend.setup()
     try:
         os.environ.update(backend.env | {"ZENDESK_WEBHOOK_SECRETS": SECRET, "CONNECTOR_LOG_LEVEL": args.log_level})

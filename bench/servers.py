@@ -37,8 +37,14 @@ class GunicornSettings:
     keep_alive: int = 5
 
     def args(self) -> list[str]:
-        out = ["--workers", str(self.workers), "--worker-class", self.worker_class, "--keep-alive",
-               str(self.keep_alive)]
+        out = [
+            "--workers",
+            str(self.workers),
+            "--worker-class",
+            self.worker_class,
+            "--keep-alive",
+            str(self.keep_alive),
+        ]
         return out + (["--threads", str(self.threads)] if self.worker_class == "gthread" else [])
 
 
@@ -53,14 +59,28 @@ class Gunicorn:
 
     def __init__(self, app: str, settings: GunicornSettings, env: dict[str, str], log_path: Path):
         self.app, self.settings, self.log_path = app, settings, log_path
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB) and
-                    not k.endswith("_WEBHOOK_SECRETS")} | env
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(_SCRUB) and not k.endswith("_WEBHOOK_SECRETS")
+        } | env
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Gunicorn:
-        cmd = [sys.executable, "-m", "gunicorn", "--chdir", str(REPO), "--bind", f"{HOST}:{self.port}",
-               *self.settings.args(), "--log-level", "warning", "--graceful-timeout", "10", self.app]
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--chdir",
+            str(REPO),
+            "--bind",
+            f"{HOST}:{self.port}",
+            *self.settings.args(),
+            "--log-level",
+            "warning",
+            "--graceful-timeout",
+            "10",
+            self.app,
+        ]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(cmd, env=self.env, cwd=REPO, stdout=log, stderr=log)
         self._wait_healthy(timeout=60.0)
@@ -137,8 +157,9 @@ class Backend:
     def setup(self) -> None:
         """`connector db upgrade`, as an operator would run it before starting the web processes."""
         cli = Path(sys.executable).with_name("connector")
-        subprocess.run([str(cli), "db", "upgrade"], cwd=REPO, check=True, env={**os.environ, **self.env},
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(cli), "db", "upgrade"], cwd=REPO, check=True, env={**os.environ, **self.env}, stdout=subprocess.DEVNULL
+        )
 
     def stored(self) -> dict[str, Any]:
         """Deliveries in the database: total, distinct dedupe keys, and by status."""
@@ -169,8 +190,7 @@ class PostgresBackend(Backend):
 
     def __init__(self, admin_url: str, database: str, redis_url: str, keep: bool = False):
         url = make_url(admin_url).set(database=database)
-        super().__init__({"DATABASE_URL": url.render_as_string(hide_password=False),
-                          "REDIS_URL": redis_url})
+        super().__init__({"DATABASE_URL": url.render_as_string(hide_password=False), "REDIS_URL": redis_url})
         self.admin_url, self.database, self.keep = admin_url, database, keep
 
     def setup(self) -> None:

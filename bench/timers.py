@@ -36,8 +36,8 @@ from connector.config import Settings
 from connector.policy import load_policy
 from connector.queue import JobQueue
 from connector.runtime import Runtime
-from connector.store import Database
 from connector.sla.live import sweep
+from connector.store import Database
 from connector.store.tables import SlaFire, SlaTimer, TimelineEntry
 from connector.wiring import build_runtime
 
@@ -47,6 +47,7 @@ PG_DATABASE = "connector_bench_timers"
 
 
 # ---- measuring ------------------------------------------------------------------------------
+
 
 class DbMeter:
     """Statements sent and seconds spent inside cursor.execute (driver + server + round trip)."""
@@ -77,8 +78,9 @@ class Tick:
     db_seconds: float
 
 
-def measured_sweep(rt: Runtime, meter: DbMeter, now: datetime, offset: timedelta,
-                   profiler: cProfile.Profile | None = None) -> Tick:
+def measured_sweep(
+    rt: Runtime, meter: DbMeter, now: datetime, offset: timedelta, profiler: cProfile.Profile | None = None
+) -> Tick:
     s0, d0 = meter.statements, meter.seconds
     c0, w0 = time.process_time(), time.perf_counter()
     if profiler is not None:
@@ -101,11 +103,11 @@ def pct(values: list[float], q: float) -> float | None:
 
 
 def spread_of(values: list[float]) -> dict[str, float | None]:
-    return {"p50": pct(values, 50), "p99": pct(values, 99), "max": max(values) if values else None,
-            "n": len(values)}
+    return {"p50": pct(values, 50), "p99": pct(values, 99), "max": max(values) if values else None, "n": len(values)}
 
 
 # ---- one size -------------------------------------------------------------------------------
+
 
 def run_size(url: str, n: int, args: argparse.Namespace, profiler: cProfile.Profile | None) -> dict[str, Any]:
     settings = Settings.from_env({"DATABASE_URL": url, "CONNECTOR_POLICY": args.preset})
@@ -125,15 +127,21 @@ def run_size(url: str, n: int, args: argparse.Namespace, profiler: cProfile.Prof
             idle.append(measured_sweep(rt, meter, built.t0 - timedelta(seconds=1), zero))
         assert all(t.refreshed == 0 for t in idle)
         ticks = window(rt, meter, built.t0, args, profiler)
-        return {"open_clocks": n, "setup_seconds": round(built.seconds, 2), "verified_with_refresh": verified,
-                "idle_tick": tick_summary(idle), "window": window_summary(ticks),
-                **fire_summary(rt, built, ticks)}
+        return {
+            "open_clocks": n,
+            "setup_seconds": round(built.seconds, 2),
+            "verified_with_refresh": verified,
+            "idle_tick": tick_summary(idle),
+            "window": window_summary(ticks),
+            **fire_summary(rt, built, ticks),
+        }
     finally:
         rt.close()
 
 
-def window(rt: Runtime, meter: DbMeter, t0: datetime, args: argparse.Namespace,
-           profiler: cProfile.Profile | None) -> list[Tick]:
+def window(
+    rt: Runtime, meter: DbMeter, t0: datetime, args: argparse.Namespace, profiler: cProfile.Profile | None
+) -> list[Tick]:
     """Sweep for `args.window` seconds. "fixed": a tick every `args.tick` s, and one that overruns is
     followed at once by the next. "ticker": connector.runtime.Ticker's timing — wake every
     tick/2, sweep when `tick` s have passed since the last sweep started."""
@@ -158,10 +166,13 @@ def window(rt: Runtime, meter: DbMeter, t0: datetime, args: argparse.Namespace,
 
 
 def tick_summary(ticks: list[Tick]) -> dict[str, Any]:
-    return {"ticks": len(ticks), "wall_ms_p50": ms(pct([t.wall for t in ticks], 50)),
-            "cpu_ms_p50": ms(pct([t.cpu for t in ticks], 50)),
-            "statements_p50": pct([float(t.statements) for t in ticks], 50),
-            "db_ms_p50": ms(pct([t.db_seconds for t in ticks], 50))}
+    return {
+        "ticks": len(ticks),
+        "wall_ms_p50": ms(pct([t.wall for t in ticks], 50)),
+        "cpu_ms_p50": ms(pct([t.cpu for t in ticks], 50)),
+        "statements_p50": pct([float(t.statements) for t in ticks], 50),
+        "db_ms_p50": ms(pct([t.db_seconds for t in ticks], 50)),
+    }
 
 
 def window_summary(ticks: list[Tick]) -> dict[str, Any]:
@@ -171,17 +182,32 @@ def window_summary(ticks: list[Tick]) -> dict[str, Any]:
     def per(attr: str) -> float | None:
         return sum(getattr(t, attr) for t in busy) / refreshed if refreshed else None
 
-    fitted = {name: fit(ticks, attr, scale) for name, attr, scale in (
-        ("wall_ms", "wall", 1000), ("cpu_ms", "cpu", 1000), ("db_ms", "db_seconds", 1000),
-        ("statements", "statements", 1))}
-    return {"ticks": len(ticks), "busy_ticks": len(busy), "refreshed": refreshed, "fit": fitted,
-            "refreshed_per_busy_tick_max": max((t.refreshed for t in busy), default=0),
-            "wall_ms": {k: ms(v) for k, v in spread_of([t.wall for t in ticks]).items() if k != "n"},
-            "cpu_ms_p50": ms(pct([t.cpu for t in ticks], 50)),
-            "statements_p50": pct([float(t.statements) for t in ticks], 50),
-            "idle_in_window": tick_summary([t for t in ticks if not t.refreshed]),
-            "per_refresh": {"wall_ms": ms(per("wall")), "cpu_ms": ms(per("cpu")), "db_ms": ms(per("db_seconds")),
-                            "statements": round(per("statements") or 0.0, 2)}}
+    fitted = {
+        name: fit(ticks, attr, scale)
+        for name, attr, scale in (
+            ("wall_ms", "wall", 1000),
+            ("cpu_ms", "cpu", 1000),
+            ("db_ms", "db_seconds", 1000),
+            ("statements", "statements", 1),
+        )
+    }
+    return {
+        "ticks": len(ticks),
+        "busy_ticks": len(busy),
+        "refreshed": refreshed,
+        "fit": fitted,
+        "refreshed_per_busy_tick_max": max((t.refreshed for t in busy), default=0),
+        "wall_ms": {k: ms(v) for k, v in spread_of([t.wall for t in ticks]).items() if k != "n"},
+        "cpu_ms_p50": ms(pct([t.cpu for t in ticks], 50)),
+        "statements_p50": pct([float(t.statements) for t in ticks], 50),
+        "idle_in_window": tick_summary([t for t in ticks if not t.refreshed]),
+        "per_refresh": {
+            "wall_ms": ms(per("wall")),
+            "cpu_ms": ms(per("cpu")),
+            "db_ms": ms(per("db_seconds")),
+            "statements": round(per("statements") or 0.0, 2),
+        },
+    }
 
 
 def fit(ticks: list[Tick], attr: str, scale: float) -> dict[str, float] | None:
@@ -207,7 +233,8 @@ def fire_summary(rt: Runtime, built: Built, ticks: list[Tick]) -> dict[str, Any]
         return ticks[max(0, bisect.bisect_right(starts, recorded_at) - 1)].end
 
     fired = select(SlaFire.ticket_id, SlaFire.kind, SlaFire.at, SlaFire.recorded_at).where(
-        SlaFire.recorded_at >= built.t0)
+        SlaFire.recorded_at >= built.t0
+    )
     with rt.db.session() as s:
         rows = s.execute(fired).all()
     recorded = [(r.recorded_at - r.at).total_seconds() for r in rows]
@@ -218,8 +245,11 @@ def fire_summary(rt: Runtime, built: Built, ticks: list[Tick]) -> dict[str, Any]
     with rt.db.session() as s:
         every = s.execute(fired).all()
         earlier = s.scalar(select(func.count()).select_from(SlaFire).where(SlaFire.recorded_at < built.t0))
-        on_timeline = s.scalar(select(func.count()).select_from(TimelineEntry).where(
-            TimelineEntry.kind.like("sla_%"), TimelineEntry.recorded_at >= built.t0))
+        on_timeline = s.scalar(
+            select(func.count())
+            .select_from(TimelineEntry)
+            .where(TimelineEntry.kind.like("sla_%"), TimelineEntry.recorded_at >= built.t0)
+        )
         left_due = s.scalar(select(func.count()).select_from(SlaTimer).where(SlaTimer.fire_at <= last))
 
     def key(tid: int, kind: str, at: datetime) -> tuple[int, str, int]:
@@ -227,16 +257,31 @@ def fire_summary(rt: Runtime, built: Built, ticks: list[Tick]) -> dict[str, Any]
 
     got = [key(r.ticket_id, r.kind, r.at) for r in every]
     expected = {key(*e) for e in built.expected if e[2] <= last}
-    check = {"expected": len(expected), "recorded": len(got), "recorded_after_window": len(every) - len(rows),
-             "tickets_still_due_at_window_end": backlog, "missing": len(expected - set(got)),
-             "unexpected": len(set(got) - expected), "duplicates": len(got) - len(set(got)),
-             "timeline_entries": on_timeline, "prerecorded_before": built.prerecorded,
-             "prerecorded_after": earlier, "timers_left_due": left_due}
-    check["ok"] = (check["missing"] == check["unexpected"] == check["duplicates"] == left_due == 0
-                   and on_timeline == len(got) and earlier == built.prerecorded)
+    check = {
+        "expected": len(expected),
+        "recorded": len(got),
+        "recorded_after_window": len(every) - len(rows),
+        "tickets_still_due_at_window_end": backlog,
+        "missing": len(expected - set(got)),
+        "unexpected": len(set(got) - expected),
+        "duplicates": len(got) - len(set(got)),
+        "timeline_entries": on_timeline,
+        "prerecorded_before": built.prerecorded,
+        "prerecorded_after": earlier,
+        "timers_left_due": left_due,
+    }
+    check["ok"] = (
+        check["missing"] == check["unexpected"] == check["duplicates"] == left_due == 0
+        and on_timeline == len(got)
+        and earlier == built.prerecorded
+    )
     kinds = {k: sum(1 for r in rows if r.kind == k) for k in sorted({r.kind for r in rows})}
-    return {"fires": kinds, "lateness_recorded_s": spread_of(recorded), "lateness_visible_s": spread_of(visible),
-            "exactly_once": check}
+    return {
+        "fires": kinds,
+        "lateness_recorded_s": spread_of(recorded),
+        "lateness_visible_s": spread_of(visible),
+        "exactly_once": check,
+    }
 
 
 def ms(seconds: float | None) -> float | None:
@@ -244,6 +289,7 @@ def ms(seconds: float | None) -> float | None:
 
 
 # ---- backends, report -----------------------------------------------------------------------
+
 
 def fresh_database(backend: str, args: argparse.Namespace) -> tuple[str, Any]:
     """A URL for an empty database, and a function that removes it."""
@@ -270,18 +316,30 @@ def ratios(small: dict[str, Any], big: dict[str, Any]) -> dict[str, float | None
             a, b = (a or {}).get(part), (b or {}).get(part)
         return round(b / a, 2) if a and b is not None else None
 
-    return {"idle_tick_wall": r("idle_tick", "wall_ms_p50"), "idle_tick_cpu": r("idle_tick", "cpu_ms_p50"),
-            "idle_tick_statements": r("idle_tick", "statements_p50"),
-            "per_refresh_wall": r("window", "fit", "wall_ms", "per_refresh"),
-            "per_refresh_cpu": r("window", "fit", "cpu_ms", "per_refresh"),
-            "per_refresh_db": r("window", "fit", "db_ms", "per_refresh"),
-            "per_refresh_statements": r("window", "fit", "statements", "per_refresh")}
+    return {
+        "idle_tick_wall": r("idle_tick", "wall_ms_p50"),
+        "idle_tick_cpu": r("idle_tick", "cpu_ms_p50"),
+        "idle_tick_statements": r("idle_tick", "statements_p50"),
+        "per_refresh_wall": r("window", "fit", "wall_ms", "per_refresh"),
+        "per_refresh_cpu": r("window", "fit", "cpu_ms", "per_refresh"),
+        "per_refresh_db": r("window", "fit", "db_ms", "per_refresh"),
+        "per_refresh_statements": r("window", "fit", "statements", "per_refresh"),
+    }
 
 
 def table(report: dict[str, Any]) -> str:
-    head = ("open clocks", "fires", "late s p50/p99/max (recorded_at)", "late s p50/p99/max (committed)",
-            "busy/all ticks", "tick ms p50/p99", "per refresh ms wall/cpu/db (fit)", "stmts/refresh (fit)",
-            "idle tick ms wall/cpu", "stmts/idle tick")
+    head = (
+        "open clocks",
+        "fires",
+        "late s p50/p99/max (recorded_at)",
+        "late s p50/p99/max (committed)",
+        "busy/all ticks",
+        "tick ms p50/p99",
+        "per refresh ms wall/cpu/db (fit)",
+        "stmts/refresh (fit)",
+        "idle tick ms wall/cpu",
+        "stmts/idle tick",
+    )
     lines = [" | ".join(head), " | ".join("---" for _ in head)]
 
     def f3(d: dict[str, Any]) -> str:
@@ -293,15 +351,27 @@ def table(report: dict[str, Any]) -> str:
 
     for size in report["sizes"].values():
         w, i = size["window"], size["idle_tick"]
-        lines.append(" | ".join(str(x) for x in (
-            f"{size['open_clocks']:,}", sum(size["fires"].values()), f3(size["lateness_recorded_s"]),
-            f3(size["lateness_visible_s"]), f"{w['busy_ticks']}/{w['ticks']}",
-            f"{w['wall_ms']['p50']}/{w['wall_ms']['p99']}",
-            f"{slope('wall_ms')}/{slope('cpu_ms')}/{slope('db_ms')}", slope("statements"),
-            f"{i['wall_ms_p50']}/{i['cpu_ms_p50']}", i["statements_p50"])))
+        lines.append(
+            " | ".join(
+                str(x)
+                for x in (
+                    f"{size['open_clocks']:,}",
+                    sum(size["fires"].values()),
+                    f3(size["lateness_recorded_s"]),
+                    f3(size["lateness_visible_s"]),
+                    f"{w['busy_ticks']}/{w['ticks']}",
+                    f"{w['wall_ms']['p50']}/{w['wall_ms']['p99']}",
+                    f"{slope('wall_ms')}/{slope('cpu_ms')}/{slope('db_ms')}",
+                    slope("statements"),
+                    f"{i['wall_ms_p50']}/{i['cpu_ms_p50']}",
+                    i["statements_p50"],
+                )
+            )
+        )
     if "ratios_largest_to_smallest" in report:
-        lines.append("ratios largest/smallest: " + ", ".join(
-            f"{k} {v}" for k, v in report["ratios_largest_to_smallest"].items()))
+        lines.append(
+            "ratios largest/smallest: " + ", ".join(f"{k} {v}" for k, v in report["ratios_largest_to_smallest"].items())
+        )
     return "\n".join(lines)
 
 
@@ -311,8 +381,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="1000,100000", help="open clocks per run, comma-separated")
     ap.add_argument("--window", type=float, default=60.0, help="measured seconds of sweeping per size")
     ap.add_argument("--tick", type=float, default=0.5, help="seconds between sweeper ticks")
-    ap.add_argument("--schedule", choices=("fixed", "ticker"), default="fixed",
-                    help="fixed-rate ticks, or the deployed Ticker's timing (see window())")
+    ap.add_argument(
+        "--schedule",
+        choices=("fixed", "ticker"),
+        default="fixed",
+        help="fixed-rate ticks, or the deployed Ticker's timing (see window())",
+    )
     ap.add_argument("--spread", type=float, default=3600.0, help="next fires are spread over this many seconds")
     ap.add_argument("--preset", default="localizevideos")
     ap.add_argument("--severities", default="Sev1,Sev2", help="calendar-time severities of the preset")
@@ -326,8 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the PostgreSQL database afterwards")
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")]
-    report: dict[str, Any] = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                              "sizes": {}}
+    report: dict[str, Any] = {
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "sizes": {},
+    }
     profiler = cProfile.Profile() if args.profile else None
     for i, n in enumerate(sizes):
         url, remove = fresh_database(args.backend, args)
@@ -340,8 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(sizes) > 1:
         report["ratios_largest_to_smallest"] = ratios(report["sizes"][str(sizes[0])], report["sizes"][str(sizes[-1])])
     p99s = [s["lateness_visible_s"]["p99"] for s in report["sizes"].values()]
-    report["target"] = {"p99_lateness_s": TARGET_P99_S,
-                        "met": all(p is not None and p < TARGET_P99_S for p in p99s)}
+    report["target"] = {"p99_lateness_s": TARGET_P99_S, "met": all(p is not None and p < TARGET_P99_S for p in p99s)}
     report["ok"] = all(s["exactly_once"]["ok"] for s in report["sizes"].values())
     print(table(report))
     print(json.dumps(report, indent=2, default=str))

@@ -26,8 +26,14 @@ TIMED = (FireKind.WARNING, FireKind.BREACH, FireKind.MAXIMUM_BREACH)
 
 def fields(severity: str) -> dict[str, Any]:
     """A ticket's initial values, as the ticket code records them on its `TicketCreated` entry."""
-    return {"status": "open", "severity": severity, "customer_tier": "enterprise", "category": None,
-            "channel": "email", "support_level": None}
+    return {
+        "status": "open",
+        "severity": severity,
+        "customer_tier": "enterprise",
+        "category": None,
+        "channel": "email",
+        "support_level": None,
+    }
 
 
 def templates(policy: Policy, severities: list[str], probe: datetime) -> dict[str, list[float]]:
@@ -37,12 +43,18 @@ def templates(policy: Policy, severities: list[str], probe: datetime) -> dict[st
     for sev in severities:
         seen = []
         for created in (probe, probe + timedelta(days=2, hours=7, minutes=13)):
-            result = evaluate(policy, ticket=fields(sev), until=created + timedelta(days=30),
-                              events=[SlaEvent(at=created, type=SlaEventType.CREATED, value="open")])
+            result = evaluate(
+                policy,
+                ticket=fields(sev),
+                until=created + timedelta(days=30),
+                events=[SlaEvent(at=created, type=SlaEventType.CREATED, value="open")],
+            )
             seen.append(sorted((f.at - created).total_seconds() for f in result.fires if f.kind in TIMED))
         if seen[0] != seen[1] or not seen[0]:
-            raise SystemExit(f"severity {sev}: fire offsets {seen[0]} vs {seen[1]} — choose severities "
-                             "whose targets are in calendar time and that warn or breach")
+            raise SystemExit(
+                f"severity {sev}: fire offsets {seen[0]} vs {seen[1]} — choose severities "
+                "whose targets are in calendar time and that warn or breach"
+            )
         out[sev] = seen[0]
     return out
 
@@ -60,16 +72,21 @@ def plan(rng: random.Random, offsets: dict[str, list[float]], spread: float) -> 
     """(severity, delta, created-before-t0): the ticket's k-th fire is due `delta` s after t0; the
     fires before it are already due (delta < gap to the previous fire) and the ticket exists."""
     delta = rng.uniform(0.0, spread)
-    choices = [(sev, points[k]) for sev, points in offsets.items() for k in range(len(points))
-               if delta < points[k] - (points[k - 1] if k else 0.0)]
+    choices = [
+        (sev, points[k])
+        for sev, points in offsets.items()
+        for k in range(len(points))
+        if delta < points[k] - (points[k - 1] if k else 0.0)
+    ]
     if not choices:
         raise SystemExit(f"--spread {spread:g}s exceeds what the chosen severities' targets allow")
     sev, point = rng.choice(choices)
     return sev, delta, point - delta
 
 
-def build(db: Database, policy: Policy, n: int, *, spread: float, severities: list[str], seed: int,
-          chunk: int = 5000) -> Built:
+def build(
+    db: Database, policy: Policy, n: int, *, spread: float, severities: list[str], seed: int, chunk: int = 5000
+) -> Built:
     """Insert `n` tickets with the rows `refresh(now=t0)` would leave: clocks, fires, timer."""
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -77,36 +94,80 @@ def build(db: Database, policy: Policy, n: int, *, spread: float, severities: li
     offsets = templates(policy, severities, t0)
     built = Built(t0)
     for first in range(1, n + 1, chunk):
-        rows: dict[str, list[dict[str, Any]]] = {"tickets": [], "timeline": [], "sla_fires": [],
-                                                 "sla_clocks": [], "sla_timers": []}
+        rows: dict[str, list[dict[str, Any]]] = {
+            "tickets": [],
+            "timeline": [],
+            "sla_fires": [],
+            "sla_clocks": [],
+            "sla_timers": [],
+        }
         for tid in range(first, min(first + chunk, n + 1)):
             sev, delta, before = plan(rng, offsets, spread)
             created = t0 - timedelta(seconds=before)
             initial = fields(sev)
-            rows["tickets"].append({"id": tid, "title": f"Platform down for tenant {tid}", "status": "open",
-                                    "severity": sev, "customer_tier": "enterprise", "channel": "email",
-                                    "created_at": created, "updated_at": created, "tags": [],
-                                    "field_versions": {}})
+            rows["tickets"].append(
+                {
+                    "id": tid,
+                    "title": f"Platform down for tenant {tid}",
+                    "status": "open",
+                    "severity": sev,
+                    "customer_tier": "enterprise",
+                    "channel": "email",
+                    "created_at": created,
+                    "updated_at": created,
+                    "tags": [],
+                    "field_versions": {},
+                }
+            )
             opened = TicketCreated(fields=initial)
-            rows["timeline"].append({"ticket_id": tid, "at": created, "recorded_at": created,
-                                     "kind": timeline.kind_of(opened), "source": "zendesk/default", "actor": None,
-                                     "summary": f"ticket created from zendesk ticket {tid}",
-                                     "data": timeline.encode(opened)})
-            result = evaluate(policy, ticket=initial, until=t0,
-                              events=[SlaEvent(at=created, type=SlaEventType.CREATED, value="open")])
+            rows["timeline"].append(
+                {
+                    "ticket_id": tid,
+                    "at": created,
+                    "recorded_at": created,
+                    "kind": timeline.kind_of(opened),
+                    "source": "zendesk/default",
+                    "actor": None,
+                    "summary": f"ticket created from zendesk ticket {tid}",
+                    "data": timeline.encode(opened),
+                }
+            )
+            result = evaluate(
+                policy, ticket=initial, until=t0, events=[SlaEvent(at=created, type=SlaEventType.CREATED, value="open")]
+            )
             for fire in result.fires:
                 if fire.kind not in RECORDED:
                     continue
                 assert fire.kind not in (FireKind.RETARGETED, FireKind.CANCELLED)  # their key carries the time
                 built.prerecorded += 1
-                rows["sla_fires"].append({"ticket_id": tid, "metric": fire.metric, "cycle": fire.cycle,
-                                          "label": fire.label[:96], "kind": fire.kind.value, "at": fire.at,
-                                          "recorded_at": fire.at, "detail": fire.detail, "data": fire.facts()})
-                record = SlaRecorded(kind=TIMELINE_KIND[fire.kind], metric=fire.metric, cycle=fire.cycle,
-                                     label=fire.label)
-                rows["timeline"].append({"ticket_id": tid, "at": fire.at, "recorded_at": fire.at,
-                                         "kind": timeline.kind_of(record), "source": "connector/sla", "actor": None,
-                                         "summary": fire.detail, "data": timeline.encode(record)})
+                rows["sla_fires"].append(
+                    {
+                        "ticket_id": tid,
+                        "metric": fire.metric,
+                        "cycle": fire.cycle,
+                        "label": fire.label[:96],
+                        "kind": fire.kind.value,
+                        "at": fire.at,
+                        "recorded_at": fire.at,
+                        "detail": fire.detail,
+                        "data": fire.facts(),
+                    }
+                )
+                record = SlaRecorded(
+                    kind=TIMELINE_KIND[fire.kind], metric=fire.metric, cycle=fire.cycle, label=fire.label
+                )
+                rows["timeline"].append(
+                    {
+                        "ticket_id": tid,
+                        "at": fire.at,
+                        "recorded_at": fire.at,
+                        "kind": timeline.kind_of(record),
+                        "source": "connector/sla",
+                        "actor": None,
+                        "summary": fire.detail,
+                        "data": timeline.encode(record),
+                    }
+                )
             for clock in result.clocks:
                 rows["sla_clocks"].append(clock_row(tid, clock, policy, t0))
                 built.expected.extend((tid, kind, at) for kind, at in future_fires(clock, policy))
@@ -128,10 +189,20 @@ def build(db: Database, policy: Policy, n: int, *, spread: float, severities: li
 
 def clock_row(ticket_id: int, clock: Clock, policy: Policy, at: datetime) -> dict[str, Any]:
     data = clock_json(clock, policy, at=at)
-    return {"ticket_id": ticket_id, "metric": clock.metric, "cycle": clock.cycle, "state": clock.state,
-            "target_seconds": clock.target.target.total_seconds(), "started_at": clock.started_at,
-            "due_at": clock.due_at(), "met_at": clock.met_at, "breached_at": clock.breached_at,
-            "paused_seconds": data["paused_seconds"], "data": data, "updated_at": at}
+    return {
+        "ticket_id": ticket_id,
+        "metric": clock.metric,
+        "cycle": clock.cycle,
+        "state": clock.state,
+        "target_seconds": clock.target.target.total_seconds(),
+        "started_at": clock.started_at,
+        "due_at": clock.due_at(),
+        "met_at": clock.met_at,
+        "breached_at": clock.breached_at,
+        "paused_seconds": data["paused_seconds"],
+        "data": data,
+        "updated_at": at,
+    }
 
 
 def future_fires(clock: Clock, policy: Policy) -> list[tuple[str, datetime]]:
@@ -153,8 +224,10 @@ def verify_sample(db: Database, policy: Policy, built: Built, k: int, seed: int)
             new = refresh(s, policy, tid, built.t0)
             armed = s.get(SlaTimer, tid)
             if new or armed is None or armed.fire_at != built.next_fire[tid]:
-                raise SystemExit(f"ticket {tid}: refresh at t0 disagrees with the bulk build "
-                                 f"(new fires {[(f.kind, f.at) for f in new]}, timer "
-                                 f"{armed.fire_at if armed else None} vs {built.next_fire[tid]})")
+                raise SystemExit(
+                    f"ticket {tid}: refresh at t0 disagrees with the bulk build "
+                    f"(new fires {[(f.kind, f.at) for f in new]}, timer "
+                    f"{armed.fire_at if armed else None} vs {built.next_fire[tid]})"
+                )
         s.rollback()
     return len(ids)

@@ -56,9 +56,11 @@ def serve(host: str, port: int) -> None:
 
     rt = _runtime(migrate=True)
     app = create_app(rt)  # embedded mode: also starts the worker thread, reconciler and SLA sweeper
-    click.echo(f"connector listening on http://{host}:{port} "
-               f"({'embedded queue' if rt.settings.embedded else 'Redis queue'}, {rt.db.engine.dialect.name})",
-               err=True)
+    click.echo(
+        f"connector listening on http://{host}:{port} "
+        f"({'embedded queue' if rt.settings.embedded else 'Redis queue'}, {rt.db.engine.dialect.name})",
+        err=True,
+    )
     try:
         app.run(host=host, port=port, threaded=True, use_reloader=False)
     finally:
@@ -92,8 +94,12 @@ def worker(burst: bool) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the resulting tickets as JSON.")
-@click.option("--keep-db", type=click.Path(dir_okay=False), default=None,
-              help="Keep the demo database in this SQLite file (default: a temporary one).")
+@click.option(
+    "--keep-db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Keep the demo database in this SQLite file (default: a temporary one).",
+)
 def demo(as_json: bool, keep_db: str | None) -> None:
     """Send the seeds' scenarios as signed webhooks through the real HTTP stack and show the tickets."""
     from connector.demo import run_demo
@@ -166,11 +172,16 @@ def mappings_show(vendor: str, instance: str, shipped: bool) -> None:
 @click.argument("vendor", type=click.Choice(defaults.VENDORS))
 @click.option("--delivery", "delivery_id", type=int, help="A stored delivery id.")
 @click.option("--file", "payload_file", type=click.Path(exists=True, dir_okay=False), help="A payload file.")
-@click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False),
-              help="A draft mapping document to try instead of the active one.")
+@click.option(
+    "--mapping",
+    "mapping_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A draft mapping document to try instead of the active one.",
+)
 @click.option("--instance", default=defaults.DEFAULT_INSTANCE, show_default=True)
-def mappings_preview(vendor: str, delivery_id: int | None, payload_file: str | None,
-                     mapping_file: str | None, instance: str) -> None:
+def mappings_preview(
+    vendor: str, delivery_id: int | None, payload_file: str | None, mapping_file: str | None, instance: str
+) -> None:
     """Run a mapping over a stored delivery or a payload file and print the canonical result."""
     from connector.inbox.preview import preview_delivery
 
@@ -181,8 +192,16 @@ def mappings_preview(vendor: str, delivery_id: int | None, payload_file: str | N
     rt = _runtime()
     try:
         with rt.db.session() as s:
-            result = preview_delivery(rt, s, vendor=vendor, instance=instance, delivery_id=delivery_id,
-                                      payload=payload, headers={}, document=document)
+            result = preview_delivery(
+                rt,
+                s,
+                vendor=vendor,
+                instance=instance,
+                delivery_id=delivery_id,
+                payload=payload,
+                headers={},
+                document=document,
+            )
     except ConnectorError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -192,8 +211,11 @@ def mappings_preview(vendor: str, delivery_id: int | None, payload_file: str | N
 
 @main.command()
 @click.argument("delivery_ids", type=int, nargs=-1)
-@click.option("--status", type=click.Choice(["dead", "failed", "rejected"]),
-              help="Replay every delivery in this status instead of naming ids.")
+@click.option(
+    "--status",
+    type=click.Choice(["dead", "failed", "rejected"]),
+    help="Replay every delivery in this status instead of naming ids.",
+)
 def replay(delivery_ids: tuple[int, ...], status: str | None) -> None:
     """Re-run stored deliveries through processing (dead-letter replay)."""
     from connector.inbox.deliveries import ids_with_status
@@ -259,8 +281,10 @@ def policy_validate(ref: str) -> None:
         loaded = load_policy(Path(ref) if Path(ref).exists() else ref)
     except ConnectorError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"{ref}: valid policy {loaded.name!r} ({len(loaded.severity.levels)} severities, "
-               f"{len(loaded.customer_tiers.tiers)} tiers, {len(loaded.all_targets)} SLA targets)")
+    click.echo(
+        f"{ref}: valid policy {loaded.name!r} ({len(loaded.severity.levels)} severities, "
+        f"{len(loaded.customer_tiers.tiers)} tiers, {len(loaded.all_targets)} SLA targets)"
+    )
 
 
 @policy.command("show")

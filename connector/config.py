@@ -70,9 +70,7 @@ class Settings:
                 env, "ZENDESK_TIMESTAMP_TOLERANCE_SECONDS", defaults.ZENDESK_TIMESTAMP_TOLERANCE_SECONDS
             ),
             queue_name=env.get("CONNECTOR_QUEUE") or defaults.QUEUE_NAME,
-            reconcile_interval=float(
-                _int(env, "CONNECTOR_RECONCILE_INTERVAL", defaults.RECONCILE_INTERVAL_SECONDS)
-            ),
+            reconcile_interval=float(_int(env, "CONNECTOR_RECONCILE_INTERVAL", defaults.RECONCILE_INTERVAL_SECONDS)),
             job_max_attempts=_int(env, "CONNECTOR_JOB_MAX_ATTEMPTS", defaults.JOB_MAX_ATTEMPTS),
             log_level=(env.get("CONNECTOR_LOG_LEVEL") or "INFO").upper(),
         )

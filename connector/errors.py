@@ -52,8 +52,15 @@ class NotFound(ConnectorError):
 class OutboundError(ConnectorError):
     """A call to a vendor API failed; retryable unless `retryable` is False."""
 
-    def __init__(self, message: str, *, retryable: bool = True, vendor: str | None = None,
-                 event_type: str | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        vendor: str | None = None,
+        event_type: str | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message, vendor=vendor, event_type=event_type)
         self.retryable = retryable
         self.retry_after = retry_after

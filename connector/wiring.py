@@ -18,8 +18,13 @@ from mappings import Engine
 
 def build_runtime(settings: Settings, *, db: Database | None = None, queue: JobQueue | None = None) -> Runtime:
     """A runtime with the shipped adapters and mapping engine."""
-    return Runtime(settings, adapters=build_adapters(zendesk_timestamp_tolerance=settings.zendesk_timestamp_tolerance),
-                   mappings=Engine(), db=db, queue=queue)
+    return Runtime(
+        settings,
+        adapters=build_adapters(zendesk_timestamp_tolerance=settings.zendesk_timestamp_tolerance),
+        mappings=Engine(),
+        db=db,
+        queue=queue,
+    )
 
 
 def periodic_duties(rt: Runtime) -> list[Duty]:

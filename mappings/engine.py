@@ -35,9 +35,7 @@ def load_document(data: Mapping[str, Any] | str, *, source: str = "mapping") -> 
     try:
         return MappingDocument.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise MappingError(f"{source}: {problems}") from exc
 
 
@@ -195,8 +193,10 @@ def _apply_rule(rule: FieldRule, document: Any) -> tuple[Any, str] | None:
         lookup = {str(k).strip().lower(): v for k, v in rule.map.items()}
         # A list (tags, labels) maps by its first item the map knows: tags [vip, tier_enterprise] → enterprise.
         items = value if isinstance(value, list) else [value]
-        mapped = next((lookup[k] for k in (str(_unwrap(i)).strip().lower() for i in items) if k in lookup and k != "*"),
-                      lookup.get("*", _MISSING))
+        mapped = next(
+            (lookup[k] for k in (str(_unwrap(i)).strip().lower() for i in items) if k in lookup and k != "*"),
+            lookup.get("*", _MISSING),
+        )
         if mapped is _MISSING:
             if rule.default is not None:
                 return rule.default, f"default {rule.default!r} ({used} {value!r} not in map)"

@@ -60,8 +60,11 @@ def cases(vendor: str | None = None) -> list[Case]:
     """Every fixture body of `vendor` (or of all vendors), by name."""
     out = []
     for v in [vendor] if vendor else VENDORS:
-        out += [Case(v, p.name.removesuffix(".json")) for p in sorted((FIXTURES / v).glob("*.json"))
-                if not p.name.endswith(".expected.json")]
+        out += [
+            Case(v, p.name.removesuffix(".json"))
+            for p in sorted((FIXTURES / v).glob("*.json"))
+            if not p.name.endswith(".expected.json")
+        ]
     return out
 
 
@@ -71,8 +74,11 @@ def mapped_cases() -> list[Case]:
 
 def render(parsed: Parsed) -> dict[str, Any]:
     """A parse result as the `.expected.json` files write it."""
-    return {"event_type": parsed.event_type, "ignored": parsed.ignored,
-            "events": [render_event(e) for e in parsed.events]}
+    return {
+        "event_type": parsed.event_type,
+        "ignored": parsed.ignored,
+        "events": [render_event(e) for e in parsed.events],
+    }
 
 
 def render_event(e: InboundEvent) -> dict[str, Any]:

@@ -94,8 +94,14 @@ def test_a_garbled_payload_is_a_payload_error_or_parses(event_type: str, body: d
 @pytest.mark.parametrize(
     ("self_url", "url"),
     [
-        ("https://acme-support.atlassian.net/rest/api/2/issue/10042", "https://acme-support.atlassian.net/browse/SUP-42"),
-        ("https://acme-support.atlassian.net/rest/api/3/issue/10042", "https://acme-support.atlassian.net/browse/SUP-42"),
+        (
+            "https://acme-support.atlassian.net/rest/api/2/issue/10042",
+            "https://acme-support.atlassian.net/browse/SUP-42",
+        ),
+        (
+            "https://acme-support.atlassian.net/rest/api/3/issue/10042",
+            "https://acme-support.atlassian.net/browse/SUP-42",
+        ),
         ("https://jira.example.org/jira/rest/api/2/issue/10042", "https://jira.example.org/jira/browse/SUP-42"),
         ("issue/10042", None),
         (None, None),

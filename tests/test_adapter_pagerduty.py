@@ -119,9 +119,7 @@ def test_valid_signature_is_accepted() -> None:
 
 
 def test_signature_header_name_is_case_insensitive() -> None:
-    adapter.verify(
-        headers={"x-pagerduty-signature": sign(_body(), SECRET)}, body=_body(), secrets=[SECRET], now=NOW
-    )
+    adapter.verify(headers={"x-pagerduty-signature": sign(_body(), SECRET)}, body=_body(), secrets=[SECRET], now=NOW)
 
 
 def test_wrong_secret_is_rejected() -> None:

@@ -60,8 +60,13 @@ def test_trigger_body_with_a_ticket_type_key_is_still_a_trigger(adapter: Zendesk
 
 
 def test_unquoted_trigger_placeholders_are_read_as_text(adapter: ZendeskAdapter) -> None:
-    payload = {"ticket_id": 48213, "event": "commented", "latest_comment": "Fixed in 4.2.1",
-               "latest_comment_public": True, "updated_at": "2025-03-11T09:15Z"}
+    payload = {
+        "ticket_id": 48213,
+        "event": "commented",
+        "latest_comment": "Fixed in 4.2.1",
+        "latest_comment_public": True,
+        "updated_at": "2025-03-11T09:15Z",
+    }
     (event,) = adapter.parse(headers={}, payload=payload).events
     assert (event.object.external_id, event.comment and event.comment.public) == ("48213", True)
 

@@ -7,12 +7,24 @@ import pytest
 from tests.conftest import ADMIN, drain
 from tests.helpers import post, zd_event
 
-ROUTES = [("get", "/api/tickets"), ("get", "/api/tickets/1"), ("get", "/api/deliveries"),
-          ("get", "/api/deliveries/1"), ("post", "/api/deliveries/1/replay"), ("get", "/api/mappings/zendesk"),
-          ("put", "/api/mappings/zendesk"), ("get", "/api/mappings/zendesk/versions"),
-          ("post", "/api/mappings/zendesk/rollback"), ("post", "/api/mappings/zendesk/preview"),
-          ("post", "/api/simulate"), ("get", "/api/policy"), ("put", "/api/policy"), ("get", "/api/policy/versions"),
-          ("post", "/api/policy/rollback"), ("get", "/api/reports/sla")]
+ROUTES = [
+    ("get", "/api/tickets"),
+    ("get", "/api/tickets/1"),
+    ("get", "/api/deliveries"),
+    ("get", "/api/deliveries/1"),
+    ("post", "/api/deliveries/1/replay"),
+    ("get", "/api/mappings/zendesk"),
+    ("put", "/api/mappings/zendesk"),
+    ("get", "/api/mappings/zendesk/versions"),
+    ("post", "/api/mappings/zendesk/rollback"),
+    ("post", "/api/mappings/zendesk/preview"),
+    ("post", "/api/simulate"),
+    ("get", "/api/policy"),
+    ("put", "/api/policy"),
+    ("get", "/api/policy/versions"),
+    ("post", "/api/policy/rollback"),
+    ("get", "/api/reports/sla"),
+]
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
@@ -30,7 +42,9 @@ def test_admin_api_is_disabled_without_a_token(database):
     from webhooks.app import create_app
 
     settings = make_settings(database, CONNECTOR_ADMIN_TOKEN="")
-    client = create_app(build_runtime(settings, db=database, queue=make_queue(settings)), start_worker=False).test_client()
+    client = create_app(
+        build_runtime(settings, db=database, queue=make_queue(settings)), start_worker=False
+    ).test_client()
     r = client.get("/api/tickets", headers={"Authorization": "Bearer "})
     assert r.status_code == 401
     assert "CONNECTOR_ADMIN_TOKEN" in r.get_json()["message"]
@@ -66,9 +80,17 @@ def test_deliveries_show_body_and_outcome(client, rt):
     assert "x-zendesk-webhook-signature" in d["headers"]
 
 
-MAPPING_V1 = {"vendor": "zendesk", "shapes": {"event": {"fields": {
-    "title": {"path": "detail.subject"},
-    "severity": {"path": "detail.priority", "map": {"urgent": "P1", "normal": "P3"}}}}}}
+MAPPING_V1 = {
+    "vendor": "zendesk",
+    "shapes": {
+        "event": {
+            "fields": {
+                "title": {"path": "detail.subject"},
+                "severity": {"path": "detail.priority", "map": {"urgent": "P1", "normal": "P3"}},
+            }
+        }
+    },
+}
 
 
 def test_mapping_versions_and_rollback(client, rt):
@@ -109,8 +131,9 @@ def test_saved_mapping_applies_to_new_deliveries(client, rt):
 def test_preview_a_draft_against_a_stored_delivery(client, rt):
     r = post(client, "zendesk", zd_event("created", priority="URGENT"))
     delivery_id = r.get_json()["delivery_id"]
-    out = client.post("/api/mappings/zendesk/preview", json={"delivery_id": delivery_id, "document": MAPPING_V1},
-                      headers=ADMIN).get_json()
+    out = client.post(
+        "/api/mappings/zendesk/preview", json={"delivery_id": delivery_id, "document": MAPPING_V1}, headers=ADMIN
+    ).get_json()
     assert out["mapping"] == "draft"
     assert out["events"][0]["fields"] == {"title": "Cannot export invoices", "severity": "P1"}
     active = client.post("/api/mappings/zendesk/preview", json={"delivery_id": delivery_id}, headers=ADMIN).get_json()

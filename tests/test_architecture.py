@@ -94,19 +94,34 @@ def core(name: str) -> bool:
 
 
 def core_reaches_outside(edges: list[Edge]) -> list[str]:
-    return [str(e) for e in edges if core(e.source)
-            and (within(e.target, ("adapters", "mappings", "webhooks")) or within(e.target, COMPOSITION_ROOTS))]
+    return [
+        str(e)
+        for e in edges
+        if core(e.source)
+        and (within(e.target, ("adapters", "mappings", "webhooks")) or within(e.target, COMPOSITION_ROOTS))
+    ]
 
 
 def adapters_reach_beyond_the_contract(edges: list[Edge]) -> list[str]:
-    return [str(e) for e in edges if within(e.source, "adapters") and (
-        (within(e.target, "connector") and not within(e.target, ADAPTERS_MAY_IMPORT))
-        or within(e.target, ("mappings", "webhooks")))]
+    return [
+        str(e)
+        for e in edges
+        if within(e.source, "adapters")
+        and (
+            (within(e.target, "connector") and not within(e.target, ADAPTERS_MAY_IMPORT))
+            or within(e.target, ("mappings", "webhooks"))
+        )
+    ]
 
 
 def mappings_reach_beyond_the_model(edges: list[Edge]) -> list[str]:
-    return [str(e) for e in edges if within(e.source, "mappings") and not within(e.target, "mappings")
-            and not within(e.target, MAPPINGS_MAY_IMPORT)]
+    return [
+        str(e)
+        for e in edges
+        if within(e.source, "mappings")
+        and not within(e.target, "mappings")
+        and not within(e.target, MAPPINGS_MAY_IMPORT)
+    ]
 
 
 def webhooks_reach_around_the_core(edges: list[Edge]) -> list[str]:
@@ -125,8 +140,13 @@ def layers_broken(edges: list[Edge]) -> list[str]:
 
 
 Rule = Callable[[list[Edge]], list[str]]
-RULES: tuple[Rule, ...] = (core_reaches_outside, adapters_reach_beyond_the_contract, mappings_reach_beyond_the_model,
-         webhooks_reach_around_the_core, layers_broken)
+RULES: tuple[Rule, ...] = (
+    core_reaches_outside,
+    adapters_reach_beyond_the_contract,
+    mappings_reach_beyond_the_model,
+    webhooks_reach_around_the_core,
+    layers_broken,
+)
 
 
 def test_the_walk_sees_the_tree() -> None:
@@ -139,16 +159,20 @@ def test_rule_holds(rule: Rule) -> None:
     assert rule(EDGES) == []
 
 
-@pytest.mark.parametrize(("edge", "rule"), [
-    (Edge("connector.tickets.apply", "mappings.engine", 1), core_reaches_outside),
-    (Edge("connector.inbox.sink", "webhooks.app", 1), core_reaches_outside),
-    (Edge("connector.sla.live", "connector.wiring", 1), core_reaches_outside),
-    (Edge("adapters.zendesk.inbound", "connector.defaults", 1), adapters_reach_beyond_the_contract),
-    (Edge("mappings.engine", "connector.store", 1), mappings_reach_beyond_the_model),
-    (Edge("webhooks.api", "adapters.zendesk", 1), webhooks_reach_around_the_core),
-    (Edge("connector.store.tables", "connector.tickets.timeline", 1), layers_broken),
-    (Edge("connector.tickets.apply", "connector.queue", 1), layers_broken),
-], ids=lambda x: str(x) if isinstance(x, Edge) else "")
+@pytest.mark.parametrize(
+    ("edge", "rule"),
+    [
+        (Edge("connector.tickets.apply", "mappings.engine", 1), core_reaches_outside),
+        (Edge("connector.inbox.sink", "webhooks.app", 1), core_reaches_outside),
+        (Edge("connector.sla.live", "connector.wiring", 1), core_reaches_outside),
+        (Edge("adapters.zendesk.inbound", "connector.defaults", 1), adapters_reach_beyond_the_contract),
+        (Edge("mappings.engine", "connector.store", 1), mappings_reach_beyond_the_model),
+        (Edge("webhooks.api", "adapters.zendesk", 1), webhooks_reach_around_the_core),
+        (Edge("connector.store.tables", "connector.tickets.timeline", 1), layers_broken),
+        (Edge("connector.tickets.apply", "connector.queue", 1), layers_broken),
+    ],
+    ids=lambda x: str(x) if isinstance(x, Edge) else "",
+)
 def test_each_rule_catches_the_edge_it_forbids(edge: Edge, rule: Rule) -> None:
     """A rule that cannot fail proves nothing: each one reports a forbidden edge added to the tree."""
     found = rule([*EDGES, edge])

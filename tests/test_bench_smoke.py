@@ -11,15 +11,36 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-TINY = ["--backend", "sqlite", "--duration", "1", "--warmup", "0", "--workers", "1", "--threads", "2",
-        "--concurrency", "2", "--open-connections", "2", "--pool-rate", "400"]
+TINY = [
+    "--backend",
+    "sqlite",
+    "--duration",
+    "1",
+    "--warmup",
+    "0",
+    "--workers",
+    "1",
+    "--threads",
+    "2",
+    "--concurrency",
+    "2",
+    "--open-connections",
+    "2",
+    "--pool-rate",
+    "400",
+]
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("bench") / "report.json"
-    run = subprocess.run([sys.executable, "-m", "bench.ingest", *TINY, "--json", str(out)], cwd=REPO,
-                         capture_output=True, text=True, timeout=90)
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.ingest", *TINY, "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     return json.loads(out.read_text())
 

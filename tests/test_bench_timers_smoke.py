@@ -13,15 +13,34 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 # Next fires spread over 3 s and swept for 2.5 s: most tickets fire inside the window.
-TINY = ["--backend", "sqlite", "--sizes", "40,120", "--window", "2.5", "--tick", "0.2", "--spread", "3",
-        "--idle-ticks", "3", "--verify", "10"]
+TINY = [
+    "--backend",
+    "sqlite",
+    "--sizes",
+    "40,120",
+    "--window",
+    "2.5",
+    "--tick",
+    "0.2",
+    "--spread",
+    "3",
+    "--idle-ticks",
+    "3",
+    "--verify",
+    "10",
+]
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("bench") / "timers.json"
-    run = subprocess.run([sys.executable, "-m", "bench.timers", *TINY, "--json", str(out)], cwd=REPO,
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.timers", *TINY, "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return json.loads(out.read_text())
 

@@ -10,9 +10,25 @@ from click.testing import CliRunner
 
 from connector.cli import main
 
-COMMANDS = [[], ["serve"], ["worker"], ["demo"], ["db"], ["db", "upgrade"], ["mappings"], ["mappings", "validate"],
-            ["mappings", "show"], ["mappings", "preview"], ["replay"], ["simulate"], ["policy"],
-            ["policy", "validate"], ["policy", "show"], ["report"], ["report", "sla"]]
+COMMANDS = [
+    [],
+    ["serve"],
+    ["worker"],
+    ["demo"],
+    ["db"],
+    ["db", "upgrade"],
+    ["mappings"],
+    ["mappings", "validate"],
+    ["mappings", "show"],
+    ["mappings", "preview"],
+    ["replay"],
+    ["simulate"],
+    ["policy"],
+    ["policy", "validate"],
+    ["policy", "show"],
+    ["report"],
+    ["report", "sla"],
+]
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "connector")
@@ -67,7 +83,7 @@ def test_worker_refuses_embedded_mode(monkeypatch):
 def test_demo_runs_end_to_end():
     result = CliRunner().invoke(main, ["demo", "--json"])
     assert result.exit_code == 0, result.output
-    tickets = json.loads(result.output[result.output.index("\n["):])
+    tickets = json.loads(result.output[result.output.index("\n[") :])
     channels = sorted(t["channel"] for t in tickets)
     assert channels == ["email", "jira"]
     zendesk = next(t for t in tickets if t["channel"] == "email")
@@ -88,8 +104,13 @@ def test_report_sla_cli(tmp_path, monkeypatch):
     assert bad.exit_code != 0
 
 
-READ_ONLY = [["mappings", "show", "zendesk"], ["policy", "show"], ["report", "sla"], ["replay", "--status", "dead"],
-             ["mappings", "preview", "pagerduty", "--file", "tests/fixtures/pagerduty/incident.triggered.json"]]
+READ_ONLY = [
+    ["mappings", "show", "zendesk"],
+    ["policy", "show"],
+    ["report", "sla"],
+    ["replay", "--status", "dead"],
+    ["mappings", "preview", "pagerduty", "--file", "tests/fixtures/pagerduty/incident.triggered.json"],
+]
 
 
 @pytest.mark.parametrize("args", READ_ONLY, ids=lambda a: " ".join(a[:2]))

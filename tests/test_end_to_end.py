@@ -24,11 +24,26 @@ def _only_ticket(client):  # type: ignore[no-untyped-def]
 
 def test_zendesk_ticket_lifecycle(client, rt):
     assert post(client, "zendesk", zd_event("created", priority="URGENT")).status_code == 202
-    reply = {"comment": {"id": "7001", "body": "Looking into it now.", "is_public": True,
-                         "author": {"id": "42", "is_staff": True, "name": "Maya Chen"}}}
+    reply = {
+        "comment": {
+            "id": "7001",
+            "body": "Looking into it now.",
+            "is_public": True,
+            "author": {"id": "42", "is_staff": True, "name": "Maya Chen"},
+        }
+    }
     post(client, "zendesk", zd_event("comment_added", minutes=10, event=reply, status="OPEN", priority="URGENT"))
-    post(client, "zendesk", zd_event("status_changed", minutes=30, status="SOLVED", priority="URGENT",
-                                     event={"current": "SOLVED", "previous": "OPEN"}))
+    post(
+        client,
+        "zendesk",
+        zd_event(
+            "status_changed",
+            minutes=30,
+            status="SOLVED",
+            priority="URGENT",
+            event={"current": "SOLVED", "previous": "OPEN"},
+        ),
+    )
     assert drain(rt) == 3
     t = _only_ticket(client)
     assert t["title"] == "Cannot export invoices"
@@ -46,8 +61,14 @@ def test_zendesk_ticket_lifecycle(client, rt):
 
 def test_internal_note_is_not_a_first_response(client, rt):
     post(client, "zendesk", zd_event("created"))
-    note = {"comment": {"id": "7002", "body": "internal", "is_public": False,
-                        "author": {"id": "42", "is_staff": True, "name": "Maya Chen"}}}
+    note = {
+        "comment": {
+            "id": "7002",
+            "body": "internal",
+            "is_public": False,
+            "author": {"id": "42", "is_staff": True, "name": "Maya Chen"},
+        }
+    }
     post(client, "zendesk", zd_event("comment_added", minutes=5, event=note))
     drain(rt)
     t = _only_ticket(client)
@@ -69,18 +90,50 @@ def test_out_of_order_deliveries_do_not_roll_fields_back(client, rt):
 
 
 def test_jira_issue_becomes_its_own_ticket_and_updates_it(client, rt):
-    issue = p.jira_issue(issue_id="10457", key="PLAT-311", summary="Render pool scales to zero",
-                         description="Autoscaler bug", status="To Do", category="new", priority="Highest",
-                         labels=["render"], reporter=("acc-1", "Priya Raman"), created="2026-03-06T15:00:00.000+0000")
+    issue = p.jira_issue(
+        issue_id="10457",
+        key="PLAT-311",
+        summary="Render pool scales to zero",
+        description="Autoscaler bug",
+        status="To Do",
+        category="new",
+        priority="Highest",
+        labels=["render"],
+        reporter=("acc-1", "Priya Raman"),
+        created="2026-03-06T15:00:00.000+0000",
+    )
     assert post(client, "jira", p.jira_event("jira:issue_created", issue, T0, changelog=[])).status_code == 202
     moved = json.loads(json.dumps(issue))
-    moved["fields"]["status"] = {"id": "3", "name": "In Progress",
-                                 "statusCategory": {"id": 4, "key": "indeterminate", "name": "In Progress"}}
-    post(client, "jira", p.jira_event("jira:issue_updated", moved, T0 + timedelta(minutes=5), changelog=[
-        {"field": "status", "fieldtype": "jira", "fieldId": "status", "from": "10000", "fromString": "To Do",
-         "to": "3", "toString": "In Progress"}]))
-    post(client, "jira", p.jira_comment(moved, comment_id="55", body="Fix in review", public=False,
-                                        at=T0 + timedelta(minutes=9)))
+    moved["fields"]["status"] = {
+        "id": "3",
+        "name": "In Progress",
+        "statusCategory": {"id": 4, "key": "indeterminate", "name": "In Progress"},
+    }
+    post(
+        client,
+        "jira",
+        p.jira_event(
+            "jira:issue_updated",
+            moved,
+            T0 + timedelta(minutes=5),
+            changelog=[
+                {
+                    "field": "status",
+                    "fieldtype": "jira",
+                    "fieldId": "status",
+                    "from": "10000",
+                    "fromString": "To Do",
+                    "to": "3",
+                    "toString": "In Progress",
+                }
+            ],
+        ),
+    )
+    post(
+        client,
+        "jira",
+        p.jira_comment(moved, comment_id="55", body="Fix in review", public=False, at=T0 + timedelta(minutes=9)),
+    )
     drain(rt)
     t = _only_ticket(client)
     assert t["channel"] == "jira"
@@ -91,13 +144,28 @@ def test_jira_issue_becomes_its_own_ticket_and_updates_it(client, rt):
 
 
 def test_pagerduty_incident_becomes_an_alert_ticket(client, rt):
-    inc = dict(incident_id="PQ7", number=77, title="Checkout 5xx", incident_key="x-1", priority="P1",
-               urgency="high", created=T0)
-    post(client, "pagerduty", p.pd_event("incident.triggered", p.pd_incident(**inc, status="triggered"), T0, agent=None))
-    post(client, "pagerduty", p.pd_event("incident.acknowledged", p.pd_incident(**inc, status="acknowledged"),
-                                         T0 + timedelta(minutes=3)))
-    post(client, "pagerduty", p.pd_event("incident.resolved", p.pd_incident(**inc, status="resolved"),
-                                         T0 + timedelta(minutes=40)))
+    inc = dict(
+        incident_id="PQ7",
+        number=77,
+        title="Checkout 5xx",
+        incident_key="x-1",
+        priority="P1",
+        urgency="high",
+        created=T0,
+    )
+    post(
+        client, "pagerduty", p.pd_event("incident.triggered", p.pd_incident(**inc, status="triggered"), T0, agent=None)
+    )
+    post(
+        client,
+        "pagerduty",
+        p.pd_event("incident.acknowledged", p.pd_incident(**inc, status="acknowledged"), T0 + timedelta(minutes=3)),
+    )
+    post(
+        client,
+        "pagerduty",
+        p.pd_event("incident.resolved", p.pd_incident(**inc, status="resolved"), T0 + timedelta(minutes=40)),
+    )
     drain(rt)
     t = _only_ticket(client)
     assert t["channel"] == "alert"
@@ -110,11 +178,23 @@ def test_pagerduty_page_links_to_its_ticket(client, rt):
     post(client, "zendesk", zd_event("created"))
     drain(rt)
     ticket_id = client.get("/api/tickets", headers=ADMIN).get_json()["tickets"][0]["id"]
-    inc = dict(incident_id="PQ8", number=78, title="Paged for ticket", incident_key=f"hdc-ticket-{ticket_id}",
-               priority="P1", urgency="high", created=T0)
-    post(client, "pagerduty", p.pd_event("incident.triggered", p.pd_incident(**inc, status="triggered"), T0, agent=None))
-    post(client, "pagerduty", p.pd_event("incident.acknowledged", p.pd_incident(**inc, status="acknowledged"),
-                                         T0 + timedelta(minutes=2)))
+    inc = dict(
+        incident_id="PQ8",
+        number=78,
+        title="Paged for ticket",
+        incident_key=f"hdc-ticket-{ticket_id}",
+        priority="P1",
+        urgency="high",
+        created=T0,
+    )
+    post(
+        client, "pagerduty", p.pd_event("incident.triggered", p.pd_incident(**inc, status="triggered"), T0, agent=None)
+    )
+    post(
+        client,
+        "pagerduty",
+        p.pd_event("incident.acknowledged", p.pd_incident(**inc, status="acknowledged"), T0 + timedelta(minutes=2)),
+    )
     drain(rt)
     listing = client.get("/api/tickets", headers=ADMIN).get_json()
     assert listing["total"] == 1  # no second ticket
@@ -173,9 +253,20 @@ def test_concurrent_jobs_about_one_new_object_make_one_ticket(client, rt):
 
     from connector.inbox.jobs import process_delivery
 
-    ids = [post(client, "zendesk", zd_event("created", ticket_id=777)).get_json()["delivery_id"],
-           post(client, "zendesk", zd_event("priority_changed", ticket_id=777, minutes=1, priority="HIGH",
-                                            event={"current": "HIGH", "previous": "NORMAL"})).get_json()["delivery_id"]]
+    ids = [
+        post(client, "zendesk", zd_event("created", ticket_id=777)).get_json()["delivery_id"],
+        post(
+            client,
+            "zendesk",
+            zd_event(
+                "priority_changed",
+                ticket_id=777,
+                minutes=1,
+                priority="HIGH",
+                event={"current": "HIGH", "previous": "NORMAL"},
+            ),
+        ).get_json()["delivery_id"],
+    ]
     start = threading.Barrier(2)
     errors: list[BaseException] = []
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from connector.queue import JobQueue
 from connector.inbox.reconciler import reconcile
+from connector.queue import JobQueue
 from connector.store.tables import Delivery, Ticket, TimelineEntry
 from connector.wiring import build_runtime
 from tests.conftest import drain
@@ -103,13 +103,24 @@ def test_unsigned_allowed_explicitly(database):
     settings = make_settings(database, CONNECTOR_ALLOW_UNSIGNED="pagerduty/lab")
     rt = build_runtime(settings, db=database, queue=make_queue(settings))
     client = create_app(rt, start_worker=False).test_client()
-    body = json.dumps({"event": {"id": "01UNSIGNED", "event_type": "service.created", "resource_type": "service",
-                                 "occurred_at": "2026-03-06T15:00:00Z", "agent": None, "client": None,
-                                 "data": {"id": "PSVC", "type": "service"}}}).encode()
+    body = json.dumps(
+        {
+            "event": {
+                "id": "01UNSIGNED",
+                "event_type": "service.created",
+                "resource_type": "service",
+                "occurred_at": "2026-03-06T15:00:00Z",
+                "agent": None,
+                "client": None,
+                "data": {"id": "PSVC", "type": "service"},
+            }
+        }
+    ).encode()
     r = client.post("/webhooks/pagerduty/lab", data=body, headers={"Content-Type": "application/json"})
     assert r.status_code == 200 and r.get_json()["ignored"] is True
-    assert client.post("/webhooks/pagerduty", data=body,
-                       headers={"Content-Type": "application/json"}).status_code == 401
+    assert (
+        client.post("/webhooks/pagerduty", data=body, headers={"Content-Type": "application/json"}).status_code == 401
+    )
 
 
 def test_not_json_is_400_and_kept(client, rt):
@@ -161,7 +172,9 @@ def test_unknown_event_type_is_200_ignored_and_counted(client, rt):
 
 
 def test_unknown_vendor_is_404(client):
-    assert client.post("/webhooks/freshdesk", data=b"{}", headers={"Content-Type": "application/json"}).status_code == 404
+    assert (
+        client.post("/webhooks/freshdesk", data=b"{}", headers={"Content-Type": "application/json"}).status_code == 404
+    )
 
 
 def test_duplicate_answers_200_with_the_original_id(client, rt):
@@ -228,6 +241,14 @@ def _pd_triggered():  # type: ignore[no-untyped-def]
     from connector.demo import payloads as p
     from tests.helpers import T0
 
-    inc = p.pd_incident(incident_id="PQ1", number=9, title="API down", status="triggered", incident_key="abc",
-                        priority="P1", urgency="high", created=T0)
+    inc = p.pd_incident(
+        incident_id="PQ1",
+        number=9,
+        title="API down",
+        status="triggered",
+        incident_key="abc",
+        priority="P1",
+        urgency="high",
+        created=T0,
+    )
     return p.pd_event("incident.triggered", inc, T0, agent=None)

@@ -22,6 +22,9 @@ def test_default_mapping(case: Case) -> None:
 
 
 def test_every_fixture_with_events_has_a_mapping_expectation() -> None:
-    missing = [str(c) for c in cases() if "error_path" not in c.expected() and c.expected()["events"]
-               and not c.mapped_path.exists()]
+    missing = [
+        str(c)
+        for c in cases()
+        if "error_path" not in c.expected() and c.expected()["events"] and not c.mapped_path.exists()
+    ]
     assert missing == []

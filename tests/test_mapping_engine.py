@@ -9,11 +9,18 @@ from mappings.engine import apply, default_document, load_document, resolve
 
 PAYLOAD = {
     "type": "zen:event-type:ticket.custom_field_changed",
-    "detail": {"priority": "URGENT", "tags": ["vip", "tier_enterprise"], "assignee_id": None,
-               "via": {"channel": "web_form"}},
+    "detail": {
+        "priority": "URGENT",
+        "tags": ["vip", "tier_enterprise"],
+        "assignee_id": None,
+        "via": {"channel": "web_form"},
+    },
     "event": {"current": "Gold", "custom_field": {"id": "360001"}},
-    "fields": {"customfield_10071": {"id": "10201", "value": "Sev-1"}, "labels": ["a", "b"],
-               "custom_fields": [{"id": 1, "value": "x"}, {"id": 2, "value": "y"}]},
+    "fields": {
+        "customfield_10071": {"id": "10201", "value": "Sev-1"},
+        "labels": ["a", "b"],
+        "custom_fields": [{"id": 1, "value": "x"}, {"id": 2, "value": "y"}],
+    },
 }
 
 
@@ -21,14 +28,17 @@ def doc(fields: dict) -> object:
     return load_document({"vendor": "zendesk", "shapes": {"event": {"fields": fields}}})
 
 
-@pytest.mark.parametrize(("path", "expected"), [
-    ("detail.priority", "URGENT"),
-    ("detail.tags[1]", "tier_enterprise"),
-    ("detail.tags[-1]", "tier_enterprise"),
-    ("fields.custom_fields[id=2].value", "y"),
-    ("fields.customfield_10071.value", "Sev-1"),
-    ("event.custom_field.id", "360001"),
-])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("detail.priority", "URGENT"),
+        ("detail.tags[1]", "tier_enterprise"),
+        ("detail.tags[-1]", "tier_enterprise"),
+        ("fields.custom_fields[id=2].value", "y"),
+        ("fields.customfield_10071.value", "Sev-1"),
+        ("event.custom_field.id", "360001"),
+    ],
+)
 def test_resolve_paths(path, expected):
     assert resolve(PAYLOAD, path) == expected
 
@@ -44,14 +54,16 @@ def test_value_map_is_case_insensitive_and_traced():
 
 
 def test_first_rule_that_yields_wins():
-    rules = [{"path": "detail.nothing"}, {"path": "fields.customfield_10071", "map": {"sev-1": "P0"}},
-             {"value": "P3"}]
+    rules = [{"path": "detail.nothing"}, {"path": "fields.customfield_10071", "map": {"sev-1": "P0"}}, {"value": "P3"}]
     assert apply(doc({"severity": rules}), "event", PAYLOAD).fields == {"severity": "P0"}
 
 
 def test_when_gates_a_rule():
-    rule = {"path": "event.current", "transform": "lower",
-            "when": {"type": "zen:event-type:ticket.custom_field_changed", "event.custom_field.id": "360001"}}
+    rule = {
+        "path": "event.current",
+        "transform": "lower",
+        "when": {"type": "zen:event-type:ticket.custom_field_changed", "event.custom_field.id": "360001"},
+    }
     assert apply(doc({"customer_tier": rule}), "event", PAYLOAD).fields == {"customer_tier": "gold"}
     rule["when"]["event.custom_field.id"] = "999"
     assert apply(doc({"customer_tier": rule}), "event", PAYLOAD).fields == {}
@@ -91,14 +103,25 @@ def test_bad_value_becomes_a_note_not_a_crash():
     assert "impact_users" in result.notes[0]
 
 
-@pytest.mark.parametrize(("document", "message"), [
-    ({"vendor": "zendesk", "shapes": {"event": {"fields": {"colour": {"path": "a"}}}}}, "unknown canonical field 'colour'"),
-    ({"vendor": "zendesk", "shapes": {"event": {"fields": {"status": {"path": "a", "map": {"x": "done"}}}}}},
-     "shapes.event.fields"),
-    ({"vendor": "zendesk", "shapes": {"event": {"fields": {"title": {"transform": "lower"}}}}}, "needs a 'path' or a 'value'"),
-    ({"vendor": "freshdesk", "shapes": {}}, "vendor"),
-    ({"vendor": "jira", "shapes": {"issue": {"fields": {"title": {"path": "a..b"}}}}}, "malformed path"),
-])
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (
+            {"vendor": "zendesk", "shapes": {"event": {"fields": {"colour": {"path": "a"}}}}},
+            "unknown canonical field 'colour'",
+        ),
+        (
+            {"vendor": "zendesk", "shapes": {"event": {"fields": {"status": {"path": "a", "map": {"x": "done"}}}}}},
+            "shapes.event.fields",
+        ),
+        (
+            {"vendor": "zendesk", "shapes": {"event": {"fields": {"title": {"transform": "lower"}}}}},
+            "needs a 'path' or a 'value'",
+        ),
+        ({"vendor": "freshdesk", "shapes": {}}, "vendor"),
+        ({"vendor": "jira", "shapes": {"issue": {"fields": {"title": {"path": "a..b"}}}}}, "malformed path"),
+    ],
+)
 def test_invalid_documents_point_into_the_document(document, message):
     with pytest.raises(MappingError) as exc:
         load_document(document)

@@ -46,12 +46,15 @@ def doc() -> dict[str, Any]:
         },
         "categories": [{"id": "billing", "aliases": ["invoices"]}, {"id": "technical"}],
         "calendars": {
-            "business": {"timezone": "America/New_York", "hours": {"mon-fri": "08:00-18:00"},
-                         "holiday_country": "US"},
+            "business": {"timezone": "America/New_York", "hours": {"mon-fri": "08:00-18:00"}, "holiday_country": "US"},
             "ent_hours": {"timezone": "Europe/Berlin", "hours": {"daily": "07:00-22:00"}},
         },
-        "metrics": ["first_response", "next_update", "resolution",
-                    {"id": "engineering_ack", "start": "escalated", "met_by": ["acknowledged"]}],
+        "metrics": [
+            "first_response",
+            "next_update",
+            "resolution",
+            {"id": "engineering_ack", "start": "escalated", "met_by": ["acknowledged"]},
+        ],
         "sla": {
             "defaults": {"calendar": "business", "warn_before": ["30m"]},
             "pause": {"first_response": [], "*": ["waiting_on_customer", "on_hold"]},
@@ -61,8 +64,7 @@ def doc() -> dict[str, Any]:
                 {"metric": "first_response", "tier": "ent", "target": "2h"},
                 {"metric": "first_response", "severity": "P0", "tier": "enterprise", "target": "45m"},
                 {"metric": "first_response", "category": "billing", "target": "4h"},
-                {"metric": "resolution", "severity": ["P0", "P1"], "target": "1d", "maximum": "2d",
-                 "time": "calendar"},
+                {"metric": "resolution", "severity": ["P0", "P1"], "target": "1d", "maximum": "2d", "time": "calendar"},
                 {"metric": "resolution", "severity": "P3", "target": None},
             ],
         },
@@ -72,10 +74,19 @@ def doc() -> dict[str, Any]:
         ],
         "groups": [{"id": "oncall", "name": "On-call", "level": "L2"}],
         "triggers": [
-            {"id": "p0-page", "event": "ticket", "severity": "Sev1",
-             "actions": [{"do": "page", "target": "oncall"}, {"do": "raise_level", "to": "L2"}]},
-            {"id": "churn", "event": "keywords", "kind": "churn", "keywords": ["canceling", "leaving"],
-             "actions": [{"do": "notify", "target": "customer"}]},
+            {
+                "id": "p0-page",
+                "event": "ticket",
+                "severity": "Sev1",
+                "actions": [{"do": "page", "target": "oncall"}, {"do": "raise_level", "to": "L2"}],
+            },
+            {
+                "id": "churn",
+                "event": "keywords",
+                "kind": "churn",
+                "keywords": ["canceling", "leaving"],
+                "actions": [{"do": "notify", "target": "customer"}],
+            },
         ],
     }
 
@@ -185,19 +196,23 @@ def test_unknown_or_ambiguous_names_resolve_to_nothing(doc, name):
     assert parse_policy(doc).severity_of(name) is None
 
 
-@pytest.mark.parametrize(("text", "level"), [
-    ("Our production   DOWN since 9am", "P0"),
-    ("We are losing money every minute", "P0"),
-    ("How do I export? Also production down.", "P0"),  # the most severe hint wins
-    ("how do I export invoices?", "P2"),
-    ("a reproduction downgrade", None),                 # whole words only
-])
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("Our production   DOWN since 9am", "P0"),
+        ("We are losing money every minute", "P0"),
+        ("How do I export? Also production down.", "P0"),  # the most severe hint wins
+        ("how do I export invoices?", "P2"),
+        ("a reproduction downgrade", None),  # whole words only
+    ],
+)
 def test_keyword_severity_hints(doc, text, level):
     assert parse_policy(doc).severity_hint(text) == level
 
 
-@pytest.mark.parametrize(("value", "tier"), [("ENT", "enterprise"), ("std", "standard"), ("gold", "standard"),
-                                             (None, "standard")])
+@pytest.mark.parametrize(
+    ("value", "tier"), [("ENT", "enterprise"), ("std", "standard"), ("gold", "standard"), (None, "standard")]
+)
 def test_tier_of_falls_back_to_the_default(doc, value, tier):
     assert parse_policy(doc).tier_of(value) == tier
 
@@ -277,22 +292,27 @@ def test_paused_statuses_per_metric_else_the_rest(doc):
 
 
 def test_received_selector_uses_arrival_against_the_calendar(doc):
-    doc["sla"]["targets"].append({"metric": "first_response", "channel": "email", "received": "weekend",
-                                  "target": "1d", "time": "calendar"})
+    doc["sla"]["targets"].append(
+        {"metric": "first_response", "channel": "email", "received": "weekend", "target": "1d", "time": "calendar"}
+    )
     policy = parse_policy(doc)
     saturday = datetime(2026, 3, 7, 11, 0, tzinfo=NY)
     assert policy.arrival(saturday) == "weekend"
-    found = policy.targets_for("first_response", severity="P3", tier=None, channel="email",
-                               received=policy.arrival(saturday))
+    found = policy.targets_for(
+        "first_response", severity="P3", tier=None, channel="email", received=policy.arrival(saturday)
+    )
     assert found[0].target == timedelta(days=1)
 
 
-@pytest.mark.parametrize(("at", "arrival"), [
-    (datetime(2026, 3, 6, 17, 30, tzinfo=NY), "business_hours"),
-    (datetime(2026, 3, 6, 18, 0, tzinfo=NY), "after_hours"),
-    (datetime(2026, 3, 9, 7, 59, tzinfo=NY), "after_hours"),
-    (datetime(2026, 11, 26, 12, 0, tzinfo=NY), "weekend"),  # Thanksgiving (holiday_country: US)
-])
+@pytest.mark.parametrize(
+    ("at", "arrival"),
+    [
+        (datetime(2026, 3, 6, 17, 30, tzinfo=NY), "business_hours"),
+        (datetime(2026, 3, 6, 18, 0, tzinfo=NY), "after_hours"),
+        (datetime(2026, 3, 9, 7, 59, tzinfo=NY), "after_hours"),
+        (datetime(2026, 11, 26, 12, 0, tzinfo=NY), "weekend"),  # Thanksgiving (holiday_country: US)
+    ],
+)
 def test_arrival_window(doc, at, arrival):
     assert parse_policy(doc).arrival(at) == arrival
 
@@ -307,8 +327,9 @@ def test_first_response_needs_a_public_reply_by_an_agent(doc):
     assert rule.accepts_comment(reply)
     assert not rule.accepts_comment(Comment("2", "note", public=False, author_is_agent=True))
     assert not rule.accepts_comment(Comment("3", "Thanks!", public=True, author_is_agent=False))
-    assert not rule.accepts_comment(Comment("4", "We got it", public=True, author_name="answer bot",
-                                            author_is_agent=True))
+    assert not rule.accepts_comment(
+        Comment("4", "We got it", public=True, author_name="answer bot", author_is_agent=True)
+    )
     assert not rule.accepts_comment(reply, tags=["AUTO_ACK"])
     assert not rule.accepts_comment(Comment("5", "Hi", public=True, author_is_agent=None))
 
@@ -370,10 +391,17 @@ def test_calendar_time_is_always_open(doc):
     assert calendar.add(saturday, 1800) == saturday + timedelta(minutes=30)
 
 
-@pytest.mark.parametrize(("text", "seconds", "shown"), [
-    ("90s", 90, "1m30s"), ("15m", 900, "15m"), ("1h30m", 5400, "1h30m"), ("24 hours", 86400, "1d"),
-    ("1w", 604800, "1w"), ("72h", 259200, "3d"),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds", "shown"),
+    [
+        ("90s", 90, "1m30s"),
+        ("15m", 900, "15m"),
+        ("1h30m", 5400, "1h30m"),
+        ("24 hours", 86400, "1d"),
+        ("1w", 604800, "1w"),
+        ("72h", 259200, "3d"),
+    ],
+)
 def test_durations(text, seconds, shown):
     assert parse_duration(text) == timedelta(seconds=seconds)
     assert format_duration(parse_duration(text)) == shown
@@ -394,7 +422,11 @@ def test_category_resolves_by_id_alias_or_unique_display_name(doc):
     doc["categories"][1]["name"] = "Technical issue"
     policy = parse_policy(doc)
     assert [policy.category_of(v) for v in ("billing", "Invoices", "technical issue", "Sales")] == [
-        "billing", "billing", "technical", None]
+        "billing",
+        "billing",
+        "technical",
+        None,
+    ]
 
 
 def test_unknown_channel_matches_only_channel_wildcards(doc):

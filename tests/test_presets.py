@@ -52,20 +52,29 @@ def test_signx_response_times_hours_and_engineering_ack():
     # 001: "Response Times (SLA): P0 (Critical): <1 hour; P1 (High): <4 hours; P2 (Medium): <24 hours;
     #       P3 (Low): <1 week"
     got = [clock(p, "first_response", severity=s) for s in ("P0", "P1", "P2", "P3")]
-    assert got == [("1h", None, "calendar"), ("4h", None, "business"), ("1d", None, "business"),
-                   ("1w", None, "business")]
+    assert got == [
+        ("1h", None, "calendar"),
+        ("4h", None, "business"),
+        ("1d", None, "business"),
+        ("1w", None, "business"),
+    ]
     # a P0 emailed after hours keeps its 1 h promise
-    assert clock(p, "first_response", severity="P0", channel="email", received="after_hours") == ("1h", None,
-                                                                                                   "calendar")
+    assert clock(p, "first_response", severity="P0", channel="email", received="after_hours") == (
+        "1h",
+        None,
+        "calendar",
+    )
     # 001: "Business Hours: 8 AM - 6 PM EST, Monday-Friday"
     cal = p.calendars["business"]
     assert cal.timezone == "America/New_York"
     assert [cal.weekly_hours[d] for d in range(7)] == [[(time(8), time(18))]] * 5 + [[], []]
     # 001: "After Hours: Email support (4hr response)"; "Weekend: Email support (24hr response)"
-    assert clock(p, "first_response", severity="P3", channel="email", received="after_hours") == ("4h", None,
-                                                                                                   "calendar")
-    assert clock(p, "first_response", severity="P3", channel="email", received="weekend") == ("1d", None,
-                                                                                               "calendar")
+    assert clock(p, "first_response", severity="P3", channel="email", received="after_hours") == (
+        "4h",
+        None,
+        "calendar",
+    )
+    assert clock(p, "first_response", severity="P3", channel="email", received="weekend") == ("1d", None, "calendar")
     # 001: "Acknowledge (<15 min for P0, <1hr for P1)"
     assert clock(p, "engineering_ack", severity="P0") == ("15m", None, "calendar")
     assert clock(p, "engineering_ack", severity="P1") == ("1h", None, "calendar")
@@ -80,8 +89,7 @@ def test_signx_friday_evening_p1_is_due_monday_morning():
     # (EST) has 30 minutes on Friday and 3.5 h on Monday 9 March, after the DST change (EDT).
     p = load_policy("signx")
     created = datetime(2026, 3, 6, 17, 30, tzinfo=ZoneInfo("America/New_York"))
-    target = p.targets_for("first_response", severity="P1", tier=None, channel="web",
-                           received=p.arrival(created))[0]
+    target = p.targets_for("first_response", severity="P1", tier=None, channel="web", received=p.arrival(created))[0]
     due = p.clock_calendar(target).add(created, target.target.total_seconds())
     assert due == datetime(2026, 3, 9, 15, 30, tzinfo=ZoneInfo("UTC"))
 
@@ -90,8 +98,12 @@ def test_localizevideos_initial_response_and_update_cadence():
     p = load_policy("localizevideos")
     # 002: "Sev 1 ≤ 1 hour; Sev 2 ≤ 4 hours; Sev 3 ≤ 1 business day; Sev 4 ≤ 2 business days" (Initial Response)
     got = [clock(p, "first_response", severity=s) for s in ("Sev1", "Sev2", "Sev3", "Sev4")]
-    assert got == [("1h", None, "calendar"), ("4h", None, "calendar"), ("8h", None, "business"),
-                   ("16h", None, "business")]
+    assert got == [
+        ("1h", None, "calendar"),
+        ("4h", None, "calendar"),
+        ("8h", None, "business"),
+        ("16h", None, "business"),
+    ]
     # 002: "Sev 1 … Every 30–60 mins" — breach at 60, warn at 30.
     cadence = p.targets_for("next_update", severity="Severity 1", tier=None)[0]
     assert (format_duration(cadence.target), [format_duration(w) for w in cadence.warn_before]) == ("1h", ["30m"])
@@ -116,7 +128,10 @@ def test_tai_tier_slas_priorities_and_hours():
     assert clock(p, "first_response", severity="LOW", tier="Professional") == ("4h", None, "business")
     assert clock(p, "first_response", severity="LOW", tier="Enterprise") == ("1h", None, "calendar")
     assert [clock(p, "resolution", tier=t) for t in ("starter", "professional", "enterprise")] == [
-        ("1w", None, "calendar"), ("2d", None, "calendar"), ("8h", None, "calendar")]
+        ("1w", None, "calendar"),
+        ("2d", None, "calendar"),
+        ("8h", None, "calendar"),
+    ]
     # 003: "Priority Level: CRITICAL / HIGH / MEDIUM / LOW — Default to LOW unless clear from description"
     assert [lv.id for lv in p.severity.levels] == ["CRITICAL", "HIGH", "MEDIUM", "LOW"]
     assert p.severity.default == "LOW"
@@ -129,7 +144,11 @@ def test_tai_tier_slas_priorities_and_hours():
     # 003: "Starter … 9 AM - 5 PM PT, Monday-Friday"; "Professional … 9 AM - 6 PM PT, Monday-Friday"
     starter, pro = p.calendars["starter_hours"], p.calendars["professional_hours"]
     assert (starter.timezone, starter.weekly_hours[4], pro.weekly_hours[4], pro.weekly_hours[5]) == (
-        "America/Los_Angeles", [(time(9), time(17))], [(time(9), time(18))], [])
+        "America/Los_Angeles",
+        [(time(9), time(17))],
+        [(time(9), time(18))],
+        [],
+    )
     assert target.calendar == "professional_hours"
     # 003: "Declare a P1 (Critical) Incident" — the seed's incident P1 is CRITICAL.
     assert p.severity_of("P1") == "CRITICAL"
@@ -158,18 +177,28 @@ def test_skillancer_resolution_first_response_and_routing_table():
     # 004 (Resolution Time by Severity): "P0 | 1 hour | 4 hours", "P1 | 4 hours | 8 hours",
     #   "P2 | 24 hours | 48 hours", "P3 | 72 hours | 1 week"
     got = [clock(p, "resolution", severity=s) for s in ("P0", "P1", "P2", "P3")]
-    assert got == [("1h", "4h", "calendar"), ("4h", "8h", "calendar"), ("1d", "2d", "calendar"),
-                   ("3d", "1w", "calendar")]
+    assert got == [
+        ("1h", "4h", "calendar"),
+        ("4h", "8h", "calendar"),
+        ("1d", "2d", "calendar"),
+        ("3d", "1w", "calendar"),
+    ]
     # 004 (First Response Time): "Live Chat | 2 min | 5 min", "Email | 2 hours | 4 hours"
     assert clock(p, "first_response", channel="chat") == ("2m", "5m", "calendar")
     assert clock(p, "first_response", channel="email") == ("2h", "4h", "calendar")
     # 004 (Issue Categories & Routing): "Performance issues | Tier 2 | Tier 3 | 1h", "Bug reports | Tier 1 |
     #   Tier 2 → Tier 3 | 24h", "Refund request | Tier 1 | Billing | 24h", "Account compromise | Security |
     #   Tier 3 → CISO | 1h"
-    sla = {c: clock(p, "category_resolution", category=c) for c in
-           ("Performance issues", "Bug reports", "Refund request", "Account compromise")}
+    sla = {
+        c: clock(p, "category_resolution", category=c)
+        for c in ("Performance issues", "Bug reports", "Refund request", "Account compromise")
+    }
     assert {c: v[0] for c, v in sla.items() if v} == {
-        "Performance issues": "1h", "Bug reports": "1d", "Refund request": "1d", "Account compromise": "1h"}
+        "Performance issues": "1h",
+        "Bug reports": "1d",
+        "Refund request": "1d",
+        "Account compromise": "1h",
+    }
     routes = {c.id: (c.initial_owner, c.escalation_path) for c in p.categories}
     assert routes["bug_reports"] == ("L1", ["L2", "L3"])
     assert routes["account_compromise"] == ("security", ["L3", "ciso"])

@@ -57,24 +57,51 @@ sla:
 """
 
 
-def _event(zd_id: int, name: str, minutes: float, *, tier: str, status: str = "OPEN", priority: str = "NORMAL",
-           event: dict[str, Any] | None = None, created: datetime = T0, channel: str = "email") -> dict[str, Any]:
+def _event(
+    zd_id: int,
+    name: str,
+    minutes: float,
+    *,
+    tier: str,
+    status: str = "OPEN",
+    priority: str = "NORMAL",
+    event: dict[str, Any] | None = None,
+    created: datetime = T0,
+    channel: str = "email",
+) -> dict[str, Any]:
     at = created + timedelta(minutes=minutes)
-    detail = p.zendesk_ticket(ticket_id=zd_id, subject=f"Ticket {zd_id}", description="Exports fail.",
-                              status=status, priority=priority, requester_id="9001", organization_id="77",
-                              tags=[f"tier_{tier}"], created=created, updated=at, channel=channel)
+    detail = p.zendesk_ticket(
+        ticket_id=zd_id,
+        subject=f"Ticket {zd_id}",
+        description="Exports fail.",
+        status=status,
+        priority=priority,
+        requester_id="9001",
+        organization_id="77",
+        tags=[f"tier_{tier}"],
+        created=created,
+        updated=at,
+        channel=channel,
+    )
     return p.zendesk_event(name, detail, event or {}, at)
 
 
 def _reply(zd_id: int, minutes: float, **kw: Any) -> dict[str, Any]:
-    comment = {"comment": {"id": f"{zd_id}{int(minutes)}", "body": "Looking into it.", "is_public": True,
-                           "author": {"id": "55", "is_staff": True, "name": "Ana"}}}
+    comment = {
+        "comment": {
+            "id": f"{zd_id}{int(minutes)}",
+            "body": "Looking into it.",
+            "is_public": True,
+            "author": {"id": "55", "is_staff": True, "name": "Ana"},
+        }
+    }
     return _event(zd_id, "comment_added", minutes, event=comment, **kw)
 
 
 def _status(zd_id: int, minutes: float, status: str, previous: str, **kw: Any) -> dict[str, Any]:
-    return _event(zd_id, "status_changed", minutes, status=status, event={"current": status, "previous": previous},
-                  **kw)
+    return _event(
+        zd_id, "status_changed", minutes, status=status, event={"current": status, "previous": previous}, **kw
+    )
 
 
 # What each ticket does (times after T0; enterprise: first response 2h business, resolution 8h calendar;
@@ -99,8 +126,15 @@ SCRIPT: list[dict[str, Any]] = [
     _status(704, 60, "PENDING", "OPEN", tier="enterprise"),
     _status(704, 90, "OPEN", "PENDING", tier="enterprise"),
     _event(705, "created", 0, tier="starter", status="NEW"),
-    _event(705, "priority_changed", 10, tier="starter", status="NEW", priority="URGENT",
-           event={"current": "URGENT", "previous": "NORMAL"}),
+    _event(
+        705,
+        "priority_changed",
+        10,
+        tier="starter",
+        status="NEW",
+        priority="URGENT",
+        event={"current": "URGENT", "previous": "NORMAL"},
+    ),
     _event(699, "created", 0, tier="starter", status="NEW", created=T0 - timedelta(days=3)),
 ]
 
@@ -138,19 +172,26 @@ def _ids(rt) -> dict[str, int]:  # type: ignore[no-untyped-def]
 
 def _report(rt, **kw: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     with rt.db.session() as s:
-        return build_report(s, since=kw.pop("since", SINCE), until=kw.pop("until", UNTIL),
-                            now=kw.pop("now", AS_OF), **kw)
+        return build_report(
+            s, since=kw.pop("since", SINCE), until=kw.pop("until", UNTIL), now=kw.pop("now", AS_OF), **kw
+        )
 
 
 def test_volume_counts_tickets_in_range_by_severity_tier_and_channel(loaded):  # type: ignore[no-untyped-def]
     report = _report(loaded[0])
     assert report["tickets"] == 5
-    assert report["volume"]["by_severity"] == [{"severity": "P2", "tickets": 4, "resolved": 2},
-                                               {"severity": "P0", "tickets": 1, "resolved": 0}]
-    assert report["volume"]["by_tier"] == [{"tier": "enterprise", "tickets": 3, "resolved": 2},
-                                           {"tier": "starter", "tickets": 2, "resolved": 0}]
-    assert report["volume"]["by_channel"] == [{"channel": "email", "tickets": 4, "resolved": 2},
-                                              {"channel": "chat", "tickets": 1, "resolved": 0}]
+    assert report["volume"]["by_severity"] == [
+        {"severity": "P2", "tickets": 4, "resolved": 2},
+        {"severity": "P0", "tickets": 1, "resolved": 0},
+    ]
+    assert report["volume"]["by_tier"] == [
+        {"tier": "enterprise", "tickets": 3, "resolved": 2},
+        {"tier": "starter", "tickets": 2, "resolved": 0},
+    ]
+    assert report["volume"]["by_channel"] == [
+        {"channel": "email", "tickets": 4, "resolved": 2},
+        {"channel": "chat", "tickets": 1, "resolved": 0},
+    ]
 
 
 def test_times_in_calendar_and_sla_counted_time(loaded):  # type: ignore[no-untyped-def]
@@ -168,8 +209,19 @@ def test_times_in_calendar_and_sla_counted_time(loaded):  # type: ignore[no-unty
 
 
 def test_compliance_per_metric_severity_and_tier(loaded):  # type: ignore[no-untyped-def]
-    rows = [(c["metric"], c["severity"], c["tier"], c["met"], c["breached"], c["overdue"], c["open"],
-             c["compliance_percent"]) for c in _report(loaded[0])["compliance"]]
+    rows = [
+        (
+            c["metric"],
+            c["severity"],
+            c["tier"],
+            c["met"],
+            c["breached"],
+            c["overdue"],
+            c["open"],
+            c["compliance_percent"],
+        )
+        for c in _report(loaded[0])["compliance"]
+    ]
     assert rows == [
         ("first_response", "P0", "starter", 0, 1, 0, 0, 0.0),
         ("first_response", "P2", "enterprise", 2, 1, 0, 0, 66.67),
@@ -195,14 +247,34 @@ def test_breaches_with_how_late_and_why(loaded):  # type: ignore[no-untyped-def]
     ids = _ids(rt)
     got = [(b["ticket_id"], b["metric"], b["due_at"], b["late"], b["reason"]) for b in _report(rt)["breaches"]]
     assert got == [
-        (ids["705"], "first_response", "2026-03-06T16:00:00Z", "11 h",
-         "no public agent reply within 1h calendar time (P0, starter); target lowered from 8h to 1h by severity change"),
-        (ids["702"], "first_response", "2026-03-06T17:00:00Z", "30 min",
-         "no public agent reply within 2h business time (P2, enterprise); met 30 min after due"),
-        (ids["702"], "resolution", "2026-03-06T23:00:00Z", "2 h",
-         "not resolved within 8h calendar time (P2, enterprise); met 2 h after due"),
-        (ids["704"], "resolution", "2026-03-06T23:30:00Z", "3 h 30 min",
-         "not resolved within 8h calendar time (P2, enterprise); paused 30 min"),
+        (
+            ids["705"],
+            "first_response",
+            "2026-03-06T16:00:00Z",
+            "11 h",
+            "no public agent reply within 1h calendar time (P0, starter); target lowered from 8h to 1h by severity change",
+        ),
+        (
+            ids["702"],
+            "first_response",
+            "2026-03-06T17:00:00Z",
+            "30 min",
+            "no public agent reply within 2h business time (P2, enterprise); met 30 min after due",
+        ),
+        (
+            ids["702"],
+            "resolution",
+            "2026-03-06T23:00:00Z",
+            "2 h",
+            "not resolved within 8h calendar time (P2, enterprise); met 2 h after due",
+        ),
+        (
+            ids["704"],
+            "resolution",
+            "2026-03-06T23:30:00Z",
+            "3 h 30 min",
+            "not resolved within 8h calendar time (P2, enterprise); paused 30 min",
+        ),
     ]
 
 
@@ -212,7 +284,9 @@ def test_filters_by_date_range_severity_and_tier(loaded):  # type: ignore[no-unt
     assert earlier["tickets"] == 1
     # 699 (Tue 15:00, never answered): 8 business hours end Wed 15:00; 3 calendar days end at T0
     assert [(b["metric"], b["due_at"]) for b in earlier["breaches"]] == [
-        ("first_response", "2026-03-04T15:00:00Z"), ("resolution", "2026-03-06T15:00:00Z")]
+        ("first_response", "2026-03-04T15:00:00Z"),
+        ("resolution", "2026-03-06T15:00:00Z"),
+    ]
     assert _report(rt, until=T0)["tickets"] == 0  # until is exclusive: created at T0 is left out
     assert _report(rt, severity="P0")["tickets"] == 1
     enterprise = _report(rt, tier="enterprise")
@@ -224,11 +298,20 @@ def test_csv_is_one_flat_table_with_a_section_column(loaded):  # type: ignore[no
     text = report_csv(_report(loaded[0]))
     rows = list(csv.DictReader(io.StringIO(text)))
     sections = [r["section"] for r in rows]
-    assert sections == (["volume_by_severity"] * 2 + ["volume_by_tier"] * 2 + ["volume_by_channel"] * 2
-                        + ["times"] * 4 + ["compliance"] * 6 + ["breach"] * 4)
+    assert sections == (
+        ["volume_by_severity"] * 2
+        + ["volume_by_tier"] * 2
+        + ["volume_by_channel"] * 2
+        + ["times"] * 4
+        + ["compliance"] * 6
+        + ["breach"] * 4
+    )
     assert {r["since"] for r in rows} == {"2026-03-05T00:00:00Z"}
-    compliance = next(r for r in rows if r["section"] == "compliance" and r["tier"] == "enterprise"
-                      and r["metric"] == "first_response")
+    compliance = next(
+        r
+        for r in rows
+        if r["section"] == "compliance" and r["tier"] == "enterprise" and r["metric"] == "first_response"
+    )
     assert (compliance["met"], compliance["breached"], compliance["compliance_percent"]) == ("2", "1", "66.67")
     assert rows[-1]["reason"].endswith("paused 30 min")
 
@@ -252,8 +335,10 @@ def test_an_empty_range_reports_zeroes_not_errors(rt):  # type: ignore[no-untype
 def test_parse_range_reads_dates_and_defaults_to_the_last_30_days():
     now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
     assert parse_range(None, None, now=now) == (now - timedelta(days=30), now)
-    assert parse_range("2026-03-01", "2026-03-05", now=now) == (datetime(2026, 3, 1, tzinfo=UTC),
-                                                               datetime(2026, 3, 6, tzinfo=UTC))
+    assert parse_range("2026-03-01", "2026-03-05", now=now) == (
+        datetime(2026, 3, 1, tzinfo=UTC),
+        datetime(2026, 3, 6, tzinfo=UTC),
+    )
     assert parse_range("2026-03-01T08:00:00-05:00", None, now=now)[0] == datetime(2026, 3, 1, 13, tzinfo=UTC)
     with pytest.raises(ConnectorError, match="since: not an ISO date"):
         parse_range("last week", None, now=now)
@@ -265,4 +350,3 @@ def test_percentile_interpolates_between_closest_ranks():
     assert percentile([10.0], 0.9) == 10.0
     assert percentile([4.0, 1.0, 3.0, 2.0], 0.5) == 2.5
     assert percentile([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0], 0.9) == pytest.approx(9.1)
-

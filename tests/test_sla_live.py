@@ -28,9 +28,18 @@ def _runtime(database, **env: str):  # type: ignore[no-untyped-def]
 
 
 def _created(ticket_id: int, at: datetime, priority: str = "URGENT") -> dict:
-    detail = p.zendesk_ticket(ticket_id=ticket_id, subject="Platform down", description="Nothing loads",
-                              status="NEW", priority=priority, requester_id="9", organization_id="7", tags=[],
-                              created=at, updated=at)
+    detail = p.zendesk_ticket(
+        ticket_id=ticket_id,
+        subject="Platform down",
+        description="Nothing loads",
+        status="NEW",
+        priority=priority,
+        requester_id="9",
+        organization_id="7",
+        tags=[],
+        created=at,
+        updated=at,
+    )
     return p.zendesk_event("created", detail, {}, at)
 
 
@@ -79,11 +88,26 @@ def test_a_reply_meets_the_clock_and_disarms_its_timer(rt, database):
     client = _client(rt)
     created = datetime.now(UTC) - timedelta(minutes=10)
     post(client, "zendesk", _created(1002, created))
-    detail = p.zendesk_ticket(ticket_id=1002, subject="Platform down", description="Nothing loads", status="OPEN",
-                              priority="URGENT", requester_id="9", organization_id="7", tags=[], created=created,
-                              updated=created + timedelta(minutes=8))
-    reply = {"comment": {"id": "1", "body": "On it", "is_public": True,
-                         "author": {"id": "55", "is_staff": True, "name": "Ana"}}}
+    detail = p.zendesk_ticket(
+        ticket_id=1002,
+        subject="Platform down",
+        description="Nothing loads",
+        status="OPEN",
+        priority="URGENT",
+        requester_id="9",
+        organization_id="7",
+        tags=[],
+        created=created,
+        updated=created + timedelta(minutes=8),
+    )
+    reply = {
+        "comment": {
+            "id": "1",
+            "body": "On it",
+            "is_public": True,
+            "author": {"id": "55", "is_staff": True, "name": "Ana"},
+        }
+    }
     post(client, "zendesk", p.zendesk_event("comment_added", detail, reply, created + timedelta(minutes=8)))
     drain(rt)
     assert _fires(rt, metric="first_response") == [("met", "first_response")]
@@ -102,12 +126,29 @@ def test_a_backlog_replays_without_false_alarms(rt, database):
     created = datetime.now(UTC) - timedelta(hours=2)
     post(client, "zendesk", _created(3001, created))
     drain(rt)
-    inc = dict(incident_id="PX1", number=5, title="Paged", incident_key="hdc-ticket-1", priority="P1",
-               urgency="high", created=created)
-    post(client, "pagerduty", p.pd_event("incident.triggered", p.pd_incident(**inc, status="triggered"),
-                                         created + timedelta(minutes=2), agent=None))
-    post(client, "pagerduty", p.pd_event("incident.acknowledged", p.pd_incident(**inc, status="acknowledged"),
-                                         created + timedelta(minutes=6)))
+    inc = dict(
+        incident_id="PX1",
+        number=5,
+        title="Paged",
+        incident_key="hdc-ticket-1",
+        priority="P1",
+        urgency="high",
+        created=created,
+    )
+    post(
+        client,
+        "pagerduty",
+        p.pd_event(
+            "incident.triggered", p.pd_incident(**inc, status="triggered"), created + timedelta(minutes=2), agent=None
+        ),
+    )
+    post(
+        client,
+        "pagerduty",
+        p.pd_event(
+            "incident.acknowledged", p.pd_incident(**inc, status="acknowledged"), created + timedelta(minutes=6)
+        ),
+    )
     drain(rt)
     assert _fires(rt, metric="engineering_ack") == [("met", "engineering_ack")]
 
@@ -118,10 +159,23 @@ def test_a_late_older_delivery_keeps_the_clocks(rt, database):
     created = datetime.now(UTC) - timedelta(minutes=20)
     post(client, "zendesk", _created(4001, created))
     drain(rt)
-    older = p.zendesk_event("priority_changed", p.zendesk_ticket(
-        ticket_id=4001, subject="Platform down", description="Nothing loads", status="NEW", priority="HIGH",
-        requester_id="9", organization_id="7", tags=[], created=created, updated=created - timedelta(minutes=1)),
-        {"current": "HIGH", "previous": "NORMAL"}, created - timedelta(minutes=1))
+    older = p.zendesk_event(
+        "priority_changed",
+        p.zendesk_ticket(
+            ticket_id=4001,
+            subject="Platform down",
+            description="Nothing loads",
+            status="NEW",
+            priority="HIGH",
+            requester_id="9",
+            organization_id="7",
+            tags=[],
+            created=created,
+            updated=created - timedelta(minutes=1),
+        ),
+        {"current": "HIGH", "previous": "NORMAL"},
+        created - timedelta(minutes=1),
+    )
     post(client, "zendesk", older)
     drain(rt)
     clocks = client.get("/api/tickets/1", headers=ADMIN).get_json()["sla_clocks"]
@@ -183,7 +237,10 @@ def test_policy_change_is_versioned_and_applies(client, rt):
     assert client.post("/api/policy/rollback", json={"version": 1}, headers=ADMIN).get_json()["version"] == 3
     versions = client.get("/api/policy/versions", headers=ADMIN).get_json()["versions"]
     assert [(v["version"], v["name"], v["active"]) for v in versions] == [
-        (1, "localizevideos", False), (2, "tai", False), (3, "localizevideos", True)]
+        (1, "localizevideos", False),
+        (2, "tai", False),
+        (3, "localizevideos", True),
+    ]
 
 
 def test_one_failing_ticket_does_not_hold_up_the_others(rt, database, monkeypatch):

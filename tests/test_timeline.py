@@ -24,19 +24,50 @@ from tests.conftest import ADMIN, drain
 from tests.helpers import T0, post, zd_event
 
 RECORDS = [
-    TicketCreated(fields={"status": "new", "severity": "P1", "customer_tier": "enterprise", "category": None,
-                          "channel": "email", "support_level": None}, url="https://acme.zendesk.com/tickets/1"),
+    TicketCreated(
+        fields={
+            "status": "new",
+            "severity": "P1",
+            "customer_tier": "enterprise",
+            "category": None,
+            "channel": "email",
+            "support_level": None,
+        },
+        url="https://acme.zendesk.com/tickets/1",
+    ),
     FieldsChanged(changes={"severity": ("P2", "P0"), "tags": ([], ["vip"])}, event=EventKind.PRIORITY_CHANGED),
     Linked(role=LinkRole.ENGINEERING, url="https://acme.atlassian.net/browse/SUP-1"),
-    CommentPosted(change=Kind.COMMENTED, comment_id="c1", public=True, body="On it", author_is_agent=True,
-                  link_role=LinkRole.ORIGIN),
-    CommentPosted(change=Kind.COMMENT_DELETED, comment_id="c2", public=False, body="", author_is_agent=None,
-                  link_role=LinkRole.ENGINEERING),
-    ObjectEvent(event=EventKind.UPDATED, object_type="issue", role=LinkRole.ENGINEERING, fields={"title": "x"},
-                detail={"changes": [{"field": "summary", "from": "a", "to": "b"}]}),
+    CommentPosted(
+        change=Kind.COMMENTED,
+        comment_id="c1",
+        public=True,
+        body="On it",
+        author_is_agent=True,
+        link_role=LinkRole.ORIGIN,
+    ),
+    CommentPosted(
+        change=Kind.COMMENT_DELETED,
+        comment_id="c2",
+        public=False,
+        body="",
+        author_is_agent=None,
+        link_role=LinkRole.ENGINEERING,
+    ),
+    ObjectEvent(
+        event=EventKind.UPDATED,
+        object_type="issue",
+        role=LinkRole.ENGINEERING,
+        fields={"title": "x"},
+        detail={"changes": [{"field": "summary", "from": "a", "to": "b"}]},
+    ),
     ObjectEvent(event=EventKind.INCIDENT_TRIGGERED, object_type="incident", role=LinkRole.INCIDENT),
-    ObjectEvent(event=EventKind.STATUS_CHANGED, object_type="ticket", role=LinkRole.ORIGIN,
-                detail={"field": "status", "from": "open", "to": "pending"}, stale_fields=("status",)),
+    ObjectEvent(
+        event=EventKind.STATUS_CHANGED,
+        object_type="ticket",
+        role=LinkRole.ORIGIN,
+        detail={"field": "status", "from": "open", "to": "pending"},
+        stale_fields=("status",),
+    ),
     SlaRecorded(kind=Kind.SLA_BREACH, metric="first_response", cycle=1, label="breach"),
 ]
 
@@ -56,18 +87,39 @@ def test_object_event_kinds_never_collide_with_the_tickets_own_kinds() -> None:
     assert timeline.object_kind("issue", EventKind.UPDATED) == "issue_updated"
 
 
-@pytest.mark.parametrize(("kind", "data", "expected"), [
-    # a linked Jira issue's events were stored under the plain event kind, facts at the top level
-    ("created", {"fields": {"title": "Bug"}}, ObjectEvent(event=EventKind.CREATED, object_type="",
-                                                           role=LinkRole.RELATED, fields={"title": "Bug"})),
-    ("updated", {"fields": {}, "changes": [{"field": "summary"}]},
-     ObjectEvent(event=EventKind.UPDATED, object_type="", role=LinkRole.RELATED,
-                 detail={"changes": [{"field": "summary"}]})),
-    ("incident_acknowledged", {"field": "status", "to": "acknowledged", "fields": {}},
-     ObjectEvent(event=EventKind.INCIDENT_ACKNOWLEDGED, object_type="", role=LinkRole.RELATED,
-                 detail={"field": "status", "to": "acknowledged"})),
-    ("created", {"url": None, "fields": {"status": "new"}}, TicketCreated(fields={"status": "new"})),
-], ids=["linked-created", "linked-updated", "incident-event", "ticket-created"])
+@pytest.mark.parametrize(
+    ("kind", "data", "expected"),
+    [
+        # a linked Jira issue's events were stored under the plain event kind, facts at the top level
+        (
+            "created",
+            {"fields": {"title": "Bug"}},
+            ObjectEvent(event=EventKind.CREATED, object_type="", role=LinkRole.RELATED, fields={"title": "Bug"}),
+        ),
+        (
+            "updated",
+            {"fields": {}, "changes": [{"field": "summary"}]},
+            ObjectEvent(
+                event=EventKind.UPDATED,
+                object_type="",
+                role=LinkRole.RELATED,
+                detail={"changes": [{"field": "summary"}]},
+            ),
+        ),
+        (
+            "incident_acknowledged",
+            {"field": "status", "to": "acknowledged", "fields": {}},
+            ObjectEvent(
+                event=EventKind.INCIDENT_ACKNOWLEDGED,
+                object_type="",
+                role=LinkRole.RELATED,
+                detail={"field": "status", "to": "acknowledged"},
+            ),
+        ),
+        ("created", {"url": None, "fields": {"status": "new"}}, TicketCreated(fields={"status": "new"})),
+    ],
+    ids=["linked-created", "linked-updated", "incident-event", "ticket-created"],
+)
 def test_rows_of_the_earlier_layout_read_by_their_shape(kind: str, data: dict, expected: timeline.Record) -> None:
     assert timeline.decode(kind, data) == expected
 
@@ -77,20 +129,48 @@ def test_a_linked_jira_issues_events_do_not_disturb_the_sla_history(client, rt):
     changes are a list) crashed every SLA refresh of the ticket, dead-lettering its deliveries."""
     post(client, "zendesk", zd_event("created", priority="URGENT"))
     drain(rt)
-    issue = p.jira_issue(issue_id="10457", key="PLAT-311", summary="Render pool", description="Autoscaler",
-                         status="To Do", category="new", priority="Low", labels=["hdc-ticket-1"],
-                         reporter=("acc-1", "Priya Raman"), created="2026-03-06T15:01:00.000+0000")
+    issue = p.jira_issue(
+        issue_id="10457",
+        key="PLAT-311",
+        summary="Render pool",
+        description="Autoscaler",
+        status="To Do",
+        category="new",
+        priority="Low",
+        labels=["hdc-ticket-1"],
+        reporter=("acc-1", "Priya Raman"),
+        created="2026-03-06T15:01:00.000+0000",
+    )
     post(client, "jira", p.jira_event("jira:issue_created", issue, T0 + timedelta(minutes=1), changelog=[]))
     renamed = json.loads(json.dumps(issue))
     renamed["fields"]["summary"] = "Render pool scales to zero"
-    post(client, "jira", p.jira_event("jira:issue_updated", renamed, T0 + timedelta(minutes=5), changelog=[
-        {"field": "summary", "fieldtype": "jira", "fieldId": "summary", "from": None, "fromString": "Render pool",
-         "to": None, "toString": "Render pool scales to zero"}]))
+    post(
+        client,
+        "jira",
+        p.jira_event(
+            "jira:issue_updated",
+            renamed,
+            T0 + timedelta(minutes=5),
+            changelog=[
+                {
+                    "field": "summary",
+                    "fieldtype": "jira",
+                    "fieldId": "summary",
+                    "from": None,
+                    "fromString": "Render pool",
+                    "to": None,
+                    "toString": "Render pool scales to zero",
+                }
+            ],
+        ),
+    )
     drain(rt)
     deliveries = client.get("/api/deliveries", headers=ADMIN).get_json()["deliveries"]
     assert {(d["event_type"], d["status"]) for d in deliveries} == {
-        ("zen:event-type:ticket.created", "processed"), ("jira:issue_created", "processed"),
-        ("jira:issue_updated", "processed")}
+        ("zen:event-type:ticket.created", "processed"),
+        ("jira:issue_created", "processed"),
+        ("jira:issue_updated", "processed"),
+    }
     ticket = client.get("/api/tickets/1", headers=ADMIN).get_json()
     kinds = [e["kind"] for e in ticket["timeline"]]
     assert kinds[:2] == ["created", "linked"] and "issue_created" in kinds and "issue_updated" in kinds

@@ -106,8 +106,14 @@ def mapping_put(vendor: str) -> JsonAnswer:
     document = _document_from_request()
     rt = _rt()
     with rt.db.session() as s:
-        row = rt.mappings.save(s, vendor=vendor, instance=instance, document=document,
-                               created_by=request.args.get("by"), comment=request.args.get("comment"))
+        row = rt.mappings.save(
+            s,
+            vendor=vendor,
+            instance=instance,
+            document=document,
+            created_by=request.args.get("by"),
+            comment=request.args.get("comment"),
+        )
         return jsonify(vendor=vendor, instance=instance, version=row.version), 201
 
 
@@ -116,10 +122,20 @@ def mapping_versions(vendor: str) -> JsonAnswer:
     instance = _vendor_instance(vendor)
     rt = _rt()
     with rt.db.session() as s:
-        return jsonify(vendor=vendor, instance=instance, versions=[
-            {"version": v.version, "active": v.active, "created_at": v.created_at.isoformat(),
-             "created_by": v.created_by, "comment": v.comment}
-            for v in rt.mappings.versions(s, vendor=vendor, instance=instance)])
+        return jsonify(
+            vendor=vendor,
+            instance=instance,
+            versions=[
+                {
+                    "version": v.version,
+                    "active": v.active,
+                    "created_at": v.created_at.isoformat(),
+                    "created_by": v.created_by,
+                    "comment": v.comment,
+                }
+                for v in rt.mappings.versions(s, vendor=vendor, instance=instance)
+            ],
+        )
 
 
 @api.post("/mappings/<vendor>/rollback")
@@ -141,9 +157,16 @@ def mapping_preview(vendor: str) -> JsonAnswer:
         abort(400, 'send a JSON object: {"delivery_id": N} or {"payload": {...}}, optionally "document"')
     rt = _rt()
     with rt.db.session() as s:
-        result = preview_delivery(rt, s, vendor=vendor, instance=instance, delivery_id=body.get("delivery_id"),
-                                  payload=body.get("payload"), headers=body.get("headers") or {},
-                                  document=body.get("document"))
+        result = preview_delivery(
+            rt,
+            s,
+            vendor=vendor,
+            instance=instance,
+            delivery_id=body.get("delivery_id"),
+            payload=body.get("payload"),
+            headers=body.get("headers") or {},
+            document=body.get("document"),
+        )
     return jsonify(result)
 
 
@@ -174,8 +197,9 @@ def policy_put() -> JsonAnswer:
     document = _document_from_request()
     rt = _rt()
     with rt.db.session() as s:
-        row = rt.policies.save(s, document=document, created_by=request.args.get("by"),
-                               comment=request.args.get("comment"))
+        row = rt.policies.save(
+            s, document=document, created_by=request.args.get("by"), comment=request.args.get("comment")
+        )
         return jsonify(version=row.version, name=row.name), 201
 
 
@@ -183,9 +207,19 @@ def policy_put() -> JsonAnswer:
 def policy_versions() -> JsonAnswer:
     rt = _rt()
     with rt.db.session() as s:
-        return jsonify(versions=[{"version": v.version, "name": v.name, "active": v.active,
-                                  "created_at": v.created_at.isoformat(), "created_by": v.created_by,
-                                  "comment": v.comment} for v in rt.policies.versions(s)])
+        return jsonify(
+            versions=[
+                {
+                    "version": v.version,
+                    "name": v.name,
+                    "active": v.active,
+                    "created_at": v.created_at.isoformat(),
+                    "created_by": v.created_by,
+                    "comment": v.comment,
+                }
+                for v in rt.policies.versions(s)
+            ]
+        )
 
 
 @api.post("/policy/rollback")
@@ -205,12 +239,18 @@ def sla_report() -> Response:
         abort(400, "format is one of json, csv, text")
     since, until = parse_range(request.args.get("since"), request.args.get("until"))  # ConnectorError → 400
     with _rt().db.session() as s:
-        result = build_report(s, since=since, until=until, severity=request.args.get("severity") or None,
-                              tier=request.args.get("tier") or None)
+        result = build_report(
+            s,
+            since=since,
+            until=until,
+            severity=request.args.get("severity") or None,
+            tier=request.args.get("tier") or None,
+        )
     if fmt == "csv":
         name = f"sla-report-{since:%Y%m%d}-{until:%Y%m%d}.csv"
-        return Response(report_csv(result), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return Response(
+            report_csv(result), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
     if fmt == "text":
         return Response(render_text(result), mimetype="text/plain")
     return jsonify(result)

@@ -59,8 +59,9 @@ class StoreCollector(Collector):
         self.rt = rt
 
     def collect(self) -> Iterator[GaugeMetricFamily | SummaryMetricFamily]:
-        stored = GaugeMetricFamily("connector_deliveries", "Stored deliveries by vendor and status.",
-                                   labels=["vendor", "status"])
+        stored = GaugeMetricFamily(
+            "connector_deliveries", "Stored deliveries by vendor and status.", labels=["vendor", "status"]
+        )
         latency = SummaryMetricFamily(
             "connector_processing_latency_seconds",
             "Received → processed, over deliveries processed in the last 15 minutes.",

@@ -24,8 +24,9 @@ def webhook(vendor: str, instance: str = defaults.DEFAULT_INSTANCE) -> tuple[Res
         abort(404, f"instance names are lower-case letters, digits and '-', got {instance!r}")
     if request.content_length is not None and request.content_length > rt.settings.max_body_bytes:
         metrics.DELIVERIES.labels(vendor, "too_large").inc()
-        return jsonify(error="payload_too_large",
-                       message=f"body exceeds the {rt.settings.max_body_bytes} byte limit"), 413
+        return jsonify(
+            error="payload_too_large", message=f"body exceeds the {rt.settings.max_body_bytes} byte limit"
+        ), 413
     body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH for chunked bodies too
     answer = receive(rt, vendor=vendor, instance=instance, headers=dict(request.headers), body=body)
     metrics.ACK_SECONDS.labels(vendor).observe(time.perf_counter() - g.started)

@@ -81,8 +81,9 @@ def _occurred_at(millis: int) -> datetime:
     return parse_time(millis, vendor=VENDOR, path="timestamp")
 
 
-def _issue_event(payload: Any, event: IssueEvent, kind: EventKind, *, creates_ticket: bool,
-                 detail: Mapping[str, Any] | None = None) -> InboundEvent:
+def _issue_event(
+    payload: Any, event: IssueEvent, kind: EventKind, *, creates_ticket: bool, detail: Mapping[str, Any] | None = None
+) -> InboundEvent:
     return InboundEvent(
         vendor=VENDOR,
         event_type=event.webhookEvent,
@@ -111,8 +112,9 @@ def on_issue_created(event_type: str, payload: Any, headers: Headers) -> tuple[I
 def on_issue_updated(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
     event = _checked_issue(payload, event_type)
     items = event.changelog.items if event.changelog is not None else []
-    changes = [{"field": changed_field(i), "from": i.fromString, "to": i.toString} for i in items]
-    kind = update_kind([c["field"] for c in changes])
+    fields = [changed_field(i) for i in items]
+    changes = [{"field": f, "from": i.fromString, "to": i.toString} for f, i in zip(fields, items, strict=True)]
+    kind = update_kind(fields)
     return (_issue_event(payload, event, kind, creates_ticket=True, detail={"changes": changes}),)
 
 
@@ -174,14 +176,16 @@ def on_comment_deleted(event_type: str, payload: Any, headers: Headers) -> tuple
     return (_comment_event(payload, event_type, EventKind.COMMENT_DELETED, creates_ticket=False),)
 
 
-HANDLERS: HandlerTable = MappingProxyType({
-    "jira:issue_created": on_issue_created,
-    "jira:issue_updated": on_issue_updated,
-    "jira:issue_deleted": on_issue_deleted,
-    "comment_created": on_comment_created,
-    "comment_updated": on_comment_updated,
-    "comment_deleted": on_comment_deleted,
-})
+HANDLERS: HandlerTable = MappingProxyType(
+    {
+        "jira:issue_created": on_issue_created,
+        "jira:issue_updated": on_issue_updated,
+        "jira:issue_deleted": on_issue_deleted,
+        "comment_created": on_comment_created,
+        "comment_updated": on_comment_updated,
+        "comment_deleted": on_comment_deleted,
+    }
+)
 
 
 class JiraAdapter:

@@ -26,7 +26,7 @@ from adapters.pagerduty.payloads import (
     Reference,
 )
 from connector.errors import PayloadError
-from connector.inbound import Handler, HandlerTable, Headers, checked, dispatch, header, parse_time
+from connector.inbound import HandlerTable, Headers, checked, dispatch, header, parse_time
 from connector.model import Channel, Comment, EventKind, ExternalRef, InboundEvent, Parsed
 
 VENDOR = "pagerduty"
@@ -115,8 +115,15 @@ _INCIDENT_EVENTS: dict[str, tuple[EventKind, IncidentDetail]] = {
 # --- handlers ----------------------------------------------------------------------------------
 
 
-def _envelope(model: type[D], payload: Any, event_type: str) -> Envelope[D]:
-    return checked(Envelope[model], payload, vendor=VENDOR, event_type=event_type)  # type: ignore[valid-type]
+# Parametrised once: pydantic builds a model class per subscription.
+_INCIDENT = Envelope[Incident]
+_NOTE = Envelope[IncidentNote]
+_STATUS_UPDATE = Envelope[IncidentStatusUpdate]
+_RESPONDER = Envelope[IncidentResponder]
+
+
+def _envelope(model: type[Envelope[D]], payload: Any, event_type: str) -> Envelope[D]:
+    return checked(model, payload, vendor=VENDOR, event_type=event_type)
 
 
 def _event(
@@ -151,7 +158,7 @@ def _referenced(ref: Reference) -> ExternalRef:
 
 def _on_incident(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
     kind, detail = _INCIDENT_EVENTS[event_type]
-    env = _envelope(Incident, payload, event_type)
+    env = _envelope(_INCIDENT, payload, event_type)
     inc = env.event.data
     obj = ExternalRef(VENDOR, "incident", inc.id, key=str(inc.number), url=inc.html_url)
     return (
@@ -169,7 +176,7 @@ def _on_incident(event_type: str, payload: Any, headers: Headers) -> tuple[Inbou
 
 
 def _on_annotated(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    env = _envelope(IncidentNote, payload, event_type)
+    env = _envelope(_NOTE, payload, event_type)
     note, agent = env.event.data, env.event.agent
     comment = Comment(
         external_id=note.id,
@@ -194,7 +201,7 @@ def _on_annotated(event_type: str, payload: Any, headers: Headers) -> tuple[Inbo
 
 
 def _on_status_update(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    env = _envelope(IncidentStatusUpdate, payload, event_type)
+    env = _envelope(_STATUS_UPDATE, payload, event_type)
     update = env.event.data
     return (
         _event(
@@ -212,7 +219,7 @@ def _on_status_update(event_type: str, payload: Any, headers: Headers) -> tuple[
 
 
 def _on_responder_added(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
-    env = _envelope(IncidentResponder, payload, event_type)
+    env = _envelope(_RESPONDER, payload, event_type)
     req = env.event.data
     return (
         _event(
@@ -232,12 +239,14 @@ def _on_responder_added(event_type: str, payload: Any, headers: Headers) -> tupl
     )
 
 
-HANDLERS: HandlerTable = MappingProxyType({
-    **dict.fromkeys(_INCIDENT_EVENTS, _on_incident),
-    "incident.annotated": _on_annotated,
-    "incident.status_update_published": _on_status_update,
-    "incident.responder.added": _on_responder_added,
-})
+HANDLERS: HandlerTable = MappingProxyType(
+    {
+        **dict.fromkeys(_INCIDENT_EVENTS, _on_incident),
+        "incident.annotated": _on_annotated,
+        "incident.status_update_published": _on_status_update,
+        "incident.responder.added": _on_responder_added,
+    }
+)
 
 
 class PagerDutyAdapter:

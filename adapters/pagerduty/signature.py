@@ -63,7 +63,5 @@ def _v1_digests(raw: str) -> list[bytes]:
         if len(digest) == _DIGEST_SIZE:
             digests.append(digest)
     if not digests:
-        raise SignatureError(
-            f"{SIGNATURE_HEADER} header holds no well-formed {VERSION} signature", vendor=VENDOR
-        )
+        raise SignatureError(f"{SIGNATURE_HEADER} header holds no well-formed {VERSION} signature", vendor=VENDOR)
     return digests

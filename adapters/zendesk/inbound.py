@@ -44,37 +44,41 @@ INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
 
 #: `via.channel` of event webhooks and `{{ticket.via}}` of trigger bodies ("Web Form", "Mail"),
 #: normalised to snake case → the channel of the ticket. Anything else is Channel.OTHER.
-CHANNELS: Mapping[str, Channel] = MappingProxyType({
-    "web": Channel.WEB,
-    "web_form": Channel.WEB,
-    "web_widget": Channel.WEB,
-    "help_center": Channel.WEB,
-    "mobile": Channel.WEB,
-    "mobile_sdk": Channel.WEB,
-    "email": Channel.EMAIL,
-    "mail": Channel.EMAIL,
-    "chat": Channel.CHAT,
-    "messaging": Channel.CHAT,
-    "native_messaging": Channel.CHAT,
-    "api": Channel.API,
-    "web_service": Channel.API,
-    "voice": Channel.PHONE,
-    "phone": Channel.PHONE,
-    "phone_call_inbound": Channel.PHONE,
-    "phone_call_outbound": Channel.PHONE,
-    "voicemail": Channel.PHONE,
-})
+CHANNELS: Mapping[str, Channel] = MappingProxyType(
+    {
+        "web": Channel.WEB,
+        "web_form": Channel.WEB,
+        "web_widget": Channel.WEB,
+        "help_center": Channel.WEB,
+        "mobile": Channel.WEB,
+        "mobile_sdk": Channel.WEB,
+        "email": Channel.EMAIL,
+        "mail": Channel.EMAIL,
+        "chat": Channel.CHAT,
+        "messaging": Channel.CHAT,
+        "native_messaging": Channel.CHAT,
+        "api": Channel.API,
+        "web_service": Channel.API,
+        "voice": Channel.PHONE,
+        "phone": Channel.PHONE,
+        "phone_call_inbound": Channel.PHONE,
+        "phone_call_outbound": Channel.PHONE,
+        "voicemail": Channel.PHONE,
+    }
+)
 
 #: The trigger body's `event` value → event kind. An absent or empty `event` means "updated".
-TRIGGER_EVENTS: Mapping[str, EventKind] = MappingProxyType({
-    "created": EventKind.CREATED,
-    "updated": EventKind.UPDATED,
-    "commented": EventKind.COMMENTED,
-    "status_changed": EventKind.STATUS_CHANGED,
-    "priority_changed": EventKind.PRIORITY_CHANGED,
-    "assignment_changed": EventKind.ASSIGNMENT_CHANGED,
-    "deleted": EventKind.DELETED,
-})
+TRIGGER_EVENTS: Mapping[str, EventKind] = MappingProxyType(
+    {
+        "created": EventKind.CREATED,
+        "updated": EventKind.UPDATED,
+        "commented": EventKind.COMMENTED,
+        "status_changed": EventKind.STATUS_CHANGED,
+        "priority_changed": EventKind.PRIORITY_CHANGED,
+        "assignment_changed": EventKind.ASSIGNMENT_CHANGED,
+        "deleted": EventKind.DELETED,
+    }
+)
 
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
@@ -105,7 +109,9 @@ def _envelope(model: type[Env], event_type: str, payload: Any) -> Env:
     if subject_id != env.detail.id:
         raise PayloadError(
             f"names ticket {subject_id} but detail.id is {env.detail.id}",
-            path="subject", vendor=VENDOR, event_type=env.type,
+            path="subject",
+            vendor=VENDOR,
+            event_type=env.type,
         )
     return env
 
@@ -227,9 +233,11 @@ def _trigger_time(body: TriggerBody, headers: Headers) -> datetime:
         except PayloadError:
             continue  # not ISO 8601: the next source decides
     raise PayloadError(
-        "no ISO 8601 event time: send \"updated_at\": \"{{ticket.updated_at_with_timestamp}}\" "
+        'no ISO 8601 event time: send "updated_at": "{{ticket.updated_at_with_timestamp}}" '
         f"or a signed webhook ({signature.TIMESTAMP_HEADER})",
-        path="updated_at", vendor=VENDOR, event_type=TRIGGER,
+        path="updated_at",
+        vendor=VENDOR,
+        event_type=TRIGGER,
     )
 
 
@@ -260,7 +268,9 @@ def _on_trigger(event_type: str, payload: Any, headers: Headers) -> tuple[Inboun
     if kind is None:
         raise PayloadError(
             f"unknown trigger event {body.event!r} (one of: {', '.join(TRIGGER_EVENTS)})",
-            path="event", vendor=VENDOR, event_type=TRIGGER,
+            path="event",
+            vendor=VENDOR,
+            event_type=TRIGGER,
         )
     ticket_id = body.ticket_id.strip()
     occurred_at = _trigger_time(body, headers)
@@ -269,7 +279,9 @@ def _on_trigger(event_type: str, payload: Any, headers: Headers) -> tuple[Inboun
         if not body.latest_comment or not body.latest_comment.strip():
             raise PayloadError(
                 "a 'commented' trigger body needs the comment: \"{{ticket.latest_comment.value}}\"",
-                path="latest_comment", vendor=VENDOR, event_type=TRIGGER,
+                path="latest_comment",
+                vendor=VENDOR,
+                event_type=TRIGGER,
             )
         comment = Comment(
             # Placeholders expose no comment id; ticket + time is stable across retries.
@@ -294,25 +306,27 @@ def _on_trigger(event_type: str, payload: Any, headers: Headers) -> tuple[Inboun
     return (event,)
 
 
-HANDLERS: HandlerTable = MappingProxyType({
-    TICKET + "created": _lifecycle(EventKind.CREATED, creates_ticket=True),
-    TICKET + "soft_deleted": _lifecycle(EventKind.DELETED, creates_ticket=False),
-    TICKET + "status_changed": _field_change("status", EventKind.STATUS_CHANGED, enum=True),
-    TICKET + "priority_changed": _field_change("priority", EventKind.PRIORITY_CHANGED, enum=True),
-    TICKET + "agent_assignment_changed": _field_change("assignee_id", EventKind.ASSIGNMENT_CHANGED),
-    TICKET + "group_assignment_changed": _field_change("group_id", EventKind.ASSIGNMENT_CHANGED),
-    TICKET + "organization_changed": _field_change("organization_id"),
-    TICKET + "requester_changed": _field_change("requester_id"),
-    TICKET + "subject_changed": _field_change("subject"),
-    TICKET + "description_changed": _field_change("description", values=False),
-    TICKET + "type_changed": _field_change("type", enum=True),
-    TICKET + "custom_status_changed": _field_change("custom_status"),
-    TICKET + "comment_added": _on_comment_added,
-    TICKET + "tags_changed": _on_tags_changed,
-    TICKET + "custom_field_changed": _on_custom_field_changed,
-    TICKET + "merged": _on_merged,
-    TRIGGER: _on_trigger,
-})
+HANDLERS: HandlerTable = MappingProxyType(
+    {
+        TICKET + "created": _lifecycle(EventKind.CREATED, creates_ticket=True),
+        TICKET + "soft_deleted": _lifecycle(EventKind.DELETED, creates_ticket=False),
+        TICKET + "status_changed": _field_change("status", EventKind.STATUS_CHANGED, enum=True),
+        TICKET + "priority_changed": _field_change("priority", EventKind.PRIORITY_CHANGED, enum=True),
+        TICKET + "agent_assignment_changed": _field_change("assignee_id", EventKind.ASSIGNMENT_CHANGED),
+        TICKET + "group_assignment_changed": _field_change("group_id", EventKind.ASSIGNMENT_CHANGED),
+        TICKET + "organization_changed": _field_change("organization_id"),
+        TICKET + "requester_changed": _field_change("requester_id"),
+        TICKET + "subject_changed": _field_change("subject"),
+        TICKET + "description_changed": _field_change("description", values=False),
+        TICKET + "type_changed": _field_change("type", enum=True),
+        TICKET + "custom_status_changed": _field_change("custom_status"),
+        TICKET + "comment_added": _on_comment_added,
+        TICKET + "tags_changed": _on_tags_changed,
+        TICKET + "custom_field_changed": _on_custom_field_changed,
+        TICKET + "merged": _on_merged,
+        TRIGGER: _on_trigger,
+    }
+)
 
 
 class ZendeskAdapter:
@@ -329,9 +343,7 @@ class ZendeskAdapter:
         return signature.sign(body=body, secret=secret, now=now)
 
     def verify(self, *, headers: Headers, body: bytes, secrets: Sequence[str], now: datetime) -> None:
-        signature.verify(
-            headers=headers, body=body, secrets=secrets, now=now, tolerance_seconds=self.tolerance_seconds
-        )
+        signature.verify(headers=headers, body=body, secrets=secrets, now=now, tolerance_seconds=self.tolerance_seconds)
 
     def delivery_key(self, *, headers: Headers, payload: Any) -> str | None:
         if _is_event_envelope(payload):
@@ -348,9 +360,10 @@ class ZendeskAdapter:
         if "ticket_id" in payload:
             return TRIGGER
         raise PayloadError(
-            "names no event type: expected a Zendesk event (\"type\": \"zen:event-type:...\") "
-            "or a trigger body with \"ticket_id\"",
-            path="type", vendor=VENDOR,
+            'names no event type: expected a Zendesk event ("type": "zen:event-type:...") '
+            'or a trigger body with "ticket_id"',
+            path="type",
+            vendor=VENDOR,
         )
 
     def parse(self, *, headers: Headers, payload: Any) -> Parsed:

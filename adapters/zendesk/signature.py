@@ -32,13 +32,10 @@ def signature_of(*, body: bytes, secret: str, timestamp: str) -> str:
 def sign(*, body: bytes, secret: str, now: datetime) -> dict[str, str]:
     """The two headers Zendesk sends: the signature and the time it was made."""
     timestamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {SIGNATURE_HEADER: signature_of(body=body, secret=secret, timestamp=timestamp),
-            TIMESTAMP_HEADER: timestamp}
+    return {SIGNATURE_HEADER: signature_of(body=body, secret=secret, timestamp=timestamp), TIMESTAMP_HEADER: timestamp}
 
 
-def verify(
-    *, headers: Headers, body: bytes, secrets: Sequence[str], now: datetime, tolerance_seconds: float
-) -> None:
+def verify(*, headers: Headers, body: bytes, secrets: Sequence[str], now: datetime, tolerance_seconds: float) -> None:
     """Raise SignatureError unless `body` is signed with one of `secrets` at a time close to `now`."""
     active = [s for s in secrets if s]
     if not active:

@@ -8,6 +8,15 @@ from connector.inbound.parsing import checked, header, parse_time
 from connector.inbound.signing import any_digest_matches, hmac_sha256
 
 __all__ = [
-    "Adapter", "Handler", "HandlerTable", "Headers", "any_digest_matches", "checked", "dispatch", "header",
-    "hmac_sha256", "ignored", "parse_time",
+    "Adapter",
+    "Handler",
+    "HandlerTable",
+    "Headers",
+    "any_digest_matches",
+    "checked",
+    "dispatch",
+    "header",
+    "hmac_sha256",
+    "ignored",
+    "parse_time",
 ]

@@ -49,8 +49,14 @@ def ids_with_status(s: Session, status: DeliveryStatus) -> list[int]:
 
 def count_unfinished(s: Session) -> int:
     """Deliveries still to be processed: received, or failed and waiting for a retry."""
-    return s.scalar(select(func.count()).select_from(Delivery).where(
-        Delivery.status.in_((DeliveryStatus.RECEIVED.value, DeliveryStatus.FAILED.value)))) or 0
+    return (
+        s.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.status.in_((DeliveryStatus.RECEIVED.value, DeliveryStatus.FAILED.value)))
+        )
+        or 0
+    )
 
 
 def counts_by_status(s: Session) -> list[tuple[str, str, int]]:
@@ -61,18 +67,34 @@ def counts_by_status(s: Session) -> list[tuple[str, str, int]]:
 
 def processed_since(s: Session, since: datetime) -> list[Processed]:
     """How long each delivery processed since `since` waited between its receipt and its processing."""
-    rows = s.execute(select(Delivery.vendor, Delivery.received_at, Delivery.processed_at).where(
-        Delivery.status == DeliveryStatus.PROCESSED.value, Delivery.processed_at >= since))
-    return [Processed(vendor, (processed - received).total_seconds())
-            for vendor, received, processed in rows if processed is not None]
+    rows = s.execute(
+        select(Delivery.vendor, Delivery.received_at, Delivery.processed_at).where(
+            Delivery.status == DeliveryStatus.PROCESSED.value, Delivery.processed_at >= since
+        )
+    )
+    return [
+        Processed(vendor, (processed - received).total_seconds())
+        for vendor, received, processed in rows
+        if processed is not None
+    ]
 
 
 def delivery_json(d: Delivery, *, body: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": d.id, "vendor": d.vendor, "instance": d.instance, "dedupe_key": d.dedupe_key,
-        "event_type": d.event_type, "status": d.status, "outcome": d.outcome, "error": d.error,
-        "attempts": d.attempts, "received_at": _iso(d.received_at), "processed_at": _iso(d.processed_at),
-        "next_attempt_at": _iso(d.next_attempt_at), "ticket_id": d.ticket_id, "body_sha256": d.body_sha256,
+        "id": d.id,
+        "vendor": d.vendor,
+        "instance": d.instance,
+        "dedupe_key": d.dedupe_key,
+        "event_type": d.event_type,
+        "status": d.status,
+        "outcome": d.outcome,
+        "error": d.error,
+        "attempts": d.attempts,
+        "received_at": _iso(d.received_at),
+        "processed_at": _iso(d.processed_at),
+        "next_attempt_at": _iso(d.next_attempt_at),
+        "ticket_id": d.ticket_id,
+        "body_sha256": d.body_sha256,
     }
     if body:
         out["headers"] = d.headers

@@ -87,8 +87,10 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
             for ticket_id, until in sorted(touched.items()):
                 sla.refresh(s, policy, ticket_id, now, until=until)
         _finish(d, DeliveryStatus.PROCESSED, "; ".join(outcomes) or "no events")
-        log.info("processed delivery", extra={"delivery_id": d.id, "ticket_id": d.ticket_id,
-                                              "vendor": d.vendor, "event_type": d.event_type})
+        log.info(
+            "processed delivery",
+            extra={"delivery_id": d.id, "ticket_id": d.ticket_id, "vendor": d.vendor, "event_type": d.event_type},
+        )
         return f"delivery {delivery_id}: {d.outcome}"
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -36,22 +36,28 @@ class Answer:
     body: dict[str, Any] = field(default_factory=dict)
 
 
-def receive(rt: Runtime, *, vendor: str, instance: str, headers: Mapping[str, str], body: bytes,
-            now: datetime | None = None) -> Answer:
+def receive(
+    rt: Runtime, *, vendor: str, instance: str, headers: Mapping[str, str], body: bytes, now: datetime | None = None
+) -> Answer:
     now = now or datetime.now(UTC)
     adapter = rt.adapters[vendor]
 
     ctype = (header(headers, "Content-Type") or "").split(";")[0].strip().lower()
     if ctype != "application/json" and not (ctype.startswith("application/") and ctype.endswith("+json")):
-        return _reject(vendor, 415, "unsupported_media_type",
-                       f"Content-Type must be application/json, got {ctype or 'none'!r}")
+        return _reject(
+            vendor, 415, "unsupported_media_type", f"Content-Type must be application/json, got {ctype or 'none'!r}"
+        )
 
     secrets = rt.settings.secrets.for_(vendor, instance)
     if secrets or not rt.settings.unsigned_allowed(vendor, instance):
         if not secrets:
-            return _reject(vendor, 401, "unauthorized",
-                           f"no webhook secret is configured for {vendor}/{instance}; set "
-                           f"{_secret_var(vendor, instance)} (or allow unsigned deliveries explicitly)")
+            return _reject(
+                vendor,
+                401,
+                "unauthorized",
+                f"no webhook secret is configured for {vendor}/{instance}; set "
+                f"{_secret_var(vendor, instance)} (or allow unsigned deliveries explicitly)",
+            )
         try:
             adapter.verify(headers=headers, body=body, secrets=secrets, now=now)
         except SignatureError as exc:
@@ -76,9 +82,18 @@ def receive(rt: Runtime, *, vendor: str, instance: str, headers: Mapping[str, st
         return _store_rejected(rt, vendor, instance, key, et, audit, body, digest, exc.message)
 
     status = DeliveryStatus.IGNORED if parsed.ignored else DeliveryStatus.RECEIVED
-    delivery_id, created = _store(rt, vendor=vendor, instance=instance, key=key, event_type=event_type,
-                                  headers=audit, body=body, digest=digest, status=status,
-                                  outcome=parsed.ignored_reason)
+    delivery_id, created = _store(
+        rt,
+        vendor=vendor,
+        instance=instance,
+        key=key,
+        event_type=event_type,
+        headers=audit,
+        body=body,
+        digest=digest,
+        status=status,
+        outcome=parsed.ignored_reason,
+    )
     if not created:
         metrics.DELIVERIES.labels(vendor, "duplicate").inc()
         log.info("duplicate delivery", extra={"vendor": vendor, "instance": instance, "delivery_id": delivery_id})
@@ -93,11 +108,15 @@ def receive(rt: Runtime, *, vendor: str, instance: str, headers: Mapping[str, st
     except QueueUnavailable as exc:
         # Stored is safe: the reconciler enqueues every stored, unprocessed delivery once Redis is back.
         metrics.ENQUEUE_FAILURES.inc()
-        log.warning("queue unavailable; delivery stored for the reconciler",
-                    extra={"vendor": vendor, "delivery_id": delivery_id, "error": type(exc).__name__})
+        log.warning(
+            "queue unavailable; delivery stored for the reconciler",
+            extra={"vendor": vendor, "delivery_id": delivery_id, "error": type(exc).__name__},
+        )
     metrics.DELIVERIES.labels(vendor, "accepted").inc()
-    log.debug("accepted delivery", extra={"vendor": vendor, "instance": instance, "delivery_id": delivery_id,
-                                         "event_type": event_type})
+    log.debug(
+        "accepted delivery",
+        extra={"vendor": vendor, "instance": instance, "delivery_id": delivery_id, "event_type": event_type},
+    )
     return Answer(202, {"delivery_id": delivery_id})
 
 
@@ -107,36 +126,91 @@ def _reject(vendor: str, status: int, error: str, message: str) -> Answer:
     return Answer(status, {"error": error, "message": message})
 
 
-def _store_rejected(rt: Runtime, vendor: str, instance: str, key: str, event_type: str | None,
-                    audit: dict[str, str], body: bytes, digest: str, message: str) -> Answer:
+def _store_rejected(
+    rt: Runtime,
+    vendor: str,
+    instance: str,
+    key: str,
+    event_type: str | None,
+    audit: dict[str, str],
+    body: bytes,
+    digest: str,
+    message: str,
+) -> Answer:
     """An authentic delivery we cannot read: keep it (it can be inspected and replayed), answer 400."""
-    delivery_id, _ = _store(rt, vendor=vendor, instance=instance, key=key, event_type=event_type,
-                            headers=audit, body=body, digest=digest, status=DeliveryStatus.REJECTED,
-                            outcome=message)
+    delivery_id, _ = _store(
+        rt,
+        vendor=vendor,
+        instance=instance,
+        key=key,
+        event_type=event_type,
+        headers=audit,
+        body=body,
+        digest=digest,
+        status=DeliveryStatus.REJECTED,
+        outcome=message,
+    )
     answer = _reject(vendor, 400, "bad_request", message)
     return Answer(400, {**answer.body, "delivery_id": delivery_id})
 
 
-_COLUMNS = ("vendor", "instance", "dedupe_key", "event_type", "headers", "body", "body_sha256", "status",
-            "outcome", "received_at", "attempts")
+_COLUMNS = (
+    "vendor",
+    "instance",
+    "dedupe_key",
+    "event_type",
+    "headers",
+    "body",
+    "body_sha256",
+    "status",
+    "outcome",
+    "received_at",
+    "attempts",
+)
 _TABLE = Delivery.__table__
+assert isinstance(_TABLE, Table)
 # Built once per dialect: constructing and compiling the statement per request costs more than running it.
 _INSERTS = {
-    dialect: insert(_TABLE).values({c: bindparam(c) for c in _COLUMNS})
-    .on_conflict_do_nothing(index_elements=["vendor", "instance", "dedupe_key"]).returning(_TABLE.c.id)
+    dialect: insert(_TABLE)
+    .values({c: bindparam(c) for c in _COLUMNS})
+    .on_conflict_do_nothing(index_elements=["vendor", "instance", "dedupe_key"])
+    .returning(_TABLE.c.id)
     for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
-_EXISTING = select(_TABLE.c.id).where(_TABLE.c.vendor == bindparam("vendor"), _TABLE.c.instance == bindparam("instance"),
-                                      _TABLE.c.dedupe_key == bindparam("dedupe_key"))
+_EXISTING = select(_TABLE.c.id).where(
+    _TABLE.c.vendor == bindparam("vendor"),
+    _TABLE.c.instance == bindparam("instance"),
+    _TABLE.c.dedupe_key == bindparam("dedupe_key"),
+)
 
 
-def _store(rt: Runtime, *, vendor: str, instance: str, key: str, event_type: str | None,
-           headers: dict[str, str], body: bytes, digest: str, status: DeliveryStatus,
-           outcome: str | None) -> tuple[int, bool]:
+def _store(
+    rt: Runtime,
+    *,
+    vendor: str,
+    instance: str,
+    key: str,
+    event_type: str | None,
+    headers: dict[str, str],
+    body: bytes,
+    digest: str,
+    status: DeliveryStatus,
+    outcome: str | None,
+) -> tuple[int, bool]:
     """Insert the delivery in one statement; on a duplicate key return the original's id and False."""
-    params = {"vendor": vendor, "instance": instance, "dedupe_key": key[:255], "event_type": event_type,
-              "headers": headers, "body": body, "body_sha256": digest, "status": status.value, "outcome": outcome,
-              "received_at": datetime.now(UTC), "attempts": 0}
+    params = {
+        "vendor": vendor,
+        "instance": instance,
+        "dedupe_key": key[:255],
+        "event_type": event_type,
+        "headers": headers,
+        "body": body,
+        "body_sha256": digest,
+        "status": status.value,
+        "outcome": outcome,
+        "received_at": datetime.now(UTC),
+        "attempts": 0,
+    }
     with rt.db.transaction() as conn:
         new_id = conn.execute(_INSERTS[rt.db.engine.dialect.name], params).scalar()
         if new_id is not None:

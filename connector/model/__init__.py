@@ -16,6 +16,19 @@ from connector.model.ticket import (
 )
 
 __all__ = [
-    "JOIN_ROLE", "SLA_FIELDS", "TERMINAL", "TICKET_FIELDS", "Channel", "Comment", "EventKind", "ExternalRef",
-    "FieldMapping", "InboundEvent", "LinkRole", "MappedFields", "MappingEngine", "Parsed", "Status",
+    "JOIN_ROLE",
+    "SLA_FIELDS",
+    "TERMINAL",
+    "TICKET_FIELDS",
+    "Channel",
+    "Comment",
+    "EventKind",
+    "ExternalRef",
+    "FieldMapping",
+    "InboundEvent",
+    "LinkRole",
+    "MappedFields",
+    "MappingEngine",
+    "Parsed",
+    "Status",
 ]

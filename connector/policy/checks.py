@@ -8,10 +8,11 @@ of the code only ever sees ids. Each problem is (path into the document, message
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from connector.model import Status
-from connector.policy.routing import CUSTOMER, Notify, Page, RaiseLevel, Reassign
+from connector.policy.routing import CUSTOMER, Notify, OwnerGroup, Page, RaiseLevel, Reassign, SupportLevel
 from connector.policy.scales import NameIndex, duplicate_names
 from connector.policy.targets import MET_EVENTS, START_EVENTS, Target, overlaps
 
@@ -65,8 +66,8 @@ class _Checker:
         self.problems += duplicate_names(p.customer_tiers.tiers, "customer_tiers.tiers")
         self.problems += duplicate_names(p.categories, "categories")
         if p.severity.default is not None:
-            p.severity.default = (self.names([p.severity.default], self.severities, "severity.default", "level")
-                                  or [None])[0]
+            found = self.names([p.severity.default], self.severities, "severity.default", "level")
+            p.severity.default = found[0] if found else None
         for i, hint in enumerate(p.severity.hints):
             found = self.names([hint.level], self.severities, f"severity.hints[{i}].level", "level")
             hint.level = found[0] if found else hint.level
@@ -100,7 +101,11 @@ class _Checker:
     def routing(self) -> None:
         p = self.p
         seen: dict[str, str] = {}
-        for where, items in (("support_levels", p.support_levels), ("groups", p.groups)):
+        owners: list[tuple[str, Sequence[SupportLevel | OwnerGroup]]] = [
+            ("support_levels", p.support_levels),
+            ("groups", p.groups),
+        ]
+        for where, items in owners:
             for i, item in enumerate(items):
                 if item.id in seen:
                     self.add(f"{where}[{i}].id", f"{item.id!r} already names one of {seen[item.id]}")
@@ -116,8 +121,9 @@ class _Checker:
             for j, step in enumerate(c.escalation_path):
                 self.ref(step, self.owner_ids, f"categories[{i}].escalation_path[{j}]", "level or group")
             if c.sla is not None and p.sla.category_metric not in self.metric_ids:
-                self.add(f"categories[{i}].sla", f"sla.category_metric {p.sla.category_metric!r} is not declared "
-                         "in metrics")
+                self.add(
+                    f"categories[{i}].sla", f"sla.category_metric {p.sla.category_metric!r} is not declared in metrics"
+                )
 
     def triggers(self) -> None:
         seen: set[str] = set()
@@ -159,21 +165,27 @@ class _Checker:
             t.time = "calendar" if t.calendar == ALWAYS_OPEN else d.time
         if t.time == "calendar":
             if t.calendar not in (None, ALWAYS_OPEN):
-                self.add(f"{path}.calendar", f"calendar time counts every hour; drop {t.calendar!r} or use "
-                         "`time: business`")
+                self.add(
+                    f"{path}.calendar", f"calendar time counts every hour; drop {t.calendar!r} or use `time: business`"
+                )
             t.calendar = None
         elif t.calendar is None and d.calendar is None and t.target is not None:
             tiers = [x for x in p.customer_tiers.tiers if t.tier is None or x.id in t.tier]
             if any(x.calendar is None and x.sla for x in tiers):
-                self.add(path, "business time needs a calendar: set `calendar` here, on the tier, or in "
-                         "sla.defaults.calendar (or use `time: calendar`)")
+                self.add(
+                    path,
+                    "business time needs a calendar: set `calendar` here, on the tier, or in "
+                    "sla.defaults.calendar (or use `time: calendar`)",
+                )
         if "warn_before" not in explicit:
             t.warn_before = list(d.warn_before)
         if "warn_at_percent" not in explicit:
             t.warn_at_percent = list(d.warn_at_percent)
         for j, lead in enumerate(t.warn_before or []):
             if t.target is not None and lead >= t.target:
-                where = f"{path}.warn_before[{j}]" if "warn_before" in explicit else f"{path} (sla.defaults.warn_before)"
+                where = (
+                    f"{path}.warn_before[{j}]" if "warn_before" in explicit else f"{path} (sla.defaults.warn_before)"
+                )
                 self.add(where, f"a warning {lead} before a target of {t.target} would fire before the clock starts")
 
     def targets(self, generated: list[tuple[str, Target]]) -> None:

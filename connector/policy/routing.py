@@ -186,7 +186,12 @@ class UsersAffectedTrigger(_Trigger):
 
 
 Trigger = Annotated[
-    TicketTrigger | BreachTrigger | WarningTrigger | KeywordsTrigger | CsatTrigger | RepeatIssueTrigger
+    TicketTrigger
+    | BreachTrigger
+    | WarningTrigger
+    | KeywordsTrigger
+    | CsatTrigger
+    | RepeatIssueTrigger
     | UsersAffectedTrigger,
     Field(discriminator="event"),
 ]

@@ -7,7 +7,7 @@ so `Sev 1`, `sev-1` and `SEV1` are one name. Keyword phrases match whole words, 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -107,7 +107,7 @@ class NameIndex:
         return parts.pop() if len(parts) == 1 else None
 
 
-def duplicate_names(items: list[NamedItem], where: str) -> list[tuple[str, str]]:
+def duplicate_names(items: Sequence[NamedItem], where: str) -> list[tuple[str, str]]:
     """(path, message) for every id or alias that names two things (or one thing twice)."""
     problems: list[tuple[str, str]] = []
     owner: dict[str, str] = {}

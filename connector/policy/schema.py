@@ -127,7 +127,8 @@ class Policy(BaseModel):
 
     def owner(self, owner_id: str) -> SupportLevel | OwnerGroup:
         """A support level or owner group by id (they share one namespace)."""
-        for item in (*self.support_levels, *self.groups):
+        owners: list[SupportLevel | OwnerGroup] = [*self.support_levels, *self.groups]
+        for item in owners:
             if item.id == owner_id:
                 return item
         raise KeyError(owner_id)
@@ -139,16 +140,24 @@ class Policy(BaseModel):
         """`sla.targets` plus the targets the categories' routing-table `sla` values stand for."""
         return [*self.sla.targets, *self._category_targets]
 
-    def targets_for(self, metric: str | None = None, *, severity: str | None, tier: str | None,
-                    category: str | None = None, channel: str | None = None, received: str | None = None,
-                    level: str | None = None) -> list[Target]:
+    def targets_for(
+        self,
+        metric: str | None = None,
+        *,
+        severity: str | None,
+        tier: str | None,
+        category: str | None = None,
+        channel: str | None = None,
+        received: str | None = None,
+        level: str | None = None,
+    ) -> list[Target]:
         """The winning target of each metric (or of `metric`) for a ticket, metrics in declared order.
 
         Values may be aliases (or unique display names). A channel that is not a `Channel` value counts
-        as unknown, so only channel-wildcard targets match it. A severity nothing names falls back to `severity.default`; a tier to the
-        default tier. Metrics whose winner says "no clock" (target null) are left out; so is everything
-        for a tier with `sla: false`. Business-time targets come back with their calendar filled in
-        (the target's, else the tier's, else `sla.defaults.calendar`).
+        as unknown, so only channel-wildcard targets match it. A severity nothing names falls back to
+        `severity.default`; a tier to the default tier. Metrics whose winner says "no clock" (target
+        null) are left out; so is everything for a tier with `sla: false`. Business-time targets come
+        back with their calendar filled in (the target's, else the tier's, else `sla.defaults.calendar`).
         """
         tier_id = self.tier_of(tier)
         if not self.tier(tier_id).sla:
@@ -170,9 +179,7 @@ class Policy(BaseModel):
             if best is None or best.target is None:
                 continue
             if best.time == "business" and best.calendar is None:
-                best = best.model_copy(
-                    update={"calendar": self.tier(tier_id).calendar or self.sla.defaults.calendar}
-                )
+                best = best.model_copy(update={"calendar": self.tier(tier_id).calendar or self.sla.defaults.calendar})
             out.append(best)
         return out
 
@@ -203,8 +210,12 @@ class Policy(BaseModel):
                 self._calendars[key] = BusinessCalendar.always_open(zone)
             else:
                 self._calendars[key] = BusinessCalendar(
-                    timezone=spec.timezone, weekly_hours=spec.weekly_hours, holidays=spec.holidays,
-                    holiday_country=spec.holiday_country, holiday_subdivision=spec.holiday_subdivision, name=key,
+                    timezone=spec.timezone,
+                    weekly_hours=spec.weekly_hours,
+                    holidays=spec.holidays,
+                    holiday_country=spec.holiday_country,
+                    holiday_subdivision=spec.holiday_subdivision,
+                    name=key,
                 )
         return self._calendars[key]
 

@@ -62,8 +62,9 @@ class Metric(BaseModel):
         if isinstance(data, str):
             if data in BUILTIN_METRICS:
                 return {"id": data, **BUILTIN_METRICS[data]}
-            raise ValueError(f"{data!r} is not a built-in metric ({', '.join(BUILTIN_METRICS)}); "
-                             "declare it as {id, start, met_by}")
+            raise ValueError(
+                f"{data!r} is not a built-in metric ({', '.join(BUILTIN_METRICS)}); declare it as {{id, start, met_by}}"
+            )
         if isinstance(data, dict) and data.get("id") in BUILTIN_METRICS:
             return {**BUILTIN_METRICS[data["id"]], **data}
         return data
@@ -83,8 +84,9 @@ class ResponseRule(BaseModel):
         default=False, description="Count a reply whose payload does not say whether its author is an agent."
     )
 
-    def accepts(self, *, public: bool, author_is_agent: bool | None, author: Iterable[str | None] = (),
-                tags: Iterable[str] = ()) -> bool:
+    def accepts(
+        self, *, public: bool, author_is_agent: bool | None, author: Iterable[str | None] = (), tags: Iterable[str] = ()
+    ) -> bool:
         if self.public_only and not public:
             return False
         is_agent = self.unknown_author_is_agent if author_is_agent is None else author_is_agent
@@ -96,8 +98,12 @@ class ResponseRule(BaseModel):
         return not ({t.lower() for t in tags} & {t.lower() for t in self.exclude_tags})
 
     def accepts_comment(self, comment: Comment, *, tags: Iterable[str] = ()) -> bool:
-        return self.accepts(public=comment.public, author_is_agent=comment.author_is_agent,
-                            author=(comment.author_id, comment.author_name), tags=tags)
+        return self.accepts(
+            public=comment.public,
+            author_is_agent=comment.author_is_agent,
+            author=(comment.author_id, comment.author_name),
+            tags=tags,
+        )
 
 
 class Target(BaseModel):

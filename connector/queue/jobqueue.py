@@ -37,14 +37,15 @@ class JobQueue:
         """Enqueue a processing job for each id in the inbox (waiting up to `block` seconds for the
         first); returns how many. An id popped and then lost (a crash right here) stays `received`
         in the database, and the reconciler enqueues it."""
-        ids: list[bytes] = []
+        ids: list[bytes | str] = []
         if block:
             first = self.connection.brpop([self.inbox_key], timeout=block)
             if first is None:
                 return 0
             ids.append(first[1])
         more = self.connection.rpop(self.inbox_key, limit - len(ids))
-        ids.extend(more or [])
+        if isinstance(more, list):  # RPOP with a count answers a list (or nothing)
+            ids.extend(more)
         for raw in ids:
             self.enqueue_delivery(int(raw))
         return len(ids)

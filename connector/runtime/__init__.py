@@ -21,13 +21,22 @@ from connector.store import Database, MappingVersions, PolicyVersions
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, adapters: Mapping[str, Adapter], mappings: MappingEngine,
-                 db: Database | None = None, queue: JobQueue | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        adapters: Mapping[str, Adapter],
+        mappings: MappingEngine,
+        db: Database | None = None,
+        queue: JobQueue | None = None,
+    ):
         self.settings = settings
         self.db = db or Database(settings.database_url)
         if queue is None:
-            queue = JobQueue.embedded(settings.queue_name) if settings.embedded else JobQueue.from_url(
-                settings.redis_url or "", settings.queue_name
+            queue = (
+                JobQueue.embedded(settings.queue_name)
+                if settings.embedded
+                else JobQueue.from_url(settings.redis_url or "", settings.queue_name)
             )
         self.queue = queue
         self.adapters: dict[str, Adapter] = dict(adapters)

@@ -49,9 +49,12 @@ class Ticker:
                 duty.run()
             except (*QueueUnavailable, OperationalError) as exc:
                 # Nothing is lost: the rows stay due and the next tick tries again.
-                log.warning("ticker: %s skipped, %s unavailable", name,
-                            "database" if isinstance(exc, OperationalError) else "queue",
-                            extra={"error": type(exc).__name__})
+                log.warning(
+                    "ticker: %s skipped, %s unavailable",
+                    name,
+                    "database" if isinstance(exc, OperationalError) else "queue",
+                    extra={"error": type(exc).__name__},
+                )
             except Exception:
                 # The duty's work stays due in the database; the ticker must outlive one bad run.
                 log.exception("ticker: %s failed", name)

@@ -51,11 +51,15 @@ class SlaEventType(StrEnum):
 
 
 #: event types that change a target selector, and the selector each one changes
-SELECTOR_EVENTS = {SlaEventType.SEVERITY: "severity", SlaEventType.TIER: "tier", SlaEventType.CATEGORY: "category",
-                   SlaEventType.CHANNEL: "channel", SlaEventType.LEVEL: "level"}
+SELECTOR_EVENTS = {
+    SlaEventType.SEVERITY: "severity",
+    SlaEventType.TIER: "tier",
+    SlaEventType.CATEGORY: "category",
+    SlaEventType.CHANNEL: "channel",
+    SlaEventType.LEVEL: "level",
+}
 _REPLIES = frozenset({SlaEventType.REPLY, SlaEventType.PUBLIC_REPLY, SlaEventType.INTERNAL_NOTE})
-_MILESTONES = frozenset({SlaEventType.ESCALATED, SlaEventType.PAGED, SlaEventType.ACKNOWLEDGED,
-                         SlaEventType.ASSIGNED})
+_MILESTONES = frozenset({SlaEventType.ESCALATED, SlaEventType.PAGED, SlaEventType.ACKNOWLEDGED, SlaEventType.ASSIGNED})
 
 
 class FireKind(StrEnum):
@@ -110,8 +114,12 @@ class Retarget:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Retarget:
-        return cls(cause=str(data["cause"]), value=data.get("value"), old_seconds=float(data["old_seconds"]),
-                   new_seconds=float(data["new_seconds"]))
+        return cls(
+            cause=str(data["cause"]),
+            value=data.get("value"),
+            old_seconds=float(data["old_seconds"]),
+            new_seconds=float(data["new_seconds"]),
+        )
 
 
 @dataclass
@@ -201,8 +209,9 @@ class Clock:
         target = self.target_seconds
         out: list[tuple[str, FireKind, float]] = []
         before = self.target.warn_before if self.target.warn_before is not None else policy_defaults.warn_before
-        percents = (self.target.warn_at_percent if self.target.warn_at_percent is not None
-                    else policy_defaults.warn_at_percent)
+        percents = (
+            self.target.warn_at_percent if self.target.warn_at_percent is not None else policy_defaults.warn_at_percent
+        )
         for lead in before:
             if 0 < lead.total_seconds() < target:
                 out.append((f"{format_duration(lead)} before due", FireKind.WARNING, target - lead.total_seconds()))
@@ -265,9 +274,13 @@ class Evaluation:
 class _Replay:
     def __init__(self, policy: Policy, ticket: dict[str, Any]):
         self.policy = policy
-        self.attrs = {"severity": ticket.get("severity"), "tier": ticket.get("customer_tier") or ticket.get("tier"),
-                      "category": ticket.get("category"), "channel": ticket.get("channel"),
-                      "level": ticket.get("level") or ticket.get("support_level")}
+        self.attrs = {
+            "severity": ticket.get("severity"),
+            "tier": ticket.get("customer_tier") or ticket.get("tier"),
+            "category": ticket.get("category"),
+            "channel": ticket.get("channel"),
+            "level": ticket.get("level") or ticket.get("support_level"),
+        }
         self.status: str = ticket.get("status") or Status.NEW.value
         self.received: str | None = None
         self.created_at: datetime | None = None
@@ -278,9 +291,15 @@ class _Replay:
     # ---- targets ----------------------------------------------------------------------------
 
     def target(self, metric: str) -> Target | None:
-        found = self.policy.targets_for(metric, severity=self.attrs["severity"], tier=self.attrs["tier"],
-                                        category=self.attrs["category"], channel=self.attrs["channel"],
-                                        received=self.received, level=self.attrs["level"])
+        found = self.policy.targets_for(
+            metric,
+            severity=self.attrs["severity"],
+            tier=self.attrs["tier"],
+            category=self.attrs["category"],
+            channel=self.attrs["channel"],
+            received=self.received,
+            level=self.attrs["level"],
+        )
         return found[0] if found else None
 
     def start(self, metric: str, at: datetime) -> None:
@@ -288,17 +307,26 @@ class _Replay:
         if target is None:
             return
         cycle = 1 + sum(1 for c in self.clocks if c.metric == metric)
-        clock = Clock(metric=metric, cycle=cycle, target=target, calendar=self.policy.clock_calendar(target),
-                      started_at=at)
+        clock = Clock(
+            metric=metric, cycle=cycle, target=target, calendar=self.policy.clock_calendar(target), started_at=at
+        )
         clock.running_since = at
         if self.status in self.policy.paused_statuses(metric):
             clock.pause(at)
         self.clocks.append(clock)
         due = clock.due_at()
-        self.fires.append(Fire(at, FireKind.STARTED, metric, cycle, "started",
-                               f"{target.describe()}: {format_duration(clock.target_delta)} "
-                               f"{'business' if target.time == 'business' else 'calendar'} time"
-                               + (f", due {iso_utc(due)}" if due else "")))
+        self.fires.append(
+            Fire(
+                at,
+                FireKind.STARTED,
+                metric,
+                cycle,
+                "started",
+                f"{target.describe()}: {format_duration(clock.target_delta)} "
+                f"{'business' if target.time == 'business' else 'calendar'} time"
+                + (f", due {iso_utc(due)}" if due else ""),
+            )
+        )
 
     # ---- timers -----------------------------------------------------------------------------
 
@@ -351,8 +379,12 @@ class _Replay:
             # The update first: the first response starts the update cadence, and must not meet it too.
             if self.policy.updates.accepts(public=public, author_is_agent=is_agent, author=authors, tags=ev.tags):
                 self._met("update", ev.at)
-            if self.policy.first_response.accepts(public=public, author_is_agent=is_agent, author=authors,
-                                                  tags=ev.tags) and not self.first_response_seen:
+            if (
+                self.policy.first_response.accepts(
+                    public=public, author_is_agent=is_agent, author=authors, tags=ev.tags
+                )
+                and not self.first_response_seen
+            ):
                 self.first_response_seen = True
                 self._met("first_response", ev.at)
             return
@@ -388,8 +420,11 @@ class _Replay:
             metric = self.policy.metric(clock.metric)
             if clock.open and what in metric.met_by:
                 clock.stop(at, ClockState.MET)
-                late = f", {format_duration_seconds((at - clock.breached_at).total_seconds())} after its breach" \
-                    if clock.breached_at else ""
+                late = (
+                    f", {format_duration_seconds((at - clock.breached_at).total_seconds())} after its breach"
+                    if clock.breached_at
+                    else ""
+                )
                 self.fires.append(Fire(at, FireKind.MET, clock.metric, clock.cycle, "met", f"{clock.metric} met{late}"))
                 if metric.recurring and self.status not in RESOLVED:
                     restart.append(metric.id)
@@ -407,8 +442,16 @@ class _Replay:
             for clock in self.clocks:
                 if clock.open:
                     clock.stop(at, ClockState.STOPPED)
-                    self.fires.append(Fire(at, FireKind.STOPPED, clock.metric, clock.cycle, "stopped",
-                                           f"{clock.metric} stopped: ticket {status}"))
+                    self.fires.append(
+                        Fire(
+                            at,
+                            FireKind.STOPPED,
+                            clock.metric,
+                            clock.cycle,
+                            "stopped",
+                            f"{clock.metric} stopped: ticket {status}",
+                        )
+                    )
             return
         if before in RESOLVED and status not in RESOLVED:  # reopened: resolution counts again
             for clock in self.clocks:
@@ -416,8 +459,16 @@ class _Replay:
                     clock.met_at = None
                     clock.state = ClockState.BREACHED if clock.breached_at else ClockState.PAUSED
                     clock.paused_since = at
-                    self.fires.append(Fire(at, FireKind.REOPENED, clock.metric, clock.cycle, "reopened",
-                                           "resolution clock resumed: ticket reopened"))
+                    self.fires.append(
+                        Fire(
+                            at,
+                            FireKind.REOPENED,
+                            clock.metric,
+                            clock.cycle,
+                            "reopened",
+                            "resolution clock resumed: ticket reopened",
+                        )
+                    )
         for clock in self.clocks:
             if not clock.open:
                 continue
@@ -437,8 +488,17 @@ class _Replay:
             new = self.target(clock.metric)
             if new is None:
                 clock.stop(at, ClockState.CANCELLED)
-                self.fires.append(Fire(at, FireKind.CANCELLED, clock.metric, clock.cycle, "cancelled",
-                                       f"{clock.metric}: no target after {why}", cause=cause))
+                self.fires.append(
+                    Fire(
+                        at,
+                        FireKind.CANCELLED,
+                        clock.metric,
+                        clock.cycle,
+                        "cancelled",
+                        f"{clock.metric}: no target after {why}",
+                        cause=cause,
+                    )
+                )
                 continue
             if new == clock.target:
                 continue
@@ -452,9 +512,18 @@ class _Replay:
                     clock.skipped.add(label)
             due = clock.due_at()
             change = Retarget(cause=cause, value=value, old_seconds=_seconds(old), new_seconds=_seconds(new))
-            self.fires.append(Fire(at, FireKind.RETARGETED, clock.metric, clock.cycle, "retargeted",
-                                   f"{clock.metric}: {format_duration(_delta(old))} → {format_duration(_delta(new))} "
-                                   f"after {why}" + (f", due {iso_utc(due)}" if due else ""), retarget=change))
+            self.fires.append(
+                Fire(
+                    at,
+                    FireKind.RETARGETED,
+                    clock.metric,
+                    clock.cycle,
+                    "retargeted",
+                    f"{clock.metric}: {format_duration(_delta(old))} → {format_duration(_delta(new))} "
+                    f"after {why}" + (f", due {iso_utc(due)}" if due else ""),
+                    retarget=change,
+                )
+            )
 
 
 def format_duration_seconds(seconds: float) -> str:

@@ -26,33 +26,59 @@ from connector.sla.serialize import clock_json
 from connector.store import Database, PolicyVersions
 from connector.store.tables import SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
 from connector.tickets import timeline
-from connector.tickets.timeline import CommentPosted, FieldsChanged, Kind, Linked, ObjectEvent, SlaRecorded, TicketCreated
+from connector.tickets.timeline import (
+    CommentPosted,
+    FieldsChanged,
+    Kind,
+    Linked,
+    ObjectEvent,
+    SlaRecorded,
+    TicketCreated,
+)
 
 log = logging.getLogger(__name__)
 
 #: fires that are kept (and put on the timeline); "started"/"stopped" are implied by the clocks
-RECORDED = frozenset({FireKind.WARNING, FireKind.BREACH, FireKind.MAXIMUM_BREACH, FireKind.MET, FireKind.RETARGETED,
-                      FireKind.CANCELLED})
-TIMELINE_KIND = {FireKind.WARNING: Kind.SLA_WARNING, FireKind.BREACH: Kind.SLA_BREACH,
-                  FireKind.MAXIMUM_BREACH: Kind.SLA_MAXIMUM_BREACH, FireKind.MET: Kind.SLA_MET,
-                  FireKind.RETARGETED: Kind.SLA_RETARGETED, FireKind.CANCELLED: Kind.SLA_CANCELLED}
+RECORDED = frozenset(
+    {FireKind.WARNING, FireKind.BREACH, FireKind.MAXIMUM_BREACH, FireKind.MET, FireKind.RETARGETED, FireKind.CANCELLED}
+)
+TIMELINE_KIND = {
+    FireKind.WARNING: Kind.SLA_WARNING,
+    FireKind.BREACH: Kind.SLA_BREACH,
+    FireKind.MAXIMUM_BREACH: Kind.SLA_MAXIMUM_BREACH,
+    FireKind.MET: Kind.SLA_MET,
+    FireKind.RETARGETED: Kind.SLA_RETARGETED,
+    FireKind.CANCELLED: Kind.SLA_CANCELLED,
+}
 #: pager events of a linked incident that the clocks react to
-_INCIDENT_EVENTS = {EventKind.INCIDENT_TRIGGERED: SlaEventType.PAGED,
-                    EventKind.INCIDENT_ACKNOWLEDGED: SlaEventType.ACKNOWLEDGED}
-_HISTORY_KINDS = (*timeline.kinds_of(TicketCreated, FieldsChanged, Linked), Kind.COMMENTED,
-                  *(timeline.object_kind("incident", e) for e in _INCIDENT_EVENTS))
+_INCIDENT_EVENTS = {
+    EventKind.INCIDENT_TRIGGERED: SlaEventType.PAGED,
+    EventKind.INCIDENT_ACKNOWLEDGED: SlaEventType.ACKNOWLEDGED,
+}
+_HISTORY_KINDS = (
+    *timeline.kinds_of(TicketCreated, FieldsChanged, Linked),
+    Kind.COMMENTED,
+    *(timeline.object_kind("incident", e) for e in _INCIDENT_EVENTS),
+)
 RETRY_AFTER = timedelta(seconds=30)  # a ticket whose refresh failed is tried again this much later
 #: ticket field → the history event its change is
-_FIELD_EVENTS = {"status": SlaEventType.STATUS, "severity": SlaEventType.SEVERITY,
-                 "customer_tier": SlaEventType.TIER, "category": SlaEventType.CATEGORY,
-                 "channel": SlaEventType.CHANNEL, "support_level": SlaEventType.LEVEL}
+_FIELD_EVENTS = {
+    "status": SlaEventType.STATUS,
+    "severity": SlaEventType.SEVERITY,
+    "customer_tier": SlaEventType.TIER,
+    "category": SlaEventType.CATEGORY,
+    "channel": SlaEventType.CHANNEL,
+    "support_level": SlaEventType.LEVEL,
+}
 
 
 def history(s: Session, ticket: Ticket) -> tuple[dict[str, object], list[SlaEvent]]:
     """The ticket's attributes at creation and the SLA-relevant events of its timeline."""
-    entries = s.execute(select(TimelineEntry.at, TimelineEntry.kind, TimelineEntry.data, TimelineEntry.actor)
-                        .where(TimelineEntry.ticket_id == ticket.id, TimelineEntry.kind.in_(_HISTORY_KINDS))
-                        .order_by(TimelineEntry.at, TimelineEntry.id)).all()
+    entries = s.execute(
+        select(TimelineEntry.at, TimelineEntry.kind, TimelineEntry.data, TimelineEntry.actor)
+        .where(TimelineEntry.ticket_id == ticket.id, TimelineEntry.kind.in_(_HISTORY_KINDS))
+        .order_by(TimelineEntry.at, TimelineEntry.id)
+    ).all()
     initial: dict[str, object] | None = None
     events: list[SlaEvent] = []
     for at, kind, data, actor in entries:
@@ -66,8 +92,11 @@ def history(s: Session, ticket: Ticket) -> tuple[dict[str, object], list[SlaEven
                     if name in _FIELD_EVENTS:
                         events.append(SlaEvent(at=at, type=_FIELD_EVENTS[name], value=new))
             case CommentPosted(change=Kind.COMMENTED, link_role=LinkRole.ORIGIN) as c:
-                events.append(SlaEvent(at=at, type=SlaEventType.REPLY, public=c.public,
-                                       author_is_agent=c.author_is_agent, author=actor))
+                events.append(
+                    SlaEvent(
+                        at=at, type=SlaEventType.REPLY, public=c.public, author_is_agent=c.author_is_agent, author=actor
+                    )
+                )
             case ObjectEvent(event=event) if event in _INCIDENT_EVENTS:
                 events.append(SlaEvent(at=at, type=_INCIDENT_EVENTS[event]))
             case Linked(role=LinkRole.ENGINEERING):
@@ -75,13 +104,25 @@ def history(s: Session, ticket: Ticket) -> tuple[dict[str, object], list[SlaEven
             case _:
                 pass  # e.g. a comment on a linked object: not the customer's conversation
     if initial is None:  # a ticket older than this history format: take what it is now
-        initial = {"severity": ticket.severity, "customer_tier": ticket.customer_tier,
-                   "category": ticket.category, "channel": ticket.channel, "status": ticket.status}
+        initial = {
+            "severity": ticket.severity,
+            "customer_tier": ticket.customer_tier,
+            "category": ticket.category,
+            "channel": ticket.channel,
+            "status": ticket.status,
+        }
     return initial, events
 
 
-def refresh(s: Session, policy: Policy, ticket_id: int, now: datetime,
-            until: datetime | None = None, *, started: float | None = None) -> list[SlaFire]:
+def refresh(
+    s: Session,
+    policy: Policy,
+    ticket_id: int,
+    now: datetime,
+    until: datetime | None = None,
+    *,
+    started: float | None = None,
+) -> list[SlaFire]:
     """Recompute one ticket's clocks up to `until` (default `now`); record what newly fired; re-arm
     its timer.
 
@@ -110,8 +151,10 @@ def _key(fire_label: str, kind: FireKind, at: datetime) -> str:
 
 
 def _record_fires(s: Session, ticket: Ticket, result: Evaluation, now: datetime, started: float) -> list[SlaFire]:
-    seen = {tuple(row) for row in s.execute(select(SlaFire.metric, SlaFire.cycle, SlaFire.label)
-                                            .where(SlaFire.ticket_id == ticket.id))}
+    seen = {
+        tuple(row)
+        for row in s.execute(select(SlaFire.metric, SlaFire.cycle, SlaFire.label).where(SlaFire.ticket_id == ticket.id))
+    }
     new: list[SlaFire] = []
     for fire in result.fires:
         if fire.kind not in RECORDED:
@@ -121,15 +164,37 @@ def _record_fires(s: Session, ticket: Ticket, result: Evaluation, now: datetime,
             continue
         seen.add((fire.metric, fire.cycle, label))
         recorded = now + timedelta(seconds=time.monotonic() - started)  # when it really fired
-        row = SlaFire(ticket_id=ticket.id, metric=fire.metric, cycle=fire.cycle, label=label, kind=fire.kind.value,
-                      at=fire.at, recorded_at=recorded, detail=fire.detail, data=fire.facts())
+        row = SlaFire(
+            ticket_id=ticket.id,
+            metric=fire.metric,
+            cycle=fire.cycle,
+            label=label,
+            kind=fire.kind.value,
+            at=fire.at,
+            recorded_at=recorded,
+            detail=fire.detail,
+            data=fire.facts(),
+        )
         s.add(row)
-        timeline.write(s, ticket_id=ticket.id, at=fire.at, recorded_at=recorded, source="connector/sla",
-                       summary=fire.detail, record=SlaRecorded(kind=TIMELINE_KIND[fire.kind], metric=fire.metric,
-                                                               cycle=fire.cycle, label=fire.label))
+        timeline.write(
+            s,
+            ticket_id=ticket.id,
+            at=fire.at,
+            recorded_at=recorded,
+            source="connector/sla",
+            summary=fire.detail,
+            record=SlaRecorded(kind=TIMELINE_KIND[fire.kind], metric=fire.metric, cycle=fire.cycle, label=fire.label),
+        )
         new.append(row)
-        log.info("sla fire", extra={"ticket_id": ticket.id, "metric": fire.metric, "kind": fire.kind,
-                                    "late_seconds": round((recorded - fire.at).total_seconds(), 3)})
+        log.info(
+            "sla fire",
+            extra={
+                "ticket_id": ticket.id,
+                "metric": fire.metric,
+                "kind": fire.kind,
+                "late_seconds": round((recorded - fire.at).total_seconds(), 3),
+            },
+        )
     s.flush()  # a concurrent refresh of the same ticket fails here (unique key) and its job retries
     return new
 
@@ -168,8 +233,9 @@ def _arm(s: Session, ticket_id: int, fire_at: datetime | None) -> None:
         timer.fire_at = fire_at
 
 
-def sweep(db: Database, policies: PolicyVersions, *, now: datetime | None = None, limit: int = 500,
-          chunk: int = 50) -> int:
+def sweep(
+    db: Database, policies: PolicyVersions, *, now: datetime | None = None, limit: int = 500, chunk: int = 50
+) -> int:
     """Refresh every ticket whose timer is due; returns how many were refreshed.
 
     Works in transactions of `chunk` tickets (on SQLite the write lock is shared with webhook
@@ -181,8 +247,12 @@ def sweep(db: Database, policies: PolicyVersions, *, now: datetime | None = None
     done = 0
     while done < limit:
         with db.session() as s:
-            q = (select(SlaTimer.ticket_id).where(SlaTimer.fire_at <= now).order_by(SlaTimer.fire_at)
-                 .limit(min(chunk, limit - done)))
+            q = (
+                select(SlaTimer.ticket_id)
+                .where(SlaTimer.fire_at <= now)
+                .order_by(SlaTimer.fire_at)
+                .limit(min(chunk, limit - done))
+            )
             if not db.is_sqlite:
                 q = q.with_for_update(skip_locked=True)
             due = list(s.scalars(q))
@@ -194,8 +264,11 @@ def sweep(db: Database, policies: PolicyVersions, *, now: datetime | None = None
                     with s.begin_nested():
                         refresh(s, policy, ticket_id, now, started=started)
                 except (SQLAlchemyError, ValueError, LookupError) as exc:
-                    log.error("sla refresh failed; retrying later", exc_info=exc,
-                              extra={"ticket_id": ticket_id, "error": type(exc).__name__})
+                    log.error(
+                        "sla refresh failed; retrying later",
+                        exc_info=exc,
+                        extra={"ticket_id": ticket_id, "error": type(exc).__name__},
+                    )
                     _arm(s, ticket_id, now + RETRY_AFTER)
         done += len(due)
         if len(due) < chunk:

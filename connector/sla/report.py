@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from connector.errors import ConnectorError
@@ -37,13 +37,39 @@ _WHAT_FAILED = {
 }
 _UNFINISHED = (ClockState.RUNNING.value, ClockState.PAUSED.value)
 _ENDED = (ClockState.STOPPED.value, ClockState.CANCELLED.value)
-CSV_COLUMNS = ("section", "since", "until", "metric", "basis", "severity", "tier", "channel", "ticket_id", "title",
-               "tickets", "resolved", "met", "breached", "overdue", "open", "stopped", "compliance_percent",
-               "count", "mean_seconds", "median_seconds", "p90_seconds", "due_at", "breached_at", "met_at",
-               "late_seconds", "reason")
+CSV_COLUMNS = (
+    "section",
+    "since",
+    "until",
+    "metric",
+    "basis",
+    "severity",
+    "tier",
+    "channel",
+    "ticket_id",
+    "title",
+    "tickets",
+    "resolved",
+    "met",
+    "breached",
+    "overdue",
+    "open",
+    "stopped",
+    "compliance_percent",
+    "count",
+    "mean_seconds",
+    "median_seconds",
+    "p90_seconds",
+    "due_at",
+    "breached_at",
+    "met_at",
+    "late_seconds",
+    "reason",
+)
 
 
 # ---- date range ---------------------------------------------------------------------------------
+
 
 def parse_range(since: str | None, until: str | None, *, now: datetime | None = None) -> tuple[datetime, datetime]:
     """The report's [since, until) from ISO text: a date (`2026-03-01`, midnight UTC; as `until`,
@@ -70,8 +96,16 @@ def _parse_bound(text: str, name: str, *, end_of_day: bool) -> datetime:
 
 # ---- the report ---------------------------------------------------------------------------------
 
-def build_report(s: Session, *, since: datetime, until: datetime, severity: str | None = None,
-                 tier: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+
+def build_report(
+    s: Session,
+    *,
+    since: datetime,
+    until: datetime,
+    severity: str | None = None,
+    tier: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """The SLA report of the tickets created in [since, until).
 
     times — per metric (first_response, resolution), two bases:
@@ -136,19 +170,24 @@ def _volume(s: Session, chosen: ColumnElement[bool], column: Any, name: str) -> 
 
 # ---- times --------------------------------------------------------------------------------------
 
+
 def _times(s: Session, chosen: ColumnElement[bool]) -> dict[str, Any]:
     first: list[float] = []
     resolution: list[float] = []
-    q = (select(Ticket.created_at, Ticket.first_response_at, Ticket.resolved_at)
-         .where(chosen, or_(Ticket.first_response_at.is_not(None), Ticket.resolved_at.is_not(None))))
+    q = select(Ticket.created_at, Ticket.first_response_at, Ticket.resolved_at).where(
+        chosen, or_(Ticket.first_response_at.is_not(None), Ticket.resolved_at.is_not(None))
+    )
     for created, responded, resolved in s.execute(q):
         if responded is not None:
             first.append(max(0.0, (responded - created).total_seconds()))
         if resolved is not None:
             resolution.append(max(0.0, (resolved - created).total_seconds()))
     counted: dict[str, list[float]] = {"first_response": [], "resolution": []}
-    q2 = (select(SlaClock.metric, SlaClock.data).join(Ticket, Ticket.id == SlaClock.ticket_id)
-          .where(chosen, SlaClock.metric.in_(list(counted)), SlaClock.cycle == 1, SlaClock.met_at.is_not(None)))
+    q2 = (
+        select(SlaClock.metric, SlaClock.data)
+        .join(Ticket, Ticket.id == SlaClock.ticket_id)
+        .where(chosen, SlaClock.metric.in_(list(counted)), SlaClock.cycle == 1, SlaClock.met_at.is_not(None))
+    )
     for metric, data in s.execute(q2):
         value = (data or {}).get("counted_seconds")
         if isinstance(value, int | float):
@@ -156,13 +195,19 @@ def _times(s: Session, chosen: ColumnElement[bool]) -> dict[str, Any]:
     return {
         "first_response": {
             "calendar": {"label": "calendar time, created → first public agent reply", **_stats(first)},
-            "sla_counted": {"label": "SLA-counted time of met first-response clocks (business hours for "
-                                     "business-time targets, pauses excluded)", **_stats(counted["first_response"])},
+            "sla_counted": {
+                "label": "SLA-counted time of met first-response clocks (business hours for "
+                "business-time targets, pauses excluded)",
+                **_stats(counted["first_response"]),
+            },
         },
         "resolution": {
             "calendar": {"label": "calendar time, created → resolved", **_stats(resolution)},
-            "sla_counted": {"label": "SLA-counted time of met resolution clocks (business hours for "
-                                     "business-time targets, pauses excluded)", **_stats(counted["resolution"])},
+            "sla_counted": {
+                "label": "SLA-counted time of met resolution clocks (business hours for "
+                "business-time targets, pauses excluded)",
+                **_stats(counted["resolution"]),
+            },
         },
     }
 
@@ -179,14 +224,29 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 
 def _stats(values: Sequence[float]) -> dict[str, Any]:
     if not values:
-        return {"count": 0, "mean_seconds": None, "median_seconds": None, "p90_seconds": None,
-                "mean": None, "median": None, "p90": None}
+        return {
+            "count": 0,
+            "mean_seconds": None,
+            "median_seconds": None,
+            "p90_seconds": None,
+            "mean": None,
+            "median": None,
+            "p90": None,
+        }
     mean, median, p90 = statistics.fmean(values), percentile(values, 0.5), percentile(values, 0.9)
-    return {"count": len(values), "mean_seconds": round(mean, 3), "median_seconds": round(median, 3),
-            "p90_seconds": round(p90, 3), "mean": human(mean), "median": human(median), "p90": human(p90)}
+    return {
+        "count": len(values),
+        "mean_seconds": round(mean, 3),
+        "median_seconds": round(median, 3),
+        "p90_seconds": round(p90, 3),
+        "mean": human(mean),
+        "median": human(median),
+        "p90": human(p90),
+    }
 
 
 # ---- compliance ---------------------------------------------------------------------------------
+
 
 def _classes(now: datetime) -> dict[str, ColumnElement[bool]]:
     c = SlaClock
@@ -204,13 +264,20 @@ def _classes(now: datetime) -> dict[str, ColumnElement[bool]]:
 def _compliance(s: Session, chosen: ColumnElement[bool], now: datetime) -> list[dict[str, Any]]:
     classes = _classes(now)
     sums = [func.sum(case((cond, 1), else_=0)) for cond in classes.values()]
-    q: Select[Any] = (select(SlaClock.metric, Ticket.severity, Ticket.customer_tier, *sums)
-                      .join(Ticket, Ticket.id == SlaClock.ticket_id).where(chosen)
-                      .group_by(SlaClock.metric, Ticket.severity, Ticket.customer_tier))
+    q = (
+        select(SlaClock.metric, Ticket.severity, Ticket.customer_tier, *sums)
+        .join(Ticket, Ticket.id == SlaClock.ticket_id)
+        .where(chosen)
+        .group_by(SlaClock.metric, Ticket.severity, Ticket.customer_tier)
+    )
     out = []
     for metric, sev, tier, *counts in s.execute(q):
-        row: dict[str, Any] = {"metric": metric, "severity": sev, "tier": tier,
-                               **{name: int(n or 0) for name, n in zip(classes, counts, strict=True)}}
+        row: dict[str, Any] = {
+            "metric": metric,
+            "severity": sev,
+            "tier": tier,
+            **{name: int(n or 0) for name, n in zip(classes, counts, strict=True)},
+        }
         judged = row["met"] + row["breached"] + row["overdue"]
         row["compliance_percent"] = round(100.0 * row["met"] / judged, 2) if judged else None
         out.append(row)
@@ -219,12 +286,15 @@ def _compliance(s: Session, chosen: ColumnElement[bool], now: datetime) -> list[
 
 # ---- breaches -----------------------------------------------------------------------------------
 
+
 def _breaches(s: Session, chosen: ColumnElement[bool], now: datetime) -> list[dict[str, Any]]:
     classes = _classes(now)
-    q = (select(SlaClock, Ticket.title, Ticket.severity, Ticket.customer_tier)
-         .join(Ticket, Ticket.id == SlaClock.ticket_id)
-         .where(chosen, or_(classes["breached"], classes["overdue"]))
-         .order_by(SlaClock.due_at, SlaClock.ticket_id, SlaClock.metric, SlaClock.cycle))
+    q = (
+        select(SlaClock, Ticket.title, Ticket.severity, Ticket.customer_tier)
+        .join(Ticket, Ticket.id == SlaClock.ticket_id)
+        .where(chosen, or_(classes["breached"], classes["overdue"]))
+        .order_by(SlaClock.due_at, SlaClock.ticket_id, SlaClock.metric, SlaClock.cycle)
+    )
     rows = s.execute(q).all()
     retargets = _retargets(s, chosen)
     out = []
@@ -232,22 +302,36 @@ def _breaches(s: Session, chosen: ColumnElement[bool], now: datetime) -> list[di
         due = clock.due_at or clock.breached_at
         end = clock.met_at or (now if clock.state in OPEN_STATES else None)
         late = max(0.0, (end - due).total_seconds()) if due and end else None
-        out.append({
-            "ticket_id": clock.ticket_id, "title": title, "metric": clock.metric, "cycle": clock.cycle,
-            "severity": sev, "tier": tier, "state": clock.state,
-            "due_at": iso_utc(clock.due_at), "breached_at": iso_utc(clock.breached_at), "met_at": iso_utc(clock.met_at),
-            "recorded": clock.breached_at is not None,
-            "late_seconds": round(late, 3) if late is not None else None,
-            "late": human(late) if late is not None else None,
-            "reason": breach_reason(clock, sev, tier, retargets.get((clock.ticket_id, clock.metric, clock.cycle), [])),
-        })
+        out.append(
+            {
+                "ticket_id": clock.ticket_id,
+                "title": title,
+                "metric": clock.metric,
+                "cycle": clock.cycle,
+                "severity": sev,
+                "tier": tier,
+                "state": clock.state,
+                "due_at": iso_utc(clock.due_at),
+                "breached_at": iso_utc(clock.breached_at),
+                "met_at": iso_utc(clock.met_at),
+                "recorded": clock.breached_at is not None,
+                "late_seconds": round(late, 3) if late is not None else None,
+                "late": human(late) if late is not None else None,
+                "reason": breach_reason(
+                    clock, sev, tier, retargets.get((clock.ticket_id, clock.metric, clock.cycle), [])
+                ),
+            }
+        )
     return out
 
 
 def _retargets(s: Session, chosen: ColumnElement[bool]) -> dict[tuple[int, str, int], list[Retarget]]:
-    q = (select(SlaFire.ticket_id, SlaFire.metric, SlaFire.cycle, SlaFire.data)
-         .join(Ticket, Ticket.id == SlaFire.ticket_id).where(chosen, SlaFire.kind == FireKind.RETARGETED.value)
-         .order_by(SlaFire.at, SlaFire.id))
+    q = (
+        select(SlaFire.ticket_id, SlaFire.metric, SlaFire.cycle, SlaFire.data)
+        .join(Ticket, Ticket.id == SlaFire.ticket_id)
+        .where(chosen, SlaFire.kind == FireKind.RETARGETED.value)
+        .order_by(SlaFire.at, SlaFire.id)
+    )
     out: dict[tuple[int, str, int], list[Retarget]] = {}
     for ticket_id, metric, cycle, data in s.execute(q):
         if data and data.get("retarget"):
@@ -255,8 +339,7 @@ def _retargets(s: Session, chosen: ColumnElement[bool]) -> dict[tuple[int, str, 
     return out
 
 
-def breach_reason(clock: SlaClock, severity: str | None, tier: str | None,
-                  retargets: Iterable[Retarget] = ()) -> str:
+def breach_reason(clock: SlaClock, severity: str | None, tier: str | None, retargets: Iterable[Retarget] = ()) -> str:
     """E.g. "no public agent reply within 4h business time (P1, enterprise); paused 25 min"."""
     data = clock.data or {}
     target = data.get("target") or human(clock.target_seconds)
@@ -276,8 +359,10 @@ def breach_reason(clock: SlaClock, severity: str | None, tier: str | None,
     if (clock.paused_seconds or 0) > 0:
         parts.append(f"paused {human(clock.paused_seconds)}")
     for change in retargets:
-        parts.append(f"target {'lowered' if change.lowered else 'raised'} from {_duration(change.old_seconds)} "
-                     f"to {_duration(change.new_seconds)} by {change.cause} change")
+        parts.append(
+            f"target {'lowered' if change.lowered else 'raised'} from {_duration(change.old_seconds)} "
+            f"to {_duration(change.new_seconds)} by {change.cause} change"
+        )
     return "; ".join(parts)
 
 
@@ -286,6 +371,7 @@ def _duration(seconds: float) -> str:
 
 
 # ---- rendering ----------------------------------------------------------------------------------
+
 
 def human(seconds: float | None) -> str:
     """45 → "45 s", 1500 → "25 min", 3900 → "1 h 5 min", 183600 → "2 d 3 h"."""
@@ -319,47 +405,123 @@ def report_csv(report: dict[str, Any]) -> str:
     common = {"since": report["range"]["since"], "until": report["range"]["until"]}
     for key, name in (("by_severity", "severity"), ("by_tier", "tier"), ("by_channel", "channel")):
         for row in report["volume"][key]:
-            writer.writerow({**common, "section": f"volume_{key}", name: row[name], "tickets": row["tickets"],
-                             "resolved": row["resolved"]})
+            writer.writerow(
+                {
+                    **common,
+                    "section": f"volume_{key}",
+                    name: row[name],
+                    "tickets": row["tickets"],
+                    "resolved": row["resolved"],
+                }
+            )
     for metric, bases in report["times"].items():
         for basis, st in bases.items():
-            writer.writerow({**common, "section": "times", "metric": metric, "basis": basis, "count": st["count"],
-                             "mean_seconds": st["mean_seconds"], "median_seconds": st["median_seconds"],
-                             "p90_seconds": st["p90_seconds"]})
+            writer.writerow(
+                {
+                    **common,
+                    "section": "times",
+                    "metric": metric,
+                    "basis": basis,
+                    "count": st["count"],
+                    "mean_seconds": st["mean_seconds"],
+                    "median_seconds": st["median_seconds"],
+                    "p90_seconds": st["p90_seconds"],
+                }
+            )
     for row in report["compliance"]:
-        writer.writerow({**common, "section": "compliance", **{k: row[k] for k in (
-            "metric", "severity", "tier", "met", "breached", "overdue", "open", "stopped", "compliance_percent")}})
+        writer.writerow(
+            {
+                **common,
+                "section": "compliance",
+                **{
+                    k: row[k]
+                    for k in (
+                        "metric",
+                        "severity",
+                        "tier",
+                        "met",
+                        "breached",
+                        "overdue",
+                        "open",
+                        "stopped",
+                        "compliance_percent",
+                    )
+                },
+            }
+        )
     for row in report["breaches"]:
-        writer.writerow({**common, "section": "breach", **{k: row[k] for k in (
-            "ticket_id", "title", "metric", "severity", "tier", "due_at", "breached_at", "met_at", "late_seconds",
-            "reason")}})
+        writer.writerow(
+            {
+                **common,
+                "section": "breach",
+                **{
+                    k: row[k]
+                    for k in (
+                        "ticket_id",
+                        "title",
+                        "metric",
+                        "severity",
+                        "tier",
+                        "due_at",
+                        "breached_at",
+                        "met_at",
+                        "late_seconds",
+                        "reason",
+                    )
+                },
+            }
+        )
     return buf.getvalue()
 
 
 def render_text(report: dict[str, Any]) -> str:
     r = report["range"]
     filters = ", ".join(f"{k} {v}" for k, v in report["filters"].items() if v)
-    lines = [f"SLA report: tickets created {r['since']} to {r['until']} (as of {r['as_of']})"
-             + (f", {filters}" if filters else ""), f"Tickets: {report['tickets']}", ""]
+    lines = [
+        f"SLA report: tickets created {r['since']} to {r['until']} (as of {r['as_of']})"
+        + (f", {filters}" if filters else ""),
+        f"Tickets: {report['tickets']}",
+        "",
+    ]
     for key, name in (("by_severity", "severity"), ("by_tier", "tier"), ("by_channel", "channel")):
-        lines += _table(f"Volume by {name}", [name, "tickets", "resolved"],
-                        [[_cell(v[name]), v["tickets"], v["resolved"]] for v in report["volume"][key]])
+        lines += _table(
+            f"Volume by {name}",
+            [name, "tickets", "resolved"],
+            [[_cell(v[name]), v["tickets"], v["resolved"]] for v in report["volume"][key]],
+        )
     rows = []
     for metric, bases in report["times"].items():
         for basis, st in bases.items():
             rows.append([metric, basis, st["count"], st["median"] or "-", st["p90"] or "-", st["mean"] or "-"])
-    lines += _table("Times (calendar: wall clock; sla_counted: what the SLA clock counted)",
-                    ["metric", "basis", "count", "median", "p90", "mean"], rows)
-    lines += _table("Compliance (met / (met + breached + overdue))",
-                    ["metric", "severity", "tier", "met", "breached", "overdue", "open", "stopped", "compliance"],
-                    [[c["metric"], _cell(c["severity"]), _cell(c["tier"]), c["met"], c["breached"], c["overdue"],
-                      c["open"], c["stopped"],
-                      "-" if c["compliance_percent"] is None else f"{c['compliance_percent']:g}%"]
-                     for c in report["compliance"]])
+    lines += _table(
+        "Times (calendar: wall clock; sla_counted: what the SLA clock counted)",
+        ["metric", "basis", "count", "median", "p90", "mean"],
+        rows,
+    )
+    lines += _table(
+        "Compliance (met / (met + breached + overdue))",
+        ["metric", "severity", "tier", "met", "breached", "overdue", "open", "stopped", "compliance"],
+        [
+            [
+                c["metric"],
+                _cell(c["severity"]),
+                _cell(c["tier"]),
+                c["met"],
+                c["breached"],
+                c["overdue"],
+                c["open"],
+                c["stopped"],
+                "-" if c["compliance_percent"] is None else f"{c['compliance_percent']:g}%",
+            ]
+            for c in report["compliance"]
+        ],
+    )
     lines.append(f"Breaches ({len(report['breaches'])})")
     for b in report["breaches"]:
-        lines.append(f"  #{b['ticket_id']} {b['title'] or ''} — {b['metric']}, due {b['due_at']}, "
-                     f"{b['late']} late: {b['reason']}")
+        lines.append(
+            f"  #{b['ticket_id']} {b['title'] or ''} — {b['metric']}, due {b['due_at']}, "
+            f"{b['late']} late: {b['reason']}"
+        )
     if not report["breaches"]:
         lines.append("  (none)")
     return "\n".join(lines) + "\n"
@@ -370,8 +532,11 @@ def _table(title: str, header: list[str], rows: list[list[Any]]) -> list[str]:
         return [title, "  (none)", ""]
     cells = [header, *[[str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    return [title, *("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-                     for row in cells), ""]
+    return [
+        title,
+        *("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells),
+        "",
+    ]
 
 
 def _cell(value: Any) -> str:
@@ -384,4 +549,3 @@ def _sort_key(value: str | None) -> tuple[int, str]:
 
 def _metric_key(metric: str) -> tuple[int, str]:
     return (METRIC_ORDER.index(metric), "") if metric in METRIC_ORDER else (len(METRIC_ORDER), metric)
-

@@ -24,21 +24,33 @@ def clock_json(clock: Clock, policy: Policy, *, at: datetime) -> dict[str, Any]:
         "calendar": clock.target.calendar,
         "started_at": iso_utc(clock.started_at),
         "due_at": iso_utc(due),
-        "paused_seconds": round(clock.paused_seconds + (
-            (at - clock.paused_since).total_seconds() if clock.paused_since and clock.open else 0.0), 3),
+        "paused_seconds": round(
+            clock.paused_seconds
+            + ((at - clock.paused_since).total_seconds() if clock.paused_since and clock.open else 0.0),
+            3,
+        ),
         "counted_seconds": round(clock.counted(at if clock.open else (clock.met_at or at)), 3),
         "state": clock.state.value,
         "met_at": iso_utc(clock.met_at),
         "breached_at": iso_utc(clock.breached_at),
         "maximum_breached_at": iso_utc(clock.maximum_breached_at),
-        "warnings": [f"{label} at {iso_utc(when)}" for label, when in clock.fired.items()
-                     if label not in ("breach", "maximum breach")],
+        "warnings": [
+            f"{label} at {iso_utc(when)}"
+            for label, when in clock.fired.items()
+            if label not in ("breach", "maximum breach")
+        ],
     }
 
 
 def fire_json(fire: Fire) -> dict[str, Any]:
-    return {"at": iso_utc(fire.at), "kind": fire.kind.value, "metric": fire.metric, "cycle": fire.cycle,
-            "label": fire.label, "detail": fire.detail}
+    return {
+        "at": iso_utc(fire.at),
+        "kind": fire.kind.value,
+        "metric": fire.metric,
+        "cycle": fire.cycle,
+        "label": fire.label,
+        "detail": fire.detail,
+    }
 
 
 def events_from(items: Iterable[dict[str, Any]]) -> list[SlaEvent]:
@@ -56,8 +68,15 @@ def events_from(items: Iterable[dict[str, Any]]) -> list[SlaEvent]:
         except ValueError:
             raise ValueError(f"events[{i}].type: unknown event type {item['type']!r}") from None
         value = item.get("value") or item.get(item["type"]) or item.get("status")
-        out.append(SlaEvent(at=at, type=kind, author=item.get("author"),
-                            author_is_agent=item.get("author_is_agent"), public=item.get("public"),
-                            value=value, tags=tuple(item.get("tags") or ())))
+        out.append(
+            SlaEvent(
+                at=at,
+                type=kind,
+                author=item.get("author"),
+                author_is_agent=item.get("author_is_agent"),
+                public=item.get("public"),
+                value=value,
+                tags=tuple(item.get("tags") or ()),
+            )
+        )
     return out
-

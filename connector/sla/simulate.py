@@ -39,10 +39,10 @@ def simulate(scenario: Mapping[str, Any], *, default_policy: str | Policy | None
     policy = _policy(scenario.get("policy", default_policy))
     ticket = scenario.get("ticket") or {}
     if not isinstance(ticket, Mapping):
-        raise ScenarioError("ticket: an object such as {\"severity\": \"P1\", \"customer_tier\": \"enterprise\"}")
+        raise ScenarioError('ticket: an object such as {"severity": "P1", "customer_tier": "enterprise"}')
     events_raw = scenario.get("events")
     if not isinstance(events_raw, list) or not events_raw:
-        raise ScenarioError("events: a non-empty list, starting with {\"at\": ..., \"type\": \"created\"}")
+        raise ScenarioError('events: a non-empty list, starting with {"at": ..., "type": "created"}')
     try:
         events = events_from(events_raw)
     except ValueError as exc:

@@ -9,6 +9,12 @@ from connector.store.policies import ActivePolicy, PolicyVersions
 from connector.store.tables import FINAL_STATUSES, DeliveryStatus
 
 __all__ = [
-    "FINAL_STATUSES", "ActiveMapping", "ActivePolicy", "Database", "DeliveryStatus", "MappingVersions",
-    "PolicyVersions", "WriterGate",
+    "FINAL_STATUSES",
+    "ActiveMapping",
+    "ActivePolicy",
+    "Database",
+    "DeliveryStatus",
+    "MappingVersions",
+    "PolicyVersions",
+    "WriterGate",
 ]

@@ -75,8 +75,10 @@ class Database:
         current, needed = self.schema_revisions()
         if current != needed:
             at = ", ".join(sorted(current)) or "no schema"
-            raise SchemaError(f"the database ({self.engine.dialect.name}) is at {at}, this version needs "
-                              f"{', '.join(sorted(needed))}: run `connector db upgrade`")
+            raise SchemaError(
+                f"the database ({self.engine.dialect.name}) is at {at}, this version needs "
+                f"{', '.join(sorted(needed))}: run `connector db upgrade`"
+            )
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

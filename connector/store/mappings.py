@@ -35,9 +35,11 @@ class MappingVersions:
 
     def active(self, s: Session, *, vendor: str, instance: str = defaults.DEFAULT_INSTANCE) -> ActiveMapping:
         for inst in dict.fromkeys((instance, defaults.DEFAULT_INSTANCE)):
-            row = s.execute(select(MappingVersion.id, MappingVersion.version, MappingVersion.created_at).where(
-                MappingVersion.vendor == vendor, MappingVersion.instance == inst,
-                MappingVersion.active.is_(True))).first()
+            row = s.execute(
+                select(MappingVersion.id, MappingVersion.version, MappingVersion.created_at).where(
+                    MappingVersion.vendor == vendor, MappingVersion.instance == inst, MappingVersion.active.is_(True)
+                )
+            ).first()
             if row is not None:
                 row_id, version, created_at = row
 
@@ -45,8 +47,9 @@ class MappingVersions:
                     document = s.scalars(select(MappingVersion.document).where(MappingVersion.id == row_id)).one()
                     return self.engine.load(document, source=f"mapping version row {row_id}")
 
-                return ActiveMapping(vendor, inst, version, self._loaded.get(("row", row_id, version, created_at),
-                                                                             load))
+                return ActiveMapping(
+                    vendor, inst, version, self._loaded.get(("row", row_id, version, created_at), load)
+                )
         shipped = self._loaded.get(("shipped", vendor), lambda: self.engine.default(vendor))
         return ActiveMapping(vendor, defaults.DEFAULT_INSTANCE, 0, shipped)
 
@@ -54,32 +57,71 @@ class MappingVersions:
         """Validate a draft document (MappingError pointing into it)."""
         return self.engine.load(document, source=source)
 
-    def save(self, s: Session, *, vendor: str, instance: str, document: dict[str, Any] | str,
-             created_by: str | None = None, comment: str | None = None) -> MappingVersion:
+    def save(
+        self,
+        s: Session,
+        *,
+        vendor: str,
+        instance: str,
+        document: dict[str, Any] | str,
+        created_by: str | None = None,
+        comment: str | None = None,
+    ) -> MappingVersion:
         """Validate and store a new version and make it the active one."""
         doc = self.engine.load(document, source=f"{vendor}/{instance}")
         if doc.vendor != vendor:
             raise MappingError(f"vendor: this document is for {doc.vendor!r}, not {vendor!r}")
-        latest = s.scalar(select(func.max(MappingVersion.version)).where(
-            MappingVersion.vendor == vendor, MappingVersion.instance == instance)) or 0
-        s.execute(update(MappingVersion).where(MappingVersion.vendor == vendor, MappingVersion.instance == instance)
-                  .values(active=False))
-        row = MappingVersion(vendor=vendor, instance=instance, version=latest + 1, document=doc.dump(), active=True,
-                             created_by=created_by, comment=comment)
+        latest = (
+            s.scalar(
+                select(func.max(MappingVersion.version)).where(
+                    MappingVersion.vendor == vendor, MappingVersion.instance == instance
+                )
+            )
+            or 0
+        )
+        s.execute(
+            update(MappingVersion)
+            .where(MappingVersion.vendor == vendor, MappingVersion.instance == instance)
+            .values(active=False)
+        )
+        row = MappingVersion(
+            vendor=vendor,
+            instance=instance,
+            version=latest + 1,
+            document=doc.dump(),
+            active=True,
+            created_by=created_by,
+            comment=comment,
+        )
         s.add(row)
         s.flush()
         return row
 
     def versions(self, s: Session, *, vendor: str, instance: str) -> list[MappingVersion]:
-        return list(s.scalars(select(MappingVersion).where(
-            MappingVersion.vendor == vendor, MappingVersion.instance == instance).order_by(MappingVersion.version)))
+        return list(
+            s.scalars(
+                select(MappingVersion)
+                .where(MappingVersion.vendor == vendor, MappingVersion.instance == instance)
+                .order_by(MappingVersion.version)
+            )
+        )
 
-    def rollback(self, s: Session, *, vendor: str, instance: str, version: int,
-                 created_by: str | None = None) -> MappingVersion:
+    def rollback(
+        self, s: Session, *, vendor: str, instance: str, version: int, created_by: str | None = None
+    ) -> MappingVersion:
         """Make an earlier version current again, as a new version (history is never rewritten)."""
-        old = s.scalar(select(MappingVersion).where(MappingVersion.vendor == vendor, MappingVersion.instance == instance,
-                                                    MappingVersion.version == version))
+        old = s.scalar(
+            select(MappingVersion).where(
+                MappingVersion.vendor == vendor, MappingVersion.instance == instance, MappingVersion.version == version
+            )
+        )
         if old is None:
             raise NotFound(f"{vendor}/{instance} has no mapping version {version}")
-        return self.save(s, vendor=vendor, instance=instance, document=old.document, created_by=created_by,
-                         comment=f"rollback to version {version}")
+        return self.save(
+            s,
+            vendor=vendor,
+            instance=instance,
+            document=old.document,
+            created_by=created_by,
+            comment=f"rollback to version {version}",
+        )

@@ -31,8 +31,11 @@ class PolicyVersions:
         self._parsed: BoundedCache[Policy] = BoundedCache(cache_size)
 
     def active(self, s: Session) -> ActivePolicy:
-        row = s.execute(select(PolicyVersion.id, PolicyVersion.version, PolicyVersion.created_at)
-                        .where(PolicyVersion.active.is_(True))).first()
+        row = s.execute(
+            select(PolicyVersion.id, PolicyVersion.version, PolicyVersion.created_at).where(
+                PolicyVersion.active.is_(True)
+            )
+        ).first()
         if row is None:
             return ActivePolicy(0, self._parsed.get(("ref", self.fallback), lambda: load_policy(self.fallback)))
         row_id, version, created_at = row
@@ -42,14 +45,21 @@ class PolicyVersions:
 
         return ActivePolicy(version, self._parsed.get(("row", row_id, version, created_at), parse))
 
-    def save(self, s: Session, *, document: Any, created_by: str | None = None,
-             comment: str | None = None) -> PolicyVersion:
+    def save(
+        self, s: Session, *, document: Any, created_by: str | None = None, comment: str | None = None
+    ) -> PolicyVersion:
         """Validate (PolicyError pointing into the document) and store a new active version."""
         policy = load_policy(document)
         latest = s.scalar(select(func.max(PolicyVersion.version))) or 0
         s.execute(update(PolicyVersion).values(active=False))
-        row = PolicyVersion(version=latest + 1, name=policy.name, document=policy.show(), active=True,
-                            created_by=created_by, comment=comment)
+        row = PolicyVersion(
+            version=latest + 1,
+            name=policy.name,
+            document=policy.show(),
+            active=True,
+            created_by=created_by,
+            comment=comment,
+        )
         s.add(row)
         s.flush()
         return row

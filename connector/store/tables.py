@@ -67,8 +67,9 @@ class DeliveryStatus(StrEnum):
 
 
 #: Statuses no job changes any more (only a replay does).
-FINAL_STATUSES = frozenset({DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED, DeliveryStatus.REJECTED,
-                            DeliveryStatus.DEAD})
+FINAL_STATUSES = frozenset(
+    {DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED, DeliveryStatus.REJECTED, DeliveryStatus.DEAD}
+)
 
 
 class Delivery(Base):
@@ -139,9 +140,7 @@ class Link(Base):
     """A vendor object bound to a ticket. One vendor object belongs to at most one ticket."""
 
     __tablename__ = "links"
-    __table_args__ = (
-        UniqueConstraint("vendor", "instance", "object_type", "external_id", name="uq_links_object"),
-    )
+    __table_args__ = (UniqueConstraint("vendor", "instance", "object_type", "external_id", name="uq_links_object"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), index=True)

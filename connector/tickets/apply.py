@@ -41,12 +41,19 @@ class Applied:
 
 
 def find_link(s: Session, *, vendor: str, instance: str, object_type: str, external_id: str) -> Link | None:
-    return s.scalar(select(Link).where(Link.vendor == vendor, Link.instance == instance,
-                                       Link.object_type == object_type, Link.external_id == external_id))
+    return s.scalar(
+        select(Link).where(
+            Link.vendor == vendor,
+            Link.instance == instance,
+            Link.object_type == object_type,
+            Link.external_id == external_id,
+        )
+    )
 
 
-def apply_event(s: Session, *, event: InboundEvent, instance: str, fields: Mapping[str, Any],
-                delivery_id: int | None) -> Applied:
+def apply_event(
+    s: Session, *, event: InboundEvent, instance: str, fields: Mapping[str, Any], delivery_id: int | None
+) -> Applied:
     """Apply one event and the field values mapped from it. Raises IntegrityError if a concurrent job
     linked the same object first; the caller retries the whole delivery, which then finds the link."""
     ref = event.object
@@ -58,8 +65,16 @@ def apply_event(s: Session, *, event: InboundEvent, instance: str, fields: Mappi
     role = LinkRole(link.role)
 
     def note(record: timeline.Record, summary: str, actor: str | None = event.actor) -> None:
-        timeline.write(s, ticket_id=ticket.id, at=event.occurred_at, record=record, source=source,
-                       summary=summary, delivery_id=delivery_id, actor=actor)
+        timeline.write(
+            s,
+            ticket_id=ticket.id,
+            at=event.occurred_at,
+            record=record,
+            source=source,
+            summary=summary,
+            delivery_id=delivery_id,
+            actor=actor,
+        )
 
     result = Applied(ticket.id, created=created)
     if role is LinkRole.ORIGIN:
@@ -71,51 +86,85 @@ def apply_event(s: Session, *, event: InboundEvent, instance: str, fields: Mappi
                 result.changes["status"] = (old, ticket.status)
         _stamp_status_times(ticket, result.changes, event.occurred_at)
         if created:  # the initial values are the SLA engine's starting point
-            note(TicketCreated(fields={name: getattr(ticket, name) for name in SLA_FIELDS}, url=ref.url),
-                 f"ticket created from {_label(event)}")
+            note(
+                TicketCreated(fields={name: getattr(ticket, name) for name in SLA_FIELDS}, url=ref.url),
+                f"ticket created from {_label(event)}",
+            )
         elif result.changes:
-            note(FieldsChanged(changes=dict(result.changes), event=event.kind),
-                 "; ".join(f"{k}: {_short(a)} → {_short(b)}" for k, (a, b) in sorted(result.changes.items())))
+            note(
+                FieldsChanged(changes=dict(result.changes), event=event.kind),
+                "; ".join(f"{k}: {_short(a)} → {_short(b)}" for k, (a, b) in sorted(result.changes.items())),
+            )
     elif event.comment is None:
         # A linked Jira issue or PagerDuty incident: the trail records it; fields stay the origin's.
-        note(ObjectEvent(event=event.kind, object_type=ref.object_type, role=role, fields=dict(fields),
-                         detail=dict(event.detail)), _linked_summary(event, fields))
+        note(
+            ObjectEvent(
+                event=event.kind, object_type=ref.object_type, role=role, fields=dict(fields), detail=dict(event.detail)
+            ),
+            _linked_summary(event, fields),
+        )
 
     if event.comment is not None:
         _comment(ticket, event, role, note)
-    elif role is LinkRole.ORIGIN and not created and not result.changes and (
-            result.stale or event.kind not in (EventKind.CREATED, EventKind.UPDATED)):
+    elif (
+        role is LinkRole.ORIGIN
+        and not created
+        and not result.changes
+        and (result.stale or event.kind not in (EventKind.CREATED, EventKind.UPDATED))
+    ):
         summary = f"{_label(event)}: {event.kind.value.replace('_', ' ')}"
         if result.stale:
             summary += f" — older than the ticket's {', '.join(sorted(result.stale))}; not applied"
-        note(ObjectEvent(event=event.kind, object_type=ref.object_type, role=role, detail=dict(event.detail),
-                         stale_fields=tuple(result.stale)), summary)
+        note(
+            ObjectEvent(
+                event=event.kind,
+                object_type=ref.object_type,
+                role=role,
+                detail=dict(event.detail),
+                stale_fields=tuple(result.stale),
+            ),
+            summary,
+        )
     if event.occurred_at > ticket.updated_at:
         ticket.updated_at = event.occurred_at
     return result
 
 
-def _ticket_and_link(s: Session, event: InboundEvent, instance: str, source: str,
-                     delivery_id: int | None) -> tuple[Ticket, Link, bool] | None:
+def _ticket_and_link(
+    s: Session, event: InboundEvent, instance: str, source: str, delivery_id: int | None
+) -> tuple[Ticket, Link, bool] | None:
     """The ticket the event's object belongs to and its link (linking or creating as the event
     allows), and whether the ticket was created; None if the event may not open one."""
     ref = event.object
-    link = find_link(s, vendor=ref.vendor, instance=instance, object_type=ref.object_type,
-                     external_id=ref.external_id)
+    link = find_link(s, vendor=ref.vendor, instance=instance, object_type=ref.object_type, external_id=ref.external_id)
     if link is not None:
         _refresh_link(link, event)
         return _lock(s, link.ticket_id), link, False
-    hinted = _lock_if_exists(s, int(event.ticket_hint)) if (event.ticket_hint or "").isdigit() else None
+    hint = event.ticket_hint
+    hinted = _lock_if_exists(s, int(hint)) if hint is not None and hint.isdigit() else None
     if hinted is not None:
         link = _link(s, hinted, event, instance, JOIN_ROLE.get(ref.object_type, LinkRole.RELATED))
-        timeline.write(s, ticket_id=hinted.id, at=event.occurred_at, record=Linked(role=LinkRole(link.role),
-                       url=ref.url), source=source, summary=f"{_label(event)} linked ({link.role})",
-                       delivery_id=delivery_id, actor=event.actor)
+        timeline.write(
+            s,
+            ticket_id=hinted.id,
+            at=event.occurred_at,
+            record=Linked(role=LinkRole(link.role), url=ref.url),
+            source=source,
+            summary=f"{_label(event)} linked ({link.role})",
+            delivery_id=delivery_id,
+            actor=event.actor,
+        )
         return hinted, link, False
     if not event.creates_ticket or event.kind in (EventKind.DELETED, EventKind.COMMENT_DELETED):
         return None
-    ticket = Ticket(status=Status.NEW.value, created_at=event.occurred_at, updated_at=event.occurred_at,
-                    channel=(event.channel.value if event.channel else None), tags=[], field_versions={})
+    ticket = Ticket(
+        status=Status.NEW.value,
+        created_at=event.occurred_at,
+        updated_at=event.occurred_at,
+        channel=(event.channel.value if event.channel else None),
+        tags=[],
+        field_versions={},
+    )
     s.add(ticket)
     s.flush()
     return ticket, _link(s, ticket, event, instance, LinkRole.ORIGIN), True
@@ -134,8 +183,16 @@ def _lock_if_exists(s: Session, ticket_id: int) -> Ticket | None:
 
 def _link(s: Session, ticket: Ticket, event: InboundEvent, instance: str, role: LinkRole) -> Link:
     ref = event.object
-    link = Link(ticket_id=ticket.id, vendor=ref.vendor, instance=instance, object_type=ref.object_type,
-                external_id=ref.external_id, key=ref.key, url=ref.url, role=role.value)
+    link = Link(
+        ticket_id=ticket.id,
+        vendor=ref.vendor,
+        instance=instance,
+        object_type=ref.object_type,
+        external_id=ref.external_id,
+        key=ref.key,
+        url=ref.url,
+        role=role.value,
+    )
     s.add(link)
     s.flush()  # a concurrent job that linked the same object first makes this raise IntegrityError
     return link
@@ -160,8 +217,9 @@ def _set(ticket: Ticket, name: str, value: Any, at: datetime) -> None:
     ticket.field_versions = versions  # reassign: JSON columns do not track in-place changes
 
 
-def _write_fields(ticket: Ticket, values: Mapping[str, Any],
-                  at: datetime) -> tuple[dict[str, tuple[Any, Any]], list[str]]:
+def _write_fields(
+    ticket: Ticket, values: Mapping[str, Any], at: datetime
+) -> tuple[dict[str, tuple[Any, Any]], list[str]]:
     changes: dict[str, tuple[Any, Any]] = {}
     stale: list[str] = []
     for name, value in values.items():
@@ -199,14 +257,30 @@ def _comment(ticket: Ticket, event: InboundEvent, role: LinkRole, note: Any) -> 
     visibility = "public" if c.public else "internal"
     author = c.author_name or c.author_id or "unknown author"
     what = "comment" if change is Kind.COMMENTED else change.value.replace("_", " ")
-    note(CommentPosted(change=change, comment_id=c.external_id, public=c.public, body=c.body,
-                       author_is_agent=c.author_is_agent, link_role=role),
-         f"{visibility} {what} by {author}", author)
-    if change is not Kind.COMMENTED or not c.public or ticket.first_response_at is not None \
-            or role is not LinkRole.ORIGIN:
+    note(
+        CommentPosted(
+            change=change,
+            comment_id=c.external_id,
+            public=c.public,
+            body=c.body,
+            author_is_agent=c.author_is_agent,
+            link_role=role,
+        ),
+        f"{visibility} {what} by {author}",
+        author,
+    )
+    if (
+        change is not Kind.COMMENTED
+        or not c.public
+        or ticket.first_response_at is not None
+        or role is not LinkRole.ORIGIN
+    ):
         return
-    is_agent = c.author_is_agent if c.author_is_agent is not None else (
-        c.author_id is not None and c.author_id != ticket.requester_id)
+    is_agent = (
+        c.author_is_agent
+        if c.author_is_agent is not None
+        else (c.author_id is not None and c.author_id != ticket.requester_id)
+    )
     if is_agent and event.occurred_at >= ticket.created_at:
         ticket.first_response_at = event.occurred_at
 

@@ -48,17 +48,40 @@ def ticket_json(t: Ticket, s: Session, *, full: bool) -> dict[str, Any]:
     for name in ("created_at", "updated_at", "first_response_at", "resolved_at", "closed_at"):
         out[name] = _iso(getattr(t, name))
     links = s.scalars(select(Link).where(Link.ticket_id == t.id).order_by(Link.id)).all()
-    out["links"] = [{"vendor": ln.vendor, "instance": ln.instance, "object_type": ln.object_type,
-                     "external_id": ln.external_id, "key": ln.key, "url": ln.url, "role": ln.role}
-                    for ln in links]
+    out["links"] = [
+        {
+            "vendor": ln.vendor,
+            "instance": ln.instance,
+            "object_type": ln.object_type,
+            "external_id": ln.external_id,
+            "key": ln.key,
+            "url": ln.url,
+            "role": ln.role,
+        }
+        for ln in links
+    ]
     if full:
-        entries = s.scalars(select(TimelineEntry).where(TimelineEntry.ticket_id == t.id)
-                            .order_by(TimelineEntry.at, TimelineEntry.id)).all()
-        out["timeline"] = [{"at": _iso(e.at), "recorded_at": _iso(e.recorded_at), "kind": e.kind,
-                            "source": e.source, "actor": e.actor, "summary": e.summary,
-                            "delivery_id": e.delivery_id, "data": e.data} for e in entries]
-        clocks = s.scalars(select(SlaClock).where(SlaClock.ticket_id == t.id)
-                           .order_by(SlaClock.started_at, SlaClock.metric, SlaClock.cycle)).all()
+        entries = s.scalars(
+            select(TimelineEntry).where(TimelineEntry.ticket_id == t.id).order_by(TimelineEntry.at, TimelineEntry.id)
+        ).all()
+        out["timeline"] = [
+            {
+                "at": _iso(e.at),
+                "recorded_at": _iso(e.recorded_at),
+                "kind": e.kind,
+                "source": e.source,
+                "actor": e.actor,
+                "summary": e.summary,
+                "delivery_id": e.delivery_id,
+                "data": e.data,
+            }
+            for e in entries
+        ]
+        clocks = s.scalars(
+            select(SlaClock)
+            .where(SlaClock.ticket_id == t.id)
+            .order_by(SlaClock.started_at, SlaClock.metric, SlaClock.cycle)
+        ).all()
         out["sla_clocks"] = [c.data for c in clocks]
     return out
 

@@ -43,8 +43,9 @@ class Kind(StrEnum):
 
 
 COMMENT_KINDS = frozenset({Kind.COMMENTED, Kind.COMMENT_UPDATED, Kind.COMMENT_DELETED})
-SLA_KINDS = frozenset({Kind.SLA_WARNING, Kind.SLA_BREACH, Kind.SLA_MAXIMUM_BREACH, Kind.SLA_MET,
-                       Kind.SLA_RETARGETED, Kind.SLA_CANCELLED})
+SLA_KINDS = frozenset(
+    {Kind.SLA_WARNING, Kind.SLA_BREACH, Kind.SLA_MAXIMUM_BREACH, Kind.SLA_MET, Kind.SLA_RETARGETED, Kind.SLA_CANCELLED}
+)
 
 
 @dataclass(frozen=True)
@@ -136,17 +137,29 @@ def encode(record: Record) -> dict[str, Any]:
         case TicketCreated():
             return {"url": record.url, "fields": _jsonable(record.fields)}
         case FieldsChanged():
-            return {"changes": {k: [_jsonable(a), _jsonable(b)] for k, (a, b) in record.changes.items()},
-                    "event": record.event.value}
+            return {
+                "changes": {k: [_jsonable(a), _jsonable(b)] for k, (a, b) in record.changes.items()},
+                "event": record.event.value,
+            }
         case Linked():
             return {"url": record.url, "role": record.role.value}
         case CommentPosted():
-            return {"comment_id": record.comment_id, "public": record.public, "body": record.body,
-                    "author_is_agent": record.author_is_agent, "link_role": record.link_role.value}
+            return {
+                "comment_id": record.comment_id,
+                "public": record.public,
+                "body": record.body,
+                "author_is_agent": record.author_is_agent,
+                "link_role": record.link_role.value,
+            }
         case ObjectEvent():
-            return {"event": record.event.value, "object_type": record.object_type, "role": record.role.value,
-                    "fields": _jsonable(record.fields), "detail": _jsonable(record.detail),
-                    "stale_fields": list(record.stale_fields)}
+            return {
+                "event": record.event.value,
+                "object_type": record.object_type,
+                "role": record.role.value,
+                "fields": _jsonable(record.fields),
+                "detail": _jsonable(record.detail),
+                "stale_fields": list(record.stale_fields),
+            }
         case SlaRecorded():
             return {"metric": record.metric, "cycle": record.cycle, "label": record.label}
     raise TypeError(f"not a timeline record: {record!r}")
@@ -158,37 +171,79 @@ def decode(kind: str, data: Mapping[str, Any] | None) -> Record:
     data = data or {}
     if kind == Kind.CREATED and "url" in data:
         return TicketCreated(fields=dict(data.get("fields") or {}), url=data.get("url"))
-    if kind == Kind.UPDATED and isinstance(data.get("changes"), Mapping) and "event" in data \
-            and "fields" not in data and "stale_fields" not in data:
-        return FieldsChanged(changes={k: (v[0], v[1]) for k, v in data["changes"].items()},
-                             event=_event_kind(data["event"], EventKind.UPDATED))
+    if (
+        kind == Kind.UPDATED
+        and isinstance(data.get("changes"), Mapping)
+        and "event" in data
+        and "fields" not in data
+        and "stale_fields" not in data
+    ):
+        return FieldsChanged(
+            changes={k: (v[0], v[1]) for k, v in data["changes"].items()},
+            event=_event_kind(data["event"], EventKind.UPDATED),
+        )
     if kind == Kind.LINKED:
         return Linked(role=_role(data.get("role")), url=data.get("url"))
     if kind in COMMENT_KINDS:
-        return CommentPosted(change=Kind(kind), comment_id=str(data.get("comment_id", "")),
-                             public=bool(data.get("public")), body=str(data.get("body") or ""),
-                             author_is_agent=data.get("author_is_agent"), link_role=_role(data.get("link_role")))
+        return CommentPosted(
+            change=Kind(kind),
+            comment_id=str(data.get("comment_id", "")),
+            public=bool(data.get("public")),
+            body=str(data.get("body") or ""),
+            author_is_agent=data.get("author_is_agent"),
+            link_role=_role(data.get("link_role")),
+        )
     if kind in SLA_KINDS:
-        return SlaRecorded(kind=Kind(kind), metric=str(data.get("metric")), cycle=int(data.get("cycle") or 1),
-                           label=str(data.get("label")))
+        return SlaRecorded(
+            kind=Kind(kind),
+            metric=str(data.get("metric")),
+            cycle=int(data.get("cycle") or 1),
+            label=str(data.get("label")),
+        )
     if "object_type" in data and "event" in data:
-        return ObjectEvent(event=_event_kind(data["event"], EventKind.UPDATED), object_type=data["object_type"],
-                           role=_role(data.get("role")), fields=dict(data.get("fields") or {}),
-                           detail=dict(data.get("detail") or {}),
-                           stale_fields=tuple(data.get("stale_fields") or ()))
+        return ObjectEvent(
+            event=_event_kind(data["event"], EventKind.UPDATED),
+            object_type=data["object_type"],
+            role=_role(data.get("role")),
+            fields=dict(data.get("fields") or {}),
+            detail=dict(data.get("detail") or {}),
+            stale_fields=tuple(data.get("stale_fields") or ()),
+        )
     # The earlier layout: kind = the event kind, facts beside "fields" and "stale_fields".
     known = {"fields", "stale_fields"}
-    return ObjectEvent(event=_event_kind(kind, EventKind.UPDATED), object_type="", role=LinkRole.RELATED,
-                       fields=dict(data.get("fields") or {}),
-                       detail={k: v for k, v in data.items() if k not in known},
-                       stale_fields=tuple(data.get("stale_fields") or ()))
+    return ObjectEvent(
+        event=_event_kind(kind, EventKind.UPDATED),
+        object_type="",
+        role=LinkRole.RELATED,
+        fields=dict(data.get("fields") or {}),
+        detail={k: v for k, v in data.items() if k not in known},
+        stale_fields=tuple(data.get("stale_fields") or ()),
+    )
 
 
-def write(s: Session, *, ticket_id: int, at: datetime, record: Record, source: str, summary: str,
-          delivery_id: int | None = None, actor: str | None = None, recorded_at: datetime | None = None) -> None:
+def write(
+    s: Session,
+    *,
+    ticket_id: int,
+    at: datetime,
+    record: Record,
+    source: str,
+    summary: str,
+    delivery_id: int | None = None,
+    actor: str | None = None,
+    recorded_at: datetime | None = None,
+) -> None:
     """Add one record to a ticket's timeline (in the caller's transaction)."""
-    entry = TimelineEntry(ticket_id=ticket_id, at=at, kind=kind_of(record), source=source,
-                          delivery_id=delivery_id, actor=actor, summary=summary, data=encode(record))
+    entry = TimelineEntry(
+        ticket_id=ticket_id,
+        at=at,
+        kind=kind_of(record),
+        source=source,
+        delivery_id=delivery_id,
+        actor=actor,
+        summary=summary,
+        data=encode(record),
+    )
     if recorded_at is not None:
         entry.recorded_at = recorded_at
     s.add(entry)
@@ -197,8 +252,11 @@ def write(s: Session, *, ticket_id: int, at: datetime, record: Record, source: s
 def kinds_of(*types: type) -> list[str]:
     """The row kinds that can hold records of these types (ObjectEvents excepted: pass their kinds)."""
     table: dict[type, tuple[str, ...]] = {
-        TicketCreated: (Kind.CREATED,), FieldsChanged: (Kind.UPDATED,), Linked: (Kind.LINKED,),
-        CommentPosted: tuple(COMMENT_KINDS), SlaRecorded: tuple(SLA_KINDS),
+        TicketCreated: (Kind.CREATED,),
+        FieldsChanged: (Kind.UPDATED,),
+        Linked: (Kind.LINKED,),
+        CommentPosted: tuple(COMMENT_KINDS),
+        SlaRecorded: tuple(SLA_KINDS),
     }
     return [str(k) for t in types for k in table[t]]
 

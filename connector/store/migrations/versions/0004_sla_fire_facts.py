@@ -37,8 +37,13 @@ def _seconds(text: str) -> float | None:
 def upgrade() -> None:
     with op.batch_alter_table("sla_fires") as batch:
         batch.add_column(sa.Column("data", sa.JSON(), nullable=True))
-    fires = sa.table("sla_fires", sa.column("id", sa.BigInteger()), sa.column("kind", sa.String()),
-                     sa.column("detail", sa.Text()), sa.column("data", sa.JSON()))
+    fires = sa.table(
+        "sla_fires",
+        sa.column("id", sa.BigInteger()),
+        sa.column("kind", sa.String()),
+        sa.column("detail", sa.Text()),
+        sa.column("data", sa.JSON()),
+    )
     conn = op.get_bind()
     for row_id, detail in conn.execute(sa.select(fires.c.id, fires.c.detail).where(fires.c.kind == "retargeted")):
         m = _RETARGET.match(detail or "")
