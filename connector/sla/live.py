@@ -216,7 +216,7 @@ def _store_clocks(s: Session, ticket: Ticket, result: Evaluation, policy: Policy
         row.met_at = clock.met_at
         row.breached_at = clock.breached_at
         row.paused_seconds = data["paused_seconds"]
-        row.data = data
+        row.data = dict(data)
         row.updated_at = now
     for stale in rows.values():  # e.g. a clock a policy change removed
         s.delete(stale)

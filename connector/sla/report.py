@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from connector.errors import ConnectorError
 from connector.policy import format_duration
 from connector.sla.engine import OPEN_STATES, ClockState, FireKind, Retarget, iso_utc
+from connector.sla.serialize import clock_data
 from connector.store.tables import SlaClock, SlaFire, Ticket
 
 DEFAULT_DAYS = 30
@@ -189,7 +190,8 @@ def _times(s: Session, chosen: ColumnElement[bool]) -> dict[str, Any]:
         .where(chosen, SlaClock.metric.in_(list(counted)), SlaClock.cycle == 1, SlaClock.met_at.is_not(None))
     )
     for metric, data in s.execute(q2):
-        value = (data or {}).get("counted_seconds")
+        stored = clock_data(data)
+        value = stored["counted_seconds"] if stored else None
         if isinstance(value, int | float):
             counted[metric].append(float(value))
     return {
@@ -341,9 +343,9 @@ def _retargets(s: Session, chosen: ColumnElement[bool]) -> dict[tuple[int, str, 
 
 def breach_reason(clock: SlaClock, severity: str | None, tier: str | None, retargets: Iterable[Retarget] = ()) -> str:
     """E.g. "no public agent reply within 4h business time (P1, enterprise); paused 25 min"."""
-    data = clock.data or {}
-    target = data.get("target") or human(clock.target_seconds)
-    basis = data.get("time")
+    stored = clock_data(clock.data)
+    target = stored["target"] if stored else human(clock.target_seconds)
+    basis = stored["time"] if stored else None
     what = _WHAT_FAILED.get(clock.metric, f"{clock.metric} not met")
     who = ", ".join(v for v in (severity, tier) if v)
     parts = [f"{what} within {target}" + (f" {basis} time" if basis else "") + (f" ({who})" if who else "")]
@@ -354,8 +356,8 @@ def breach_reason(clock: SlaClock, severity: str | None, tier: str | None, retar
         parts.append("still open past due, breach not yet recorded")
     elif clock.state in _ENDED:
         parts.append(f"{clock.state} after the breach")
-    if data.get("maximum_breached_at") and data.get("maximum"):
-        parts.append(f"also passed its {data['maximum']} maximum")
+    if stored and stored["maximum_breached_at"] and stored["maximum"]:
+        parts.append(f"also passed its {stored['maximum']} maximum")
     if (clock.paused_seconds or 0) > 0:
         parts.append(f"paused {human(clock.paused_seconds)}")
     for change in retargets:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from connector.errors import PayloadError
 from connector.inbound import parse_time
@@ -12,7 +12,33 @@ from connector.policy import Policy, format_duration
 from connector.sla.engine import Clock, Fire, SlaEvent, SlaEventType, iso_utc
 
 
-def clock_json(clock: Clock, policy: Policy, *, at: datetime) -> dict[str, Any]:
+class ClockJson(TypedDict):
+    """A clock as the API shows it and `sla_clocks.data` stores it; `clock_data` reads it back."""
+
+    metric: str
+    cycle: int
+    target: str
+    target_seconds: float
+    maximum: str | None
+    time: str
+    calendar: str | None
+    started_at: str | None
+    due_at: str | None
+    paused_seconds: float
+    counted_seconds: float
+    state: str
+    met_at: str | None
+    breached_at: str | None
+    maximum_breached_at: str | None
+    warnings: list[str]
+
+
+def clock_data(data: Mapping[str, Any] | None) -> ClockJson | None:
+    """A stored clock's JSON as the type `clock_json` wrote (None for a row that has none)."""
+    return cast(ClockJson, dict(data)) if data else None
+
+
+def clock_json(clock: Clock, policy: Policy, *, at: datetime) -> ClockJson:
     due = clock.due_at()
     return {
         "metric": clock.metric,
