@@ -1,4 +1,5 @@
-"""The support policy as data: schema, validation, presets (one per seed document), loading."""
+"""The support policy as data: schema, validation, presets (one per seed document), loading.
+Imports the model, the calendar and the errors."""
 
 from __future__ import annotations
 

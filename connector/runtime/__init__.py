@@ -1,5 +1,6 @@
 """The runtime: what one process shares — settings, the database, the queue, the adapters and the
 mapping engine it was handed, the versioned documents with their caches — and its background threads.
+Imports the configuration, the contracts, the store and the queue.
 
 The composition roots (`connector.wiring`, used by the CLI, the app factory and the demo) build the
 adapters and the mapping engine and hand them in; nothing here imports `adapters/`, `mappings/` or
