@@ -13,9 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.jira import JiraAdapter
-from adapters.jira.inbound import browse_url
-from adapters.jira.payloads import Issue
+from adapters.jira.inbound import browse_url, issue_id_of_comment, user_id
+from adapters.jira.payloads import Issue, JiraComment, JiraUser
 from connector.errors import PayloadError, SignatureError
+from connector.model import EventKind
+from mappings import apply, default_document
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jira"
 PAYLOADS = sorted(p for p in FIXTURES.glob("*.json") if not p.name.endswith(".expected.json"))
@@ -110,6 +112,116 @@ def test_a_garbled_payload_is_a_payload_error_or_parses(event_type: str, body: d
 def test_browse_url_is_derived_from_the_issue_self_link(self_url: str | None, url: str | None) -> None:
     issue = Issue.model_validate({"id": "10042", "key": "SUP-42", "self": self_url, "fields": {}})
     assert browse_url(issue) == url
+
+
+# --- Jira Server / Data Center ------------------------------------------------------------------
+
+
+def _load(name: str) -> Any:
+    return json.loads((FIXTURES / f"{name}.json").read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        ({"accountId": "5f8a3c2e9b1d4e0069a7c3d1", "displayName": "Tomasz Wójcik"}, "5f8a3c2e9b1d4e0069a7c3d1"),
+        (
+            {"accountId": "5f8a3c2e9b1d4e0069a7c3d1", "key": "JIRAUSER10207", "name": "mkowalski"},
+            "5f8a3c2e9b1d4e0069a7c3d1",
+        ),
+        ({"key": "JIRAUSER10207", "name": "mkowalski"}, "JIRAUSER10207"),  # key survives a rename
+        ({"name": "mkowalski", "displayName": "Marta Kowalski"}, "mkowalski"),
+        ({"accountId": " ", "key": "", "name": "mkowalski"}, "mkowalski"),
+        ({"displayName": "Former user"}, None),
+    ],
+)
+def test_a_user_is_identified_by_account_id_else_key_else_name(user: dict[str, str], expected: str | None) -> None:
+    assert user_id(JiraUser.model_validate(user)) == expected
+
+
+@pytest.mark.parametrize(
+    ("self_url", "issue_id"),
+    [
+        ("https://jira.example.org/rest/api/2/issue/10013/comment/10100", "10013"),
+        ("https://intranet.example.org/jira/rest/api/2/issue/10013/comment/10100", "10013"),
+        ("https://acme-support.atlassian.net/rest/api/3/issue/10042/comment/10233", "10042"),
+        ("https://jira.example.org/rest/api/2/issue/SUP-7/comment/10100", None),  # a key, not an id
+        ("https://jira.example.org/rest/api/2/issue/10013", None),
+        (None, None),
+    ],
+)
+def test_the_issue_id_of_a_comment_is_read_from_its_self_link(self_url: str | None, issue_id: str | None) -> None:
+    comment = JiraComment.model_validate({"id": "10100", "self": self_url})
+    assert issue_id_of_comment(comment) == issue_id
+
+
+@pytest.mark.parametrize("event_type", ["comment_updated", "comment_deleted"])
+def test_a_server_comment_event_without_issue_joins_only_a_linked_issue(event_type: str) -> None:
+    payload = _load("comment_created__server") | {"webhookEvent": event_type}
+    payload["comment"] = payload["comment"] | {
+        "updateAuthor": {"name": "abergstrom", "key": "JIRAUSER10115", "displayName": "Anna Bergström"}
+    }
+    (event,) = adapter.parse(headers={}, payload=payload).events
+    assert (event.object.external_id, event.object.key, event.object.url) == ("10013", None, None)
+    assert event.creates_ticket is False and event.ticket_hint is None
+    # the editor of an updated comment acts; a deletion does not say who deleted
+    assert event.actor == ("JIRAUSER10115" if event_type == "comment_updated" else None)
+    assert event.comment is not None and event.comment.author_id == "JIRAUSER10207"
+
+
+def test_a_cloud_comment_event_still_opens_a_ticket() -> None:
+    (event,) = adapter.parse(headers={}, payload=_load("comment_created")).events
+    assert event.creates_ticket is True and event.object.key == "SUP-42"
+
+
+def test_an_issue_commented_update_without_a_comment_is_the_update_alone() -> None:
+    payload = _load("jira_issue_updated__commented")
+    del payload["comment"]
+    (event,) = adapter.parse(headers={}, payload=payload).events
+    assert event.kind is EventKind.UPDATED and event.comment is None
+
+
+def test_a_comment_on_another_kind_of_update_is_not_posted_again() -> None:
+    payload = _load("jira_issue_updated__server_commented") | {"issue_event_type_name": "issue_comment_edited"}
+    (event,) = adapter.parse(headers={}, payload=payload).events
+    assert event.kind is EventKind.UPDATED
+
+
+ASSIGNED = {"accountId": "712020:5c1e4b6a", "key": "JIRAUSER10207", "name": "mkowalski", "displayName": "Marta"}
+
+
+@pytest.mark.parametrize(
+    ("assignee", "mapped"),
+    [
+        (ASSIGNED, {"assignee": "712020:5c1e4b6a"}),
+        ({k: v for k, v in ASSIGNED.items() if k != "accountId"}, {"assignee": "JIRAUSER10207"}),
+        ({"name": "mkowalski", "displayName": "Marta"}, {"assignee": "mkowalski"}),
+        ({"displayName": "Marta"}, {}),  # no id at all: says nothing, clears nothing
+        (None, {"assignee": None}),  # unassigned in Jira
+    ],
+    ids=["cloud", "server", "old-server", "no-id", "unassigned"],
+)
+@pytest.mark.parametrize("shape", ["issue", "comment"])
+def test_default_mapping_clears_the_assignee_only_when_jira_says_unassigned(
+    assignee: dict[str, str] | None, mapped: dict[str, str | None], shape: str
+) -> None:
+    document = {"issue": {"id": "10013", "key": "SUP-7", "fields": {"assignee": assignee}}}
+    fields = apply(default_document("jira"), shape, document).fields
+    assert {k: v for k, v in fields.items() if k == "assignee"} == mapped
+
+
+def test_default_mapping_leaves_the_assignee_alone_when_the_payload_has_no_issue() -> None:
+    fields = apply(default_document("jira"), "comment", _load("comment_created__server")).fields
+    assert "assignee" not in fields
+
+
+@pytest.mark.parametrize(
+    ("priority", "severity"),
+    [("Blocker", "P0"), ("Critical", "P1"), ("Major", "P2"), ("Minor", "P3"), ("Trivial", "P3"), ("Highest", "P0")],
+)
+def test_default_mapping_reads_the_classic_priority_scheme(priority: str, severity: str) -> None:
+    document = {"issue": {"id": "10013", "key": "SUP-7", "fields": {"priority": {"id": "2", "name": priority}}}}
+    assert apply(default_document("jira"), "issue", document).fields["severity"] == severity
 
 
 # --- delivery key --------------------------------------------------------------------------------

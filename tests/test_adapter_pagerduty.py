@@ -72,6 +72,37 @@ def test_a_body_that_is_not_an_object_is_a_payload_error() -> None:
         adapter.parse(headers={}, payload=[{"event": {"event_type": "incident.triggered"}}])
 
 
+# --- v1/v2 webhooks ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["invalid__v1_webhook", "invalid__v2_webhook"])
+def test_a_v1_or_v2_webhook_is_refused_with_how_to_move_to_v3(name: str) -> None:
+    payload = _load(FIXTURES / f"{name}.json")
+    for call in (adapter.event_type, adapter.parse):
+        with pytest.raises(PayloadError) as info:
+            call(headers={}, payload=payload)
+        assert info.value.path == "messages" and info.value.vendor == "pagerduty"
+        assert "v1/v2 webhooks are not supported" in info.value.message
+        assert "Integrations → Generic Webhooks (v3)" in info.value.message
+
+
+def test_a_v3_body_is_read_whatever_else_it_carries() -> None:
+    payload = _load(FIXTURES / "incident.triggered.json") | {"messages": []}
+    assert adapter.event_type(headers={}, payload=payload) == "incident.triggered"
+
+
+def test_an_incident_moved_to_another_service_is_a_reassignment_naming_the_service() -> None:
+    payload = _load(FIXTURES / "incident.service_updated.json")
+    payload["event"]["data"]["priority"] = None
+    (event,) = adapter.parse(headers={}, payload=payload).events
+    assert event.detail == {
+        "field": "service",
+        "to": "Payments Database",
+        "service_id": "PK9M3TQ",
+        "escalation_policy": "Database Reliability",
+    }
+
+
 # --- ticket hint -----------------------------------------------------------------------------------
 
 

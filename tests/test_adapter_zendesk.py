@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from adapters.zendesk import ZendeskAdapter
+from adapters.zendesk.inbound import AGENT_BY_ACTOR_TYPE
 from adapters.zendesk.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_of
 from connector.errors import PayloadError, SignatureError
+from connector.model import Channel, EventKind
 
 FIXTURES = Path(__file__).parent / "fixtures" / "zendesk"
 BODIES = sorted(p for p in FIXTURES.glob("*.json") if not p.name.endswith(".expected.json"))
@@ -91,6 +93,79 @@ def test_malformed_trigger_body_names_the_key(adapter: ZendeskAdapter, changes: 
     with pytest.raises(PayloadError) as info:
         adapter.parse(headers={}, payload=payload)
     assert info.value.path == path
+
+
+# --- messaging and comment changes ----------------------------------------------------------------
+
+MESSAGE = FIXTURES / "messaging_ticket.message_added.json"
+
+
+def _message_from(adapter: ZendeskAdapter, actor: object) -> bool | None:
+    payload = json.loads(MESSAGE.read_bytes())
+    if actor is None:
+        del payload["event"]["actor"]
+    else:
+        payload["event"]["actor"] = actor
+    (event,) = adapter.parse(headers={}, payload=payload).events
+    assert event.comment is not None and event.comment.public
+    return event.comment.author_is_agent
+
+
+@pytest.mark.parametrize(
+    ("actor_type", "is_agent"),
+    [("agent", True), ("Agent", True), ("end_user", False), ("trigger", False), ("system", False), ("bot", None)],
+)
+def test_a_message_author_is_an_agent_only_when_zendesk_says_agent(
+    adapter: ZendeskAdapter, actor_type: str, is_agent: bool | None
+) -> None:
+    actor = {"id": "21730391226513", "name": "Priya Raman", "type": actor_type}
+    assert _message_from(adapter, actor) is is_agent
+
+
+@pytest.mark.parametrize("actor", [None, {"id": "21730391226513", "name": "Priya Raman"}], ids=["no-actor", "no-type"])
+def test_a_message_whose_author_role_is_unknown_says_so(adapter: ZendeskAdapter, actor: object) -> None:
+    assert _message_from(adapter, actor) is None
+
+
+def test_every_messaging_actor_type_zendesk_documents_is_decided() -> None:
+    assert set(AGENT_BY_ACTOR_TYPE) == {"end_user", "agent", "trigger", "system"}
+
+
+def test_a_message_is_on_a_chat_ticket_and_dedupes_on_its_envelope_id(adapter: ZendeskAdapter) -> None:
+    payload = json.loads(MESSAGE.read_bytes())
+    (event,) = adapter.parse(headers={}, payload=payload).events
+    assert (event.kind, event.channel, event.object.external_id) == (EventKind.COMMENTED, Channel.CHAT, "48301")
+    assert adapter.delivery_key(headers={}, payload=payload) == "01JP3Q8M4Z6W2R9T5K7V1X3B8D"
+
+
+def test_a_message_that_names_another_ticket_is_refused(adapter: ZendeskAdapter) -> None:
+    payload = json.loads(MESSAGE.read_bytes()) | {"subject": "zen:ticket:48302"}
+    with pytest.raises(PayloadError) as info:
+        adapter.parse(headers={}, payload=payload)
+    assert info.value.path == "subject"
+
+
+@pytest.mark.parametrize("name", ["comment_made_private", "comment_redacted", "comment_redacted__public_reply"])
+def test_a_comment_change_with_only_the_comment_id_is_read(adapter: ZendeskAdapter, name: str) -> None:
+    payload = json.loads((FIXTURES / f"{name}.json").read_bytes())
+    payload["event"]["comment"] = {"id": payload["event"]["comment"]["id"]}
+    (event,) = adapter.parse(headers={}, payload=payload).events
+    assert event.kind is EventKind.COMMENT_UPDATED and event.comment is not None
+    # made private: internal whatever else is said; redacted: public only when the payload says so
+    assert (event.comment.public, event.comment.body, event.comment.author_id) == (False, "", None)
+
+
+def test_a_comment_made_private_is_internal_even_if_the_payload_says_public(adapter: ZendeskAdapter) -> None:
+    payload = json.loads((FIXTURES / "comment_made_private.json").read_bytes())
+    payload["event"]["comment"]["is_public"] = True
+    (event,) = adapter.parse(headers={}, payload=payload).events
+    assert event.comment is not None and event.comment.public is False
+
+
+@pytest.mark.parametrize("name", ["marked_as_spam", "permanently_deleted"])
+def test_spam_and_permanent_deletion_never_open_a_ticket(adapter: ZendeskAdapter, name: str) -> None:
+    (event,) = adapter.parse(headers={}, payload=json.loads((FIXTURES / f"{name}.json").read_bytes())).events
+    assert (event.kind, event.creates_ticket, event.detail) == (EventKind.DELETED, False, {"reason": name})
 
 
 # --- delivery keys -------------------------------------------------------------------------------

@@ -1,12 +1,17 @@
-"""Jira Cloud / Jira Service Management webhooks → canonical events. Pure: no I/O.
+"""Jira Cloud / Jira Service Management and Jira Server / Data Center webhooks → canonical events.
+Pure: no I/O.
 
 Shapes: `issue` for the `jira:issue_*` events (the document carries the whole issue) and `comment`
-for the `comment_*` events (the document's issue carries only summary, issuetype, project,
-assignee, priority and status).
+for comment events: the `comment_*` events (on Cloud the document's issue carries only summary,
+issuetype, project, assignee, priority and status; on Server there is no issue at all) and the
+comment a `jira:issue_updated` of type `issue_commented` reports beside the update.
+
+Users are identified by `accountId` (Cloud), else `key`, else `name` (Server / Data Center).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
@@ -22,6 +27,11 @@ VENDOR = "jira"
 DELIVERY_HEADER = "x-atlassian-webhook-identifier"
 #: Label the connector puts on Jira issues it creates: "hdc-ticket-<ticket id>".
 TICKET_LABEL_PREFIX = "hdc-ticket-"
+#: `issue_event_type_name` of a `jira:issue_updated` that reports a new comment (it carries `comment`).
+ISSUE_COMMENTED = "issue_commented"
+
+#: `comment.self` of a comment: `<base>/rest/api/<version>/issue/<issue id>/comment/<comment id>`.
+_COMMENT_SELF = re.compile(r"/rest/api/[^/]+/issue/(\d+)/comment/\d+/?$")
 
 # Very old payloads carry no `fieldId`; only these built-in fields are recognised by display name.
 _BUILTIN_BY_NAME = frozenset({"status", "priority", "assignee", "summary", "labels"})
@@ -73,8 +83,9 @@ def update_kind(changed: Sequence[str]) -> EventKind:
     return EventKind.UPDATED
 
 
-def _account(user: JiraUser | None) -> str | None:
-    return user.accountId if user is not None else None
+def user_id(user: JiraUser | None) -> str | None:
+    """A user's id: `accountId` (Cloud), else `key`, else `name` (Server / Data Center)."""
+    return user.id if user is not None else None
 
 
 def _occurred_at(millis: int) -> datetime:
@@ -92,7 +103,7 @@ def _issue_event(
         object=issue_ref(event.issue),
         occurred_at=_occurred_at(event.timestamp),
         document=payload,
-        actor=_account(event.user),
+        actor=user_id(event.user),
         creates_ticket=creates_ticket,
         channel=Channel.JIRA,
         ticket_hint=ticket_hint(event.issue),
@@ -110,12 +121,31 @@ def on_issue_created(event_type: str, payload: Any, headers: Headers) -> tuple[I
 
 
 def on_issue_updated(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    """The update; and when it reports a new comment (`issue_commented`), that comment as well."""
     event = _checked_issue(payload, event_type)
     items = event.changelog.items if event.changelog is not None else []
     fields = [changed_field(i) for i in items]
     changes = [{"field": f, "from": i.fromString, "to": i.toString} for f, i in zip(fields, items, strict=True)]
     kind = update_kind(fields)
-    return (_issue_event(payload, event, kind, creates_ticket=True, detail={"changes": changes}),)
+    update = _issue_event(payload, event, kind, creates_ticket=True, detail={"changes": changes})
+    if event.issue_event_type_name != ISSUE_COMMENTED or event.comment is None:
+        return (update,)
+    # The same comment may also arrive as `comment_created`; the core dedupes comments by their id.
+    commented = InboundEvent(
+        vendor=VENDOR,
+        event_type=event.webhookEvent,
+        kind=EventKind.COMMENTED,
+        shape="comment",
+        object=issue_ref(event.issue),
+        occurred_at=_occurred_at(event.timestamp),
+        document=payload,
+        comment=_comment(event.comment),
+        actor=user_id(event.comment.author),
+        creates_ticket=True,
+        channel=Channel.JIRA,
+        ticket_hint=ticket_hint(event.issue),
+    )
+    return (update, commented)
 
 
 def on_issue_deleted(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
@@ -129,7 +159,7 @@ def _comment(comment: JiraComment) -> Comment:
         external_id=comment.id,
         body=comment.body,
         public=public,
-        author_id=_account(comment.author),
+        author_id=user_id(comment.author),
         author_name=comment.author.displayName if comment.author is not None else None,
         # Only agents can write internal JSM comments; a public one may come from either side.
         author_is_agent=True if not public else None,
@@ -138,28 +168,50 @@ def _comment(comment: JiraComment) -> Comment:
 
 def _comment_actor(comment: JiraComment, kind: EventKind) -> str | None:
     if kind is EventKind.COMMENTED:
-        return _account(comment.author)
+        return user_id(comment.author)
     if kind is EventKind.COMMENT_UPDATED:
-        return _account(comment.updateAuthor or comment.author)
+        return user_id(comment.updateAuthor or comment.author)
     return None  # a deletion payload does not say who deleted the comment
+
+
+def issue_id_of_comment(comment: JiraComment) -> str | None:
+    """The issue id in a comment's `self` link (`.../rest/api/2/issue/10013/comment/10100` → `10013`)."""
+    match = _COMMENT_SELF.search(comment.self_url or "")
+    return match.group(1) if match else None
 
 
 def _comment_event(payload: Any, event_type: str, kind: EventKind, *, creates_ticket: bool) -> InboundEvent:
     event = checked(CommentEvent, payload, vendor=VENDOR, event_type=event_type)
     actor = _comment_actor(event.comment, kind)
+    if event.issue is not None:
+        obj, hint = issue_ref(event.issue), ticket_hint(event.issue)
+    else:
+        # Jira Server / Data Center: no issue object; its id is in the comment's `self` link. The key
+        # is unknown, and a browse link needs the key. Such an event cannot say which ticket an issue
+        # it has never seen belongs to (no labels), so it opens none: the `jira:issue_updated`
+        # (`issue_commented`) Server sends for the same comment carries the whole issue.
+        issue_id = issue_id_of_comment(event.comment)
+        if issue_id is None:
+            raise PayloadError(
+                "no issue object, and comment.self names no issue (.../rest/api/2/issue/<id>/comment/<id>)",
+                path="issue",
+                vendor=VENDOR,
+                event_type=event_type,
+            )
+        obj, hint, creates_ticket = ExternalRef(VENDOR, "issue", issue_id), None, False
     return InboundEvent(
         vendor=VENDOR,
         event_type=event_type,
         kind=kind,
         shape="comment",
-        object=issue_ref(event.issue),
+        object=obj,
         occurred_at=_occurred_at(event.timestamp),
         document=payload,
         comment=_comment(event.comment),
         actor=actor,
         creates_ticket=creates_ticket,
         channel=Channel.JIRA,
-        ticket_hint=ticket_hint(event.issue),
+        ticket_hint=hint,
     )
 
 

@@ -3,6 +3,10 @@
 Only what the adapter itself needs is modelled; everything else stays in the raw payload, which is
 what the field mapping reads. Jira sends ids as strings, but numbers are accepted and turned into
 strings so an id is always a string downstream.
+
+Jira Cloud and Jira Server / Data Center send the same events with two differences the models
+allow for: Server users carry `name` and `key` instead of `accountId`, and Server `comment_*`
+events carry no `issue` (its id is only in `comment.self`).
 """
 
 from __future__ import annotations
@@ -22,8 +26,22 @@ class _Model(BaseModel):
 
 
 class JiraUser(_Model):
+    """A user: Cloud identifies one by `accountId`; Server / Data Center by `key` (stable across
+    renames) and `name` (the username)."""
+
     accountId: str | None = None
+    key: str | None = None
+    name: str | None = None
     displayName: str | None = None
+    emailAddress: str | None = None
+
+    @property
+    def id(self) -> str | None:
+        """`accountId`, else `key`, else `name`: the first the payload carries (blank counts as absent)."""
+        for value in (self.accountId, self.key, self.name):
+            if value is not None and value.strip():
+                return value
+        return None
 
 
 class IssueFields(_Model):
@@ -55,8 +73,20 @@ class Changelog(_Model):
     items: list[ChangelogItem] = Field(default_factory=list)
 
 
+class JiraComment(_Model):
+    id: NonEmpty
+    self_url: str | None = Field(default=None, alias="self")  # .../rest/api/2/issue/<issue id>/comment/<id>
+    body: str = ""  # wiki markup in the v2 payloads webhooks send
+    author: JiraUser | None = None
+    updateAuthor: JiraUser | None = None
+    jsdPublic: bool | None = None  # JSM only; False is an internal comment
+
+
 class IssueEvent(_Model):
-    """`jira:issue_created`, `jira:issue_updated`, `jira:issue_deleted`."""
+    """`jira:issue_created`, `jira:issue_updated`, `jira:issue_deleted`.
+
+    An update whose `issue_event_type_name` is `issue_commented` also carries the new `comment`.
+    """
 
     timestamp: EpochMillis
     webhookEvent: str
@@ -64,20 +94,17 @@ class IssueEvent(_Model):
     user: JiraUser | None = None
     issue: Issue
     changelog: Changelog | None = None
-
-
-class JiraComment(_Model):
-    id: NonEmpty
-    body: str = ""  # wiki markup in the v2 payloads webhooks send
-    author: JiraUser | None = None
-    updateAuthor: JiraUser | None = None
-    jsdPublic: bool | None = None  # JSM only; False is an internal comment
+    comment: JiraComment | None = None
 
 
 class CommentEvent(_Model):
-    """`comment_created`, `comment_updated`, `comment_deleted` (no `user`, no issue_event_type_name)."""
+    """`comment_created`, `comment_updated`, `comment_deleted` (no `user`, no issue_event_type_name).
+
+    Cloud sends the issue (summary, issuetype, project, assignee, priority, status); Jira Server /
+    Data Center sends none.
+    """
 
     timestamp: EpochMillis
     webhookEvent: str
     comment: JiraComment
-    issue: Issue
+    issue: Issue | None = None

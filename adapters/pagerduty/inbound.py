@@ -1,5 +1,8 @@
 """PagerDuty Webhooks v3 → canonical events. Pure: no I/O.
 
+Only v3 (webhook subscriptions) is read. A v1/v2 webhook extension's body (`{"messages": [...]}`)
+is refused with a PayloadError that says how to create a v3 subscription instead.
+
 Shapes (what `InboundEvent.shape` names, and the sections of the PagerDuty mapping) follow
 PagerDuty's own `event.data.type`: `incident`, `incident_note`, `incident_status_update`,
 `incident_responder`. The mapping reads the whole payload, so its paths start at `event.`.
@@ -31,6 +34,12 @@ from connector.model import Channel, Comment, EventKind, ExternalRef, InboundEve
 
 VENDOR = "pagerduty"
 DELIVERY_ID_HEADER = "X-Webhook-Id"
+#: Why a v1/v2 webhook body is refused, and what to do instead.
+LEGACY_WEBHOOK = (
+    "PagerDuty v1/v2 webhooks are not supported (this body is a v1/v2 'messages' array). Create a "
+    "v3 webhook subscription instead: in PagerDuty, Integrations → Generic Webhooks (v3) → New "
+    "Webhook, with this endpoint URL; then remove the old v1/v2 webhook extension"
+)
 #: The connector pages with Events API dedup keys `hdc-ticket-<ticket id>`; an incident opened by
 #: such a page carries the key as its `incident_key`, which leads it back to the ticket.
 DEDUP_KEY_PREFIX = "hdc-ticket-"
@@ -94,6 +103,18 @@ def _delegated(inc: Incident) -> dict[str, Any]:
     return _compact(field="escalation_policy", to=(policy.summary or policy.id) if policy else None)
 
 
+def _service(inc: Incident) -> dict[str, Any]:
+    """The incident moved to another service; its escalation policy and priority may change with it."""
+    service, policy = inc.service, inc.escalation_policy
+    return _compact(
+        field="service",
+        to=(service.summary or service.id) if service else None,
+        service_id=service.id if service else None,
+        escalation_policy=(policy.summary or policy.id) if policy else None,
+        priority=inc.priority.summary if inc.priority else None,
+    )
+
+
 def _priority(inc: Incident) -> dict[str, Any]:
     # `to` is None when the priority was cleared: keep the key so the timeline says so.
     return {"field": "priority", "to": inc.priority.summary if inc.priority else None, "urgency": inc.urgency}
@@ -109,6 +130,8 @@ _INCIDENT_EVENTS: dict[str, tuple[EventKind, IncidentDetail]] = {
     "incident.reassigned": (EventKind.INCIDENT_REASSIGNED, _assignees),
     "incident.delegated": (EventKind.INCIDENT_REASSIGNED, _delegated),
     "incident.priority_updated": (EventKind.INCIDENT_PRIORITY_CHANGED, _priority),
+    # Moved to another service: handed to another team, like a reassignment or a delegation.
+    "incident.service_updated": (EventKind.INCIDENT_REASSIGNED, _service),
 }
 
 
@@ -271,6 +294,8 @@ class PagerDutyAdapter:
     def event_type(self, *, headers: Headers, payload: Any) -> str:
         if not isinstance(payload, Mapping):
             raise PayloadError("a PagerDuty webhook body is a JSON object", vendor=VENDOR)
+        if "event" not in payload and isinstance(payload.get("messages"), list):
+            raise PayloadError(LEGACY_WEBHOOK, path="messages", vendor=VENDOR)
         return checked(NamedEnvelope, payload, vendor=VENDOR).event.event_type
 
     def parse(self, *, headers: Headers, payload: Any) -> Parsed:

@@ -2,9 +2,11 @@
 
 Two kinds of delivery reach the Zendesk receiver:
 
-- **Event webhooks** (a webhook subscribed to `zen:event-type:ticket.*`): an envelope
-  `{type, id, time, subject, detail, event}`. Event type = `type`; shape `event`; dedupe key =
-  the envelope `id`; time = the envelope `time` (nanosecond ISO 8601).
+- **Event webhooks** (a webhook subscribed to `zen:event-type:ticket.*` or
+  `zen:event-type:messaging_ticket.*`): an envelope `{type, id, time, subject, detail, event}`.
+  Event type = `type`; shape `event`; dedupe key = the envelope `id`; time = the envelope `time`
+  (nanosecond ISO 8601). Ticket events carry the ticket in `detail`; messaging events only its
+  `id` (the message, its author and the author's role are in `event`).
 - **Trigger/automation webhooks**: a flat body the admin writes from placeholders (the recommended
   body is at the top of mappings/defaults/zendesk.yaml), recognised by a `ticket_id` key and no
   `zen:event-type:` type. Event type = `trigger` for every such body; the body's optional `event`
@@ -25,9 +27,12 @@ from adapters.zendesk.payloads import (
     Author,
     Change,
     CommentAdded,
+    CommentChanged,
     CustomFieldChanged,
     EventEnvelope,
     Merged,
+    MessageAdded,
+    MessagingActor,
     TagsChanged,
     TicketEnvelope,
     TriggerBody,
@@ -39,6 +44,7 @@ from connector.model import Channel, Comment, EventKind, ExternalRef, InboundEve
 VENDOR = "zendesk"
 EVENT_PREFIX = "zen:event-type:"
 TICKET = "zen:event-type:ticket."
+MESSAGING = "zen:event-type:messaging_ticket."
 TRIGGER = "trigger"
 INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
 
@@ -80,6 +86,12 @@ TRIGGER_EVENTS: Mapping[str, EventKind] = MappingProxyType(
     }
 )
 
+#: A messaging author's `actor.type` → is the author an agent. Messages of a trigger or of the
+#: system (bots such as Answer Bot) are automated: not an agent's reply. Another type: unknown (None).
+AGENT_BY_ACTOR_TYPE: Mapping[str, bool] = MappingProxyType(
+    {"agent": True, "end_user": False, "trigger": False, "system": False}
+)
+
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
 
@@ -101,6 +113,8 @@ _COMMENTADDED_ENVELOPE = EventEnvelope[CommentAdded]
 _TAGSCHANGED_ENVELOPE = EventEnvelope[TagsChanged]
 _CUSTOMFIELDCHANGED_ENVELOPE = EventEnvelope[CustomFieldChanged]
 _MERGED_ENVELOPE = EventEnvelope[Merged]
+_COMMENTCHANGED_ENVELOPE = EventEnvelope[CommentChanged]
+_MESSAGEADDED_ENVELOPE = EventEnvelope[MessageAdded]
 
 
 def _envelope(model: type[Env], event_type: str, payload: Any) -> Env:
@@ -124,7 +138,10 @@ def _ticket_event(
     creates_ticket: bool = True,
     comment: Comment | None = None,
     detail: Mapping[str, Any] | None = None,
+    actor: str | None = None,
+    channel: Channel | None = None,
 ) -> InboundEvent:
+    """`actor` and `channel` default to the ticket's (`detail.actor_id`, `detail.via.channel`)."""
     via = env.detail.via
     try:
         occurred_at = parse_time(env.time, vendor=VENDOR, path="time")
@@ -141,19 +158,21 @@ def _ticket_event(
         occurred_at=occurred_at,
         document=payload,
         comment=comment,
-        actor=env.detail.actor_id,
+        actor=actor if actor is not None else env.detail.actor_id,
         creates_ticket=creates_ticket,
-        channel=channel_of(via.channel if via else None),
+        channel=channel if channel is not None else channel_of(via.channel if via else None),
         detail=detail or {},
     )
 
 
-def _lifecycle(kind: EventKind, *, creates_ticket: bool) -> Handler:
-    """created, soft_deleted: the ticket in `detail` is all there is to read."""
+def _lifecycle(kind: EventKind, *, creates_ticket: bool, detail: Mapping[str, Any] | None = None) -> Handler:
+    """created, soft_deleted, undeleted, marked_as_spam, permanently_deleted: the ticket in `detail`
+    is all there is to read."""
 
     def handle(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
         env = _envelope(TicketEnvelope, event_type, payload)
-        return (_ticket_event(payload, env, kind=kind, creates_ticket=creates_ticket),)
+        facts = dict(detail) if detail else None  # each event its own copy
+        return (_ticket_event(payload, env, kind=kind, creates_ticket=creates_ticket, detail=facts),)
 
     return handle
 
@@ -188,6 +207,60 @@ def _on_comment_added(event_type: str, payload: Any, headers: Headers) -> tuple[
         author_is_agent=author.is_staff,
     )
     return (_ticket_event(payload, env, kind=EventKind.COMMENTED, comment=comment),)
+
+
+def _comment_changed(change: str) -> Handler:
+    """comment_made_private, comment_redacted: an existing comment changed (COMMENT_UPDATED).
+
+    A comment made private is internal from now on. A redaction keeps the comment's visibility,
+    which counts as public only when the payload says `is_public: true`.
+    """
+
+    def handle(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+        env = _envelope(_COMMENTCHANGED_ENVELOPE, event_type, payload)
+        ref = env.event.comment
+        author = ref.author or Author()
+        comment = Comment(
+            external_id=ref.id,
+            body=ref.body or "",
+            public=False if change == "made_private" else ref.is_public is True,
+            author_id=author.id,
+            author_name=author.name,
+            author_is_agent=author.is_staff,
+        )
+        detail = {"change": change}
+        return (_ticket_event(payload, env, kind=EventKind.COMMENT_UPDATED, comment=comment, detail=detail),)
+
+    return handle
+
+
+def _on_message_added(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
+    """A message on a messaging (chat) ticket, from the customer, an agent, a trigger or a bot:
+    a public comment whose author's role is `event.actor.type`."""
+    env = _envelope(_MESSAGEADDED_ENVELOPE, event_type, payload)
+    event = env.event
+    actor = event.actor or MessagingActor()
+    role = (actor.type or "").strip().lower() or None
+    comment = Comment(
+        external_id=event.message.id,
+        body=event.message.body,
+        public=True,  # messaging conversations are with the customer; internal notes are comments
+        author_id=actor.id,
+        author_name=actor.name,
+        author_is_agent=AGENT_BY_ACTOR_TYPE.get(role) if role else None,
+    )
+    detail = {k: v for k, v in {"author_type": role, "conversation_id": event.conversation_id}.items() if v}
+    return (
+        _ticket_event(
+            payload,
+            env,
+            kind=EventKind.COMMENTED,
+            comment=comment,
+            detail=detail,
+            actor=actor.id,
+            channel=Channel.CHAT,
+        ),
+    )
 
 
 def _on_tags_changed(event_type: str, payload: Any, headers: Headers) -> tuple[InboundEvent, ...]:
@@ -310,6 +383,14 @@ HANDLERS: HandlerTable = MappingProxyType(
     {
         TICKET + "created": _lifecycle(EventKind.CREATED, creates_ticket=True),
         TICKET + "soft_deleted": _lifecycle(EventKind.DELETED, creates_ticket=False),
+        TICKET + "marked_as_spam": _lifecycle(
+            EventKind.DELETED, creates_ticket=False, detail={"reason": "marked_as_spam"}
+        ),
+        TICKET + "permanently_deleted": _lifecycle(
+            EventKind.DELETED, creates_ticket=False, detail={"reason": "permanently_deleted"}
+        ),
+        # Restored from the deleted tickets: an update; the mapping reads its status from `detail`.
+        TICKET + "undeleted": _lifecycle(EventKind.UPDATED, creates_ticket=True, detail={"restored": True}),
         TICKET + "status_changed": _field_change("status", EventKind.STATUS_CHANGED, enum=True),
         TICKET + "priority_changed": _field_change("priority", EventKind.PRIORITY_CHANGED, enum=True),
         TICKET + "agent_assignment_changed": _field_change("assignee_id", EventKind.ASSIGNMENT_CHANGED),
@@ -321,6 +402,9 @@ HANDLERS: HandlerTable = MappingProxyType(
         TICKET + "type_changed": _field_change("type", enum=True),
         TICKET + "custom_status_changed": _field_change("custom_status"),
         TICKET + "comment_added": _on_comment_added,
+        TICKET + "comment_made_private": _comment_changed("made_private"),
+        TICKET + "comment_redacted": _comment_changed("redacted"),
+        MESSAGING + "message_added": _on_message_added,
         TICKET + "tags_changed": _on_tags_changed,
         TICKET + "custom_field_changed": _on_custom_field_changed,
         TICKET + "merged": _on_merged,
@@ -374,4 +458,4 @@ def _is_event_envelope(payload: Any) -> bool:
     return isinstance(payload, Mapping) and str(payload.get("type", "")).startswith(EVENT_PREFIX)
 
 
-__all__ = ["CHANNELS", "HANDLERS", "TRIGGER", "TRIGGER_EVENTS", "ZendeskAdapter", "channel_of"]
+__all__ = ["AGENT_BY_ACTOR_TYPE", "CHANNELS", "HANDLERS", "TRIGGER", "TRIGGER_EVENTS", "ZendeskAdapter", "channel_of"]

@@ -1,6 +1,9 @@
 """Typed views of what Zendesk sends: the event envelope (one model per `event` body) and the
 flat trigger/automation body the admin writes from placeholders.
 
+Ticket events (`zen:event-type:ticket.*`) and messaging events (`zen:event-type:messaging_ticket.*`)
+share the envelope; a messaging event's `detail` carries only the ticket `id`.
+
 Only the fields the adapter reads are declared; everything else stays in the raw payload, which is
 what the field mapping reads. IDs arrive as strings (an integer is accepted and kept as text).
 """
@@ -43,7 +46,7 @@ class Via(_Model):
 
 
 class TicketDetail(_Model):
-    """The envelope's `detail`: the ticket after the change."""
+    """The envelope's `detail`: the ticket after the change (messaging events: only its `id`)."""
 
     id: str = Field(pattern=r"^\d+$")
     actor_id: str | None = None
@@ -63,7 +66,8 @@ E = TypeVar("E")
 
 
 class TicketEnvelope(_Model):
-    """A `zen:event-type:ticket.*` delivery, without its `event` body."""
+    """A `zen:event-type:ticket.*` or `zen:event-type:messaging_ticket.*` delivery, without its
+    `event` body. Both name the ticket in `subject` (`zen:ticket:<id>`) and `detail.id`."""
 
     type: str
     id: str = Field(min_length=1)
@@ -102,6 +106,42 @@ class CommentBody(_Model):
 
 class CommentAdded(_Model):
     comment: CommentBody
+
+
+class CommentRef(_Model):
+    """The comment of `comment_made_private` and `comment_redacted`: its id, and what else the
+    payload says of it (the redacted text, its visibility, its author)."""
+
+    id: str = Field(min_length=1)
+    body: str | None = None
+    is_public: bool | None = None
+    author: Author | None = None
+
+
+class CommentChanged(_Model):
+    comment: CommentRef
+
+
+class MessagingActor(_Model):
+    """Who added a message: `type` is `end_user`, `agent`, `trigger` or `system` (a bot such as
+    `zd:answerBot`)."""
+
+    id: str | None = None
+    name: str | None = None
+    type: str | None = None
+
+
+class Message(_Model):
+    id: str = Field(min_length=1)
+    body: str = ""  # a message that only carries a file may have no text
+
+
+class MessageAdded(_Model):
+    """`zen:event-type:messaging_ticket.message_added`: a message on a messaging (chat) ticket."""
+
+    actor: MessagingActor | None = None
+    conversation_id: str | None = None
+    message: Message
 
 
 class TagsChanged(_Model):
