@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy import insert, text
 
 from connector.policy import Policy
-from connector.sla.engine import Clock, FireKind, SlaEvent, SlaEventType, evaluate
+from connector.sla.clock import Clock
+from connector.sla.engine import evaluate
+from connector.sla.events import FireKind, SlaEvent, SlaEventType
 from connector.sla.live import RECORDED, TIMELINE_KIND, refresh
 from connector.sla.serialize import clock_json
 from connector.store import Database

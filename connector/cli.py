@@ -104,7 +104,7 @@ def demo(as_json: bool, keep_db: str | None) -> None:
     """Send the seeds' scenarios as signed webhooks through the real HTTP stack and show the tickets."""
     from connector.demo import run_demo
 
-    run_demo(as_json=as_json, db_path=keep_db, echo=click.echo)
+    run_demo(as_json=as_json, db_path=keep_db, echo=click.echo, progress=lambda line: click.echo(line, err=as_json))
 
 
 @main.group()
@@ -285,6 +285,8 @@ def policy_validate(ref: str) -> None:
         f"{ref}: valid policy {loaded.name!r} ({len(loaded.severity.levels)} severities, "
         f"{len(loaded.customer_tiers.tiers)} tiers, {len(loaded.all_targets)} SLA targets)"
     )
+    for warning in loaded.warnings():
+        click.echo(f"warning: {warning}", err=True)
 
 
 @policy.command("show")

@@ -11,6 +11,8 @@ JOB_MAX_ATTEMPTS = 5
 RECONCILE_INTERVAL_SECONDS = 30
 RECONCILE_STALE_AFTER_SECONDS = 10
 SLA_TICK_SECONDS = 0.5  # how often the sweeper looks for due SLA timers (p99 lateness < 1 s)
+#: a delivery that tells of the past and leaves an alarm already due waits this long for the rest of its burst
+SLA_SETTLE_SECONDS = 5
 SERVE_HOST = "127.0.0.1"
 SERVE_PORT = 8080
 POLICY = "signx"

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from connector.demo import payloads as p
 from connector.queue import JobQueue
+from connector.sla import live
 from connector.sla.live import sweep
 from connector.store.tables import SlaFire, SlaTimer, TimelineEntry
 from tests.conftest import ADMIN, drain, make_queue, make_settings
@@ -210,11 +211,14 @@ def test_sweep_reads_only_due_timers(rt, database):
     drain(rt)
     with rt.db.session() as s:
         assert s.scalar(select(func.count()).select_from(SlaTimer)) == 3
-    # processing refreshes up to the delivery's own event time; the overdue warning is the sweeper's
+    # processing refreshes up to the delivery's own event time; the overdue warning is the sweeper's,
+    # once the settle time of a delivery that told of the past has gone by
     assert _fires(rt) == []
-    assert sweep(rt.db, rt.policies, now=now) == 1
-    assert _fires(rt) == [("warning", "first_response")]
     assert sweep(rt.db, rt.policies, now=now) == 0
+    settled = now + live.SETTLE + timedelta(seconds=1)
+    assert sweep(rt.db, rt.policies, now=settled) == 1
+    assert _fires(rt) == [("warning", "first_response")]
+    assert sweep(rt.db, rt.policies, now=settled) == 0
     assert sweep(rt.db, rt.policies, now=now + timedelta(minutes=11)) == 1  # ticket 2001's breach only
     assert sweep(rt.db, rt.policies, now=now + timedelta(minutes=41)) == 1  # ticket 2002's warning only
     assert sweep(rt.db, rt.policies, now=now + timedelta(minutes=41)) == 0
@@ -233,7 +237,7 @@ def test_policy_change_is_versioned_and_applies(client, rt):
     assert "sla.targets[0].severity" in r.get_json()["message"]
     # a preset name selects that preset, as a new version
     r = client.put("/api/policy", json={"document": "tai"}, headers=ADMIN)
-    assert r.get_json() == {"version": 2, "name": "tai"}
+    assert r.get_json() == {"version": 2, "name": "tai", "warnings": []}
     assert client.post("/api/policy/rollback", json={"version": 1}, headers=ADMIN).get_json()["version"] == 3
     versions = client.get("/api/policy/versions", headers=ADMIN).get_json()["versions"]
     assert [(v["version"], v["name"], v["active"]) for v in versions] == [
@@ -260,6 +264,7 @@ def test_one_failing_ticket_does_not_hold_up_the_others(rt, database, monkeypatc
         return real(s, policy, ticket_id, *a, **k)
 
     monkeypatch.setattr(live, "refresh", flaky)
+    now += live.SETTLE + timedelta(seconds=1)  # the warnings were due already when processed: they settle first
     assert sweep(rt.db, rt.policies, now=now) == 2
     with rt.db.session() as s:
         fired = [tuple(r) for r in s.execute(select(SlaFire.ticket_id, SlaFire.kind))]

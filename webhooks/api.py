@@ -200,7 +200,8 @@ def policy_put() -> JsonAnswer:
         row = rt.policies.save(
             s, document=document, created_by=request.args.get("by"), comment=request.args.get("comment")
         )
-        return jsonify(version=row.version, name=row.name), 201
+        warnings = rt.policies.active(s).policy.warnings()
+        return jsonify(version=row.version, name=row.name, warnings=warnings), 201
 
 
 @api.get("/policy/versions")

@@ -9,6 +9,7 @@ the canonical tickets with their timelines. A composition root: it builds its ru
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import threading
 import time
@@ -24,6 +25,7 @@ from connector.config import Settings
 from connector.demo import payloads as p
 from connector.inbox.deliveries import count_unfinished
 from connector.runtime import Runtime
+from connector.sla.report import human
 from connector.wiring import build_runtime
 
 #: The "what happens if this ticket arrives now" dry run the demo ends with (policy: signx, seed 001).
@@ -57,7 +59,7 @@ def _steps(now: datetime) -> list[tuple[str, str, dict[str, Any]]]:
         "a customer premiere is tonight.",
         requester_id="20077881",
         organization_id="360099001122",
-        tags=["exports", "enterprise"],
+        tags=["exports", "tier_enterprise"],  # the tag a "Customer tier" drop-down field adds
         created=at(0),
         channel="email",
     )
@@ -203,7 +205,17 @@ def _headers(rt: Runtime, vendor: str, body: bytes) -> dict[str, str]:
     return headers
 
 
-def run_demo(*, as_json: bool = False, db_path: str | None = None, echo: Callable[[str], None] = print) -> int:
+def run_demo(
+    *,
+    as_json: bool = False,
+    db_path: str | None = None,
+    echo: Callable[[str], None] = print,
+    progress: Callable[[str], None] | None = None,
+) -> int:
+    """Run the story; the result goes to `echo`, progress lines to `progress` (with `as_json`, by default
+    standard error, so that `connector demo --json | jq` reads only JSON)."""
+    if progress is None:
+        progress = (lambda line: print(line, file=sys.stderr)) if as_json else echo
     import logging
 
     from webhooks.app import create_app
@@ -229,12 +241,12 @@ def run_demo(*, as_json: bool = False, db_path: str | None = None, echo: Callabl
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}"
     try:
-        echo(f"connector demo — app on {base}, database {db_path}, embedded queue\n")
+        progress(f"connector demo — app on {base}, database {db_path}, embedded queue\n")
         with requests.Session() as http:
             for vendor, what, payload in _steps(datetime.now(UTC)):
                 body = json.dumps(payload).encode()
                 r = http.post(f"{base}/webhooks/{vendor}", data=body, headers=_headers(rt, vendor, body), timeout=10)
-                echo(f"  {vendor:<9} {what:<62} → {r.status_code} {r.text.strip()}")
+                progress(f"  {vendor:<9} {what:<62} → {r.status_code} {r.text.strip()}")
             _wait_processed(rt)
             tickets = http.get(
                 f"{base}/api/tickets", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10
@@ -306,7 +318,7 @@ def render_simulation(result: dict[str, Any]) -> str:
     for c in result["clocks"]:
         lines.append(
             f"    {c['metric']:<16} {c['state']:<9} target {c['target']:<4} ({c['time']}) "
-            f"started {c['started_at']}  due {c['due_at'] or '—'}  paused {int(c['paused_seconds'])}s"
+            f"started {c['started_at']}  due {c['due_at'] or '—'}  paused {human(c['paused_seconds'])}"
         )
     lines.append("  what fired, in simulated time:")
     for a in result["actions"]:

@@ -22,10 +22,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from connector import defaults, metrics
 from connector.errors import PayloadError, SignatureError
 from connector.inbound import Adapter, header
+from connector.model import Parsed
 from connector.queue import QueueUnavailable
 from connector.runtime import Runtime
 from connector.store import DeliveryStatus
-from connector.store.tables import Delivery
+from connector.store.tables import Delivery, object_key
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ def receive(
         digest=digest,
         status=status,
         outcome=parsed.ignored_reason,
+        about=_about(parsed, instance),
     )
     if not created:
         metrics.DELIVERIES.labels(vendor, "duplicate").inc()
@@ -166,6 +168,8 @@ _COLUMNS = (
     "outcome",
     "received_at",
     "attempts",
+    "object_key",
+    "event_at",
 )
 _TABLE = Delivery.__table__
 assert isinstance(_TABLE, Table)
@@ -196,6 +200,7 @@ def _store(
     digest: str,
     status: DeliveryStatus,
     outcome: str | None,
+    about: tuple[str | None, datetime | None] = (None, None),
 ) -> tuple[int, bool]:
     """Insert the delivery in one statement; on a duplicate key return the original's id and False."""
     params = {
@@ -210,6 +215,8 @@ def _store(
         "outcome": outcome,
         "received_at": datetime.now(UTC),
         "attempts": 0,
+        "object_key": about[0],
+        "event_at": about[1],
     }
     with rt.db.transaction() as conn:
         new_id = conn.execute(_INSERTS[rt.db.engine.dialect.name], params).scalar()
@@ -219,6 +226,14 @@ def _store(
     if existing is None:
         raise RuntimeError(f"delivery {vendor}/{instance}/{key} conflicted but cannot be found")
     return existing, False
+
+
+def _about(parsed: Parsed, instance: str) -> tuple[str | None, datetime | None]:
+    """The vendor object a delivery is about and the time of its latest event (None if ignored)."""
+    if not parsed.events:
+        return None, None
+    ref = parsed.events[0].object
+    return object_key(ref.vendor, instance, ref.object_type, ref.external_id), max(e.occurred_at for e in parsed.events)
 
 
 def _safe_key(adapter: Adapter, headers: Mapping[str, str], payload: Any) -> str | None:

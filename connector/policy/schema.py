@@ -29,6 +29,7 @@ from connector.errors import PolicyError
 from connector.model import Channel
 from connector.policy.calendars import ARRIVALS, CalendarSpec
 from connector.policy.checks import ALWAYS_OPEN, check_policy
+from connector.policy.gaps import severity_gaps
 from connector.policy.routing import Category, OwnerGroup, SupportLevel, Trigger
 from connector.policy.scales import NameIndex, SeverityScale, Tier, TierScale, default_tiers, phrase_pattern
 from connector.policy.targets import (
@@ -228,6 +229,11 @@ class Policy(BaseModel):
         against the tier's calendar, else `sla.defaults.calendar` (no calendar: always business_hours)."""
         spec = self.calendar_spec(self.tier(self.tier_of(tier)).calendar)
         return spec.arrival(at) if spec is not None else "business_hours"
+
+    def warnings(self) -> list[str]:
+        """What the policy promises upside down (a more severe ticket held to a looser target, or to
+        none, where a less severe one has one): valid, but worth a second look. See `gaps`."""
+        return severity_gaps(self)
 
     def show(self) -> dict[str, Any]:
         """The document as data (durations as text), for `connector policy show` and `GET /api/policy`."""

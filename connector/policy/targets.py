@@ -33,6 +33,8 @@ from connector.policy.durations import Duration
 
 SELECTORS: tuple[str, ...] = ("category", "severity", "tier", "channel", "received", "level")
 Time = Literal["business", "calendar"]
+#: is an answer exactly at the due instant in time? "within 1 hour" / "≤ 1 h": on_time; "< 1 hour": late
+AtDue = Literal["on_time", "late"]
 
 #: Built-in metrics: when the clock starts, what meets it, whether it restarts after being met.
 BUILTIN_METRICS: dict[str, dict[str, Any]] = {
@@ -120,6 +122,11 @@ class Target(BaseModel):
     maximum: Duration | None = None
     time: Time | None = Field(default=None, description="business (over a calendar) or calendar (24x7).")
     calendar: str | None = None
+    at_due: AtDue | None = Field(
+        default=None,
+        description='on_time: an answer at the due instant is in time ("within 1 hour"); late: it is not '
+        '("less than 1 hour"). Default: sla.defaults.at_due.',
+    )
     warn_before: list[Duration] | None = None
     warn_at_percent: list[float] | None = None
     note: str = ""
@@ -202,6 +209,7 @@ class SlaDefaults(BaseModel):
 
     time: Time = "business"
     calendar: str | None = None
+    at_due: AtDue = "on_time"
     warn_before: list[Duration] = Field(default_factory=list)
     warn_at_percent: list[float] = Field(default_factory=list)
 

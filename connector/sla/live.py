@@ -15,16 +15,18 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from connector import defaults
 from connector.model import EventKind, LinkRole
 from connector.policy import Policy
-from connector.sla.engine import Evaluation, FireKind, SlaEvent, SlaEventType, evaluate
+from connector.sla.engine import Evaluation, evaluate
+from connector.sla.events import FireKind, SlaEvent, SlaEventType
 from connector.sla.serialize import clock_json
-from connector.store import Database, PolicyVersions
-from connector.store.tables import SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
+from connector.store import Database, DeliveryStatus, PolicyVersions
+from connector.store.tables import Delivery, Link, SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry, object_key
 from connector.tickets import timeline
 from connector.tickets.timeline import (
     CommentPosted,
@@ -40,7 +42,15 @@ log = logging.getLogger(__name__)
 
 #: fires that are kept (and put on the timeline); "started"/"stopped" are implied by the clocks
 RECORDED = frozenset(
-    {FireKind.WARNING, FireKind.BREACH, FireKind.MAXIMUM_BREACH, FireKind.MET, FireKind.RETARGETED, FireKind.CANCELLED}
+    {
+        FireKind.WARNING,
+        FireKind.BREACH,
+        FireKind.MAXIMUM_BREACH,
+        FireKind.MET,
+        FireKind.RETARGETED,
+        FireKind.CANCELLED,
+        FireKind.REOPENED,
+    }
 )
 TIMELINE_KIND = {
     FireKind.WARNING: Kind.SLA_WARNING,
@@ -48,6 +58,7 @@ TIMELINE_KIND = {
     FireKind.MAXIMUM_BREACH: Kind.SLA_MAXIMUM_BREACH,
     FireKind.MET: Kind.SLA_MET,
     FireKind.RETARGETED: Kind.SLA_RETARGETED,
+    FireKind.REOPENED: Kind.SLA_REOPENED,
     FireKind.CANCELLED: Kind.SLA_CANCELLED,
 }
 #: pager events of a linked incident that the clocks react to
@@ -61,6 +72,8 @@ _HISTORY_KINDS = (
     *(timeline.object_kind("incident", e) for e in _INCIDENT_EVENTS),
 )
 RETRY_AFTER = timedelta(seconds=30)  # a ticket whose refresh failed is tried again this much later
+BACKLOG_RECHECK = timedelta(seconds=1)  # a ticket waiting for its backlog is looked at again this much later
+SETTLE = timedelta(seconds=defaults.SLA_SETTLE_SECONDS)  # an alarm already due when told of the past waits this
 #: ticket field → the history event its change is
 _FIELD_EVENTS = {
     "status": SlaEventType.STATUS,
@@ -128,7 +141,9 @@ def refresh(
 
     Processing a delivery refreshes up to that delivery's own event time: a backlog of deliveries
     (a vendor retrying after an outage) then replays without false alarms for facts it already
-    holds, and whatever is due after that time is fired by the sweeper, at most a tick later.
+    holds. What is due after that time is left to the sweeper; when it is due already (the delivery
+    told of the past), the timer waits `SETTLE` first, so that the rest of a burst of such deliveries
+    — the reply that met the clock, sent a moment later — lands before any alarm is raised.
     A fire's `recorded_at` is `now` plus the time spent since `started` (a `time.monotonic()` reading
     taken when `now` was; default: this call's start), so it measures real lateness."""
     started = time.monotonic() if started is None else started
@@ -138,15 +153,19 @@ def refresh(
         return []
     initial, events = history(s, ticket)
     # Never replay less than the ticket's whole known history (a late, older delivery included).
-    horizon = max([until or now, *(e.at for e in events)])
-    result = evaluate(policy, ticket=initial, events=events, until=min(horizon, now))
+    horizon = min(max([until or now, *(e.at for e in events)]), now)
+    result = evaluate(policy, ticket=initial, events=events, until=horizon)
     new = _record_fires(s, ticket, result, now, started)
     _store_clocks(s, ticket, result, policy, now)
-    _arm(s, ticket.id, result.next_fire_at(policy))
+    fire_at = result.next_fire_at(policy)
+    if fire_at is not None and horizon < now and fire_at <= now:
+        fire_at = now + SETTLE  # told of the past: let the rest of the burst land first
+    _arm(s, ticket.id, fire_at)
     return new
 
 
 def _key(fire_label: str, kind: FireKind, at: datetime) -> str:
+    """A fire's key within its clock: retargets and cancellations may happen many times."""
     return f"{fire_label}@{at.isoformat()}" if kind in (FireKind.RETARGETED, FireKind.CANCELLED) else fire_label
 
 
@@ -210,7 +229,7 @@ def _store_clocks(s: Session, ticket: Ticket, result: Evaluation, policy: Policy
         elif row.data == data:
             continue  # a closed clock does not change: no write
         row.state = clock.state.value
-        row.target_seconds = clock.target_seconds
+        row.target_seconds = data["target_seconds"]
         row.started_at = clock.started_at
         row.due_at = clock.due_at()
         row.met_at = clock.met_at
@@ -233,6 +252,29 @@ def _arm(s: Session, ticket_id: int, fire_at: datetime | None) -> None:
         timer.fire_at = fire_at
 
 
+def _waiting_for_backlog(s: Session, ticket_ids: list[int], now: datetime) -> set[int]:
+    """The tickets among `ticket_ids` with an unprocessed delivery about one of their linked objects."""
+    keys: dict[str, int] = {}
+    for ticket_id, vendor, instance, object_type, external_id in s.execute(
+        select(Link.ticket_id, Link.vendor, Link.instance, Link.object_type, Link.external_id).where(
+            Link.ticket_id.in_(ticket_ids)
+        )
+    ):
+        keys[object_key(vendor, instance, object_type, external_id)] = ticket_id
+    if not keys:
+        return set()
+    pending = s.scalars(
+        select(Delivery.object_key)
+        .where(
+            Delivery.object_key.in_(list(keys)),
+            Delivery.status == DeliveryStatus.RECEIVED.value,
+            or_(Delivery.event_at.is_(None), Delivery.event_at <= now),
+        )
+        .distinct()
+    )
+    return {keys[k] for k in pending if k in keys}
+
+
 def sweep(
     db: Database, policies: PolicyVersions, *, now: datetime | None = None, limit: int = 500, chunk: int = 50
 ) -> int:
@@ -241,7 +283,12 @@ def sweep(
     Works in transactions of `chunk` tickets (on SQLite the write lock is shared with webhook
     ingest), each ticket in a savepoint: a ticket whose refresh fails is logged with its error and
     retried `RETRY_AFTER` later, and never holds up the others. Several sweepers may run at once:
-    on PostgreSQL each takes the due rows the others have not locked."""
+    on PostgreSQL each takes the due rows the others have not locked.
+
+    No false alarms from a backlog: a ticket with a delivery about one of its objects that is stored
+    but not yet processed, and whose events are not later than now, is left for that delivery's
+    processing (which refreshes the ticket up to the delivery's own time); its timer is looked at
+    again `BACKLOG_RECHECK` later. A delivery that failed and waits for a retry does not hold alarms."""
     now = now or datetime.now(UTC)
     started = time.monotonic()
     done = 0
@@ -259,7 +306,11 @@ def sweep(
             if not due:
                 break
             policy = policies.active(s).policy
+            waiting = _waiting_for_backlog(s, due, now)
             for ticket_id in due:
+                if ticket_id in waiting:
+                    _arm(s, ticket_id, now + BACKLOG_RECHECK)
+                    continue
                 try:
                     with s.begin_nested():
                         refresh(s, policy, ticket_id, now, started=started)

@@ -25,7 +25,9 @@ from sqlalchemy.orm import Session
 
 from connector.errors import ConnectorError
 from connector.policy import format_duration
-from connector.sla.engine import OPEN_STATES, ClockState, FireKind, Retarget, iso_utc
+from connector.sla.clock import OPEN_STATES, ClockState
+from connector.sla.engine import iso_utc
+from connector.sla.events import FireKind, Retarget
 from connector.sla.serialize import clock_data
 from connector.store.tables import SlaClock, SlaFire, Ticket
 
@@ -361,10 +363,13 @@ def breach_reason(clock: SlaClock, severity: str | None, tier: str | None, retar
     if (clock.paused_seconds or 0) > 0:
         parts.append(f"paused {human(clock.paused_seconds)}")
     for change in retargets:
-        parts.append(
-            f"target {'lowered' if change.lowered else 'raised'} from {_duration(change.old_seconds)} "
-            f"to {_duration(change.new_seconds)} by {change.cause} change"
-        )
+        if change.old_seconds is None:
+            parts.append(f"target {_duration(change.new_seconds)} set by {change.cause} change")
+        else:
+            parts.append(
+                f"target {'lowered' if change.lowered else 'raised'} from {_duration(change.old_seconds)} "
+                f"to {_duration(change.new_seconds)} by {change.cause} change"
+            )
     return "; ".join(parts)
 
 

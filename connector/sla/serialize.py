@@ -9,11 +9,19 @@ from typing import Any, TypedDict, cast
 from connector.errors import PayloadError
 from connector.inbound import parse_time
 from connector.policy import Policy, format_duration
-from connector.sla.engine import Clock, Fire, SlaEvent, SlaEventType, iso_utc
+from connector.sla.clock import Clock
+from connector.sla.engine import iso_utc
+from connector.sla.events import Fire, SlaEvent, SlaEventType
 
 
 class ClockJson(TypedDict):
-    """A clock as the API shows it and `sla_clocks.data` stores it; `clock_data` reads it back."""
+    """A clock as the API shows it and `sla_clocks.data` stores it; `clock_data` reads it back.
+
+    `started_at` is when the clock began to count (the next opening, for a ticket created at night)
+    and `start_event_at` the event that started it (the creation, the first response...).
+    `paused_seconds` is wall-clock time spent paused; `paused_counted_seconds` the part of it the
+    clock's calendar would have counted (the business time the pauses saved). `counted_seconds` is
+    the time the clock has counted towards its target."""
 
     metric: str
     cycle: int
@@ -22,9 +30,12 @@ class ClockJson(TypedDict):
     maximum: str | None
     time: str
     calendar: str | None
+    at_due: str
+    start_event_at: str | None
     started_at: str | None
     due_at: str | None
     paused_seconds: float
+    paused_counted_seconds: float
     counted_seconds: float
     state: str
     met_at: str | None
@@ -39,23 +50,27 @@ def clock_data(data: Mapping[str, Any] | None) -> ClockJson | None:
 
 
 def clock_json(clock: Clock, policy: Policy, *, at: datetime) -> ClockJson:
+    """A clock a target has applied to (`Evaluation.clocks`); a cancelled one shows its last target."""
+    target = clock.target or clock.last_target
+    if target is None or target.target is None:
+        raise ValueError(f"{clock.metric} #{clock.cycle}: no target has applied to this clock")
     due = clock.due_at()
+    end = at if clock.counting else (clock.met_at or clock.stopped_at or at)
     return {
         "metric": clock.metric,
         "cycle": clock.cycle,
-        "target": format_duration(clock.target_delta),
-        "target_seconds": clock.target_seconds,
-        "maximum": format_duration(clock.target.maximum) if clock.target.maximum else None,
-        "time": clock.target.time or policy.sla.defaults.time,
-        "calendar": clock.target.calendar,
-        "started_at": iso_utc(clock.started_at),
+        "target": format_duration(target.target),
+        "target_seconds": target.target.total_seconds(),
+        "maximum": format_duration(target.maximum) if target.maximum else None,
+        "time": target.time or policy.sla.defaults.time,
+        "calendar": target.calendar,
+        "at_due": clock.at_due(policy.sla.defaults),
+        "start_event_at": iso_utc(clock.started_at),
+        "started_at": iso_utc(clock.counting_since()),
         "due_at": iso_utc(due),
-        "paused_seconds": round(
-            clock.paused_seconds
-            + ((at - clock.paused_since).total_seconds() if clock.paused_since and clock.open else 0.0),
-            3,
-        ),
-        "counted_seconds": round(clock.counted(at if clock.open else (clock.met_at or at)), 3),
+        "paused_seconds": round(clock.paused_seconds(end), 3),
+        "paused_counted_seconds": round(clock.paused_counted_seconds(end), 3),
+        "counted_seconds": round(clock.counted(end), 3),
         "state": clock.state.value,
         "met_at": iso_utc(clock.met_at),
         "breached_at": iso_utc(clock.breached_at),

@@ -22,7 +22,8 @@ from typing import Any
 from connector.errors import ConnectorError, PayloadError
 from connector.inbound import parse_time
 from connector.policy import Policy, load_policy
-from connector.sla.engine import FireKind, evaluate
+from connector.sla.engine import evaluate
+from connector.sla.events import FireKind
 from connector.sla.serialize import clock_json, events_from, fire_json
 
 #: fire kinds shown as actions: all of them

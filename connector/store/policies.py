@@ -62,6 +62,7 @@ class PolicyVersions:
         )
         s.add(row)
         s.flush()
+        self._parsed.get(("row", row.id, row.version, row.created_at), lambda: policy)  # parsed once
         return row
 
     def versions(self, s: Session) -> list[PolicyVersion]:

@@ -79,6 +79,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("vendor", "instance", "dedupe_key", name="uq_deliveries_dedupe"),
         Index("ix_deliveries_status_received", "status", "received_at"),
+        Index("ix_deliveries_object_status", "object_key", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -97,6 +98,15 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ticket_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("tickets.id"))
+    #: the vendor object the delivery is about (`object_key()`) and the time of its latest event, read
+    #: when it is acknowledged: the SLA sweeper holds a ticket's alarms while such a delivery waits
+    object_key: Mapped[str | None] = mapped_column(String(255))
+    event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def object_key(vendor: str, instance: str, object_type: str, external_id: str) -> str:
+    """One vendor object, as deliveries and links name it: `zendesk/default/ticket/48213`."""
+    return f"{vendor}/{instance}/{object_type}/{external_id}"[:255]
 
 
 class Ticket(Base):
@@ -160,7 +170,10 @@ class TimelineEntry(Base):
     """The time-stamped trail of a ticket: every change, comment, incident event and decision."""
 
     __tablename__ = "timeline"
-    __table_args__ = (Index("ix_timeline_ticket_at", "ticket_id", "at"),)
+    __table_args__ = (
+        Index("ix_timeline_ticket_at", "ticket_id", "at"),
+        UniqueConstraint("ticket_id", "dedupe_key", name="uq_timeline_dedupe"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"))
@@ -172,6 +185,8 @@ class TimelineEntry(Base):
     actor: Mapped[str | None] = mapped_column(String(255))
     summary: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: a fact reported more than once (one comment from two kinds of delivery) is recorded once
+    dedupe_key: Mapped[str | None] = mapped_column(String(255))
 
 
 class MappingVersion(Base):

@@ -8,7 +8,7 @@ field values a mapping read from the event (plain values; this module knows no m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -64,8 +64,10 @@ def apply_event(
     ticket, link, created = found
     role = LinkRole(link.role)
 
-    def note(record: timeline.Record, summary: str, actor: str | None = event.actor) -> None:
-        timeline.write(
+    def note(
+        record: timeline.Record, summary: str, actor: str | None = event.actor, dedupe_key: str | None = None
+    ) -> bool:
+        return timeline.write(
             s,
             ticket_id=ticket.id,
             at=event.occurred_at,
@@ -74,6 +76,7 @@ def apply_event(
             summary=summary,
             delivery_id=delivery_id,
             actor=actor,
+            dedupe_key=dedupe_key,
         )
 
     result = Applied(ticket.id, created=created)
@@ -105,7 +108,7 @@ def apply_event(
         )
 
     if event.comment is not None:
-        _comment(ticket, event, role, note)
+        _comment(ticket, event, role, note, instance)
     elif (
         role is LinkRole.ORIGIN
         and not created
@@ -250,14 +253,23 @@ def _stamp_status_times(ticket: Ticket, changes: dict[str, tuple[Any, Any]], at:
         ticket.closed_at = None
 
 
-def _comment(ticket: Ticket, event: InboundEvent, role: LinkRole, note: Any) -> None:
+Note = Callable[..., bool]
+
+
+def _comment(ticket: Ticket, event: InboundEvent, role: LinkRole, note: Note, instance: str) -> None:
+    """Record a comment once, whichever deliveries report it (Jira sends a new comment both as
+    `comment_created` and inside `jira:issue_updated`): comments are keyed by the vendor's comment id."""
     c = event.comment
     assert c is not None
     change = _COMMENT_CHANGE.get(event.kind, Kind.COMMENTED)
     visibility = "public" if c.public else "internal"
     author = c.author_name or c.author_id or "unknown author"
     what = "comment" if change is Kind.COMMENTED else change.value.replace("_", " ")
-    note(
+    ref = event.object
+    key = f"comment:{ref.vendor}/{instance}/{c.external_id}"
+    if change is not Kind.COMMENTED:
+        key += f":{change.value}@{event.occurred_at.isoformat()}"
+    recorded = note(
         CommentPosted(
             change=change,
             comment_id=c.external_id,
@@ -268,9 +280,11 @@ def _comment(ticket: Ticket, event: InboundEvent, role: LinkRole, note: Any) -> 
         ),
         f"{visibility} {what} by {author}",
         author,
+        key,
     )
     if (
-        change is not Kind.COMMENTED
+        not recorded
+        or change is not Kind.COMMENTED
         or not c.public
         or ticket.first_response_at is not None
         or role is not LinkRole.ORIGIN

@@ -21,6 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.model import EventKind, LinkRole
@@ -40,11 +41,20 @@ class Kind(StrEnum):
     SLA_MET = "sla_met"
     SLA_RETARGETED = "sla_retargeted"
     SLA_CANCELLED = "sla_cancelled"
+    SLA_REOPENED = "sla_reopened"
 
 
 COMMENT_KINDS = frozenset({Kind.COMMENTED, Kind.COMMENT_UPDATED, Kind.COMMENT_DELETED})
 SLA_KINDS = frozenset(
-    {Kind.SLA_WARNING, Kind.SLA_BREACH, Kind.SLA_MAXIMUM_BREACH, Kind.SLA_MET, Kind.SLA_RETARGETED, Kind.SLA_CANCELLED}
+    {
+        Kind.SLA_WARNING,
+        Kind.SLA_BREACH,
+        Kind.SLA_MAXIMUM_BREACH,
+        Kind.SLA_MET,
+        Kind.SLA_RETARGETED,
+        Kind.SLA_CANCELLED,
+        Kind.SLA_REOPENED,
+    }
 )
 
 
@@ -232,8 +242,12 @@ def write(
     delivery_id: int | None = None,
     actor: str | None = None,
     recorded_at: datetime | None = None,
-) -> None:
-    """Add one record to a ticket's timeline (in the caller's transaction)."""
+    dedupe_key: str | None = None,
+) -> bool:
+    """Add one record to a ticket's timeline (in the caller's transaction). With a `dedupe_key`, a
+    fact already recorded under that key is not recorded again: returns False."""
+    if dedupe_key is not None and seen(s, ticket_id=ticket_id, dedupe_key=dedupe_key):
+        return False
     entry = TimelineEntry(
         ticket_id=ticket_id,
         at=at,
@@ -243,10 +257,24 @@ def write(
         actor=actor,
         summary=summary,
         data=encode(record),
+        dedupe_key=dedupe_key[:255] if dedupe_key else None,
     )
     if recorded_at is not None:
         entry.recorded_at = recorded_at
     s.add(entry)
+    return True
+
+
+def seen(s: Session, *, ticket_id: int, dedupe_key: str) -> bool:
+    """Is a fact with this key on the ticket's timeline already? (A concurrent writer of the same key
+    fails on the unique constraint instead, and its job retries and finds it.)"""
+    s.flush()
+    found = s.scalar(
+        select(TimelineEntry.id).where(
+            TimelineEntry.ticket_id == ticket_id, TimelineEntry.dedupe_key == dedupe_key[:255]
+        )
+    )
+    return found is not None
 
 
 def kinds_of(*types: type) -> list[str]:
