@@ -83,7 +83,8 @@ def test_worker_refuses_embedded_mode(monkeypatch):
 def test_demo_runs_end_to_end():
     result = CliRunner().invoke(main, ["demo", "--json"])
     assert result.exit_code == 0, result.output
-    tickets = json.loads(result.output[result.output.index("\n[") :])
+    tickets = json.loads(result.stdout)  # standard output is only JSON: `connector demo --json | jq` works
+    assert "connector demo" in result.stderr  # the progress went to standard error
     channels = sorted(t["channel"] for t in tickets)
     assert channels == ["email", "jira"]
     zendesk = next(t for t in tickets if t["channel"] == "email")
@@ -91,6 +92,13 @@ def test_demo_runs_end_to_end():
     assert zendesk["status"] == "waiting_on_customer"
     assert zendesk["first_response_at"] is not None
     assert {ln["vendor"] for ln in zendesk["links"]} == {"zendesk", "pagerduty"}
+    assert zendesk["customer_tier"] == "enterprise"  # the tier tag the demo sends is the one the mapping reads
+    # the reply came 12 minutes after the ticket: its deliveries are a burst about the past, and no alarm
+    # is raised for a clock the reply met in time
+    kinds = [e["kind"] for e in zendesk["timeline"]]
+    assert "sla_breach" not in kinds and "sla_warning" not in kinds
+    first = next(c for c in zendesk["sla_clocks"] if c["metric"] == "first_response")
+    assert first["state"] == "met"
 
 
 def test_report_sla_cli(tmp_path, monkeypatch):
@@ -132,3 +140,19 @@ def test_commands_other_than_db_upgrade_never_migrate(tmp_path, monkeypatch, arg
     engine.dispose()
     assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
     assert CliRunner().invoke(main, args).exit_code == 0
+
+
+def test_demo_prints_pauses_as_durations():
+    from connector.demo import render_simulation
+
+    clock = {
+        "metric": "resolution",
+        "state": "met",
+        "target": "1d",
+        "time": "calendar",
+        "started_at": "2026-03-06T21:30:00Z",
+        "due_at": "2026-03-07T21:30:00Z",
+        "paused_seconds": 19200.0,
+    }
+    text = render_simulation({"policy": "signx", "clocks": [clock], "actions": []})
+    assert "paused 5 h 20 min" in text and "19200" not in text
