@@ -9,21 +9,34 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from werkzeug.serving import WSGIRequestHandler
 
 from connector import defaults
-from connector.config import Settings
+from connector.config import Settings, redact_url
 from connector.errors import ConnectorError
 from connector.runtime import Runtime, install
 from connector.wiring import build_runtime
 
 
+def _settings() -> Settings:
+    """The environment's settings; a bad value stops the command with one line naming the variable."""
+    try:
+        return Settings.from_env()
+    except ConnectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def _runtime(*, migrate: bool = False) -> Runtime:
     """The runtime of this command, installed for jobs. `migrate`: the embedded SQLite default may
-    bring its own schema up to date; otherwise a schema that is not current stops the command."""
-    rt = build_runtime(Settings.from_env())
+    bring its own schema up to date; otherwise a schema that is not current stops the command. A
+    database that cannot be reached stops it too, with one line saying which and what to check."""
+    settings = _settings()
+    rt = build_runtime(settings)
     try:
         if migrate and rt.db.is_sqlite:
             rt.db.upgrade()
@@ -32,6 +45,12 @@ def _runtime(*, migrate: bool = False) -> Runtime:
     except ConnectorError as exc:
         rt.close()
         raise click.ClickException(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        rt.close()
+        raise click.ClickException(
+            f"cannot reach the database at DATABASE_URL={redact_url(settings.database_url)} "
+            f"({type(exc.orig if isinstance(exc, DBAPIError) else exc).__name__}): is it running, and is the URL right?"
+        ) from exc
     install(rt)
     return rt
 
@@ -42,7 +61,7 @@ def main() -> None:
     """helpdesk connector: webhooks in from Zendesk, Jira/JSM and PagerDuty; one support model enforced."""
     from connector.logs import configure_logging
 
-    configure_logging(Settings.from_env().log_level)
+    configure_logging(_settings().log_level)
 
 
 @main.command()
@@ -62,34 +81,66 @@ def serve(host: str, port: int) -> None:
         err=True,
     )
     try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        app.run(host=host, port=port, threaded=True, use_reloader=False, request_handler=_PlainRequestHandler)
     finally:
         rt.close()
+
+
+class _PlainRequestHandler(WSGIRequestHandler):
+    """The development server's access log without terminal colour codes (the log lines are JSON)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.log("info", '"%s" %s %s', self.requestline, code, size)
 
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Process what is queued, then exit.")
 def worker(burst: bool) -> None:
     """Run an RQ worker on REDIS_URL (scale by starting more). Also runs the reconciler."""
-    from rq import SimpleWorker
 
     from connector.inbox.reconciler import reconcile
+    from connector.queue import QueueUnavailable, run_worker
     from connector.wiring import start_worker_duties
 
-    settings = Settings.from_env()
+    settings = _settings()
     if settings.embedded:
         raise click.ClickException("REDIS_URL is not set: in embedded mode `connector serve` runs the worker itself")
     rt = _runtime()
-    n = reconcile(rt, stale_after=0)
-    click.echo(f"reconciler: enqueued {n} stored deliveries on start", err=True)
-    rt.queue.dispatch()  # what the web app acknowledged while no worker ran
-    if not burst:
-        start_worker_duties(rt)  # inbox ids → RQ jobs; reconciler + SLA sweeper beside the worker loop
     try:
-        # SimpleWorker: jobs run in this process (no fork), so the database pool is never shared across a fork.
-        SimpleWorker([rt.queue.rq], connection=rt.queue.connection).work(burst=burst, with_scheduler=False)
+        _wait_for_queue(rt)
+        try:
+            n = reconcile(rt, stale_after=0)
+            rt.queue.dispatch()  # what the web app acknowledged while no worker ran
+            click.echo(f"reconciler: enqueued {n} stored deliveries on start", err=True)
+        except QueueUnavailable as exc:  # Redis went away again: the reconciler duty catches up
+            click.echo(
+                f"reconciler: queue unavailable on start ({type(exc).__name__}); it runs again shortly", err=True
+            )
+        if not burst:
+            start_worker_duties(rt)  # inbox ids → RQ jobs; reconciler + SLA sweeper beside the worker loop
+        run_worker(rt.queue, burst=burst, logging_level=settings.log_level)
     finally:
         rt.close()
+
+
+def _wait_for_queue(rt: Runtime) -> None:
+    """Block until Redis answers, saying once per attempt (one line) what is wrong and what to check."""
+    from connector.loops import Backoff
+    from connector.queue import QueueUnavailable
+
+    backoff = Backoff(1.0, 15.0)
+    while True:
+        try:
+            rt.queue.ping()
+            return
+        except QueueUnavailable as exc:
+            wait = backoff.next()
+            click.echo(
+                f"waiting for Redis at REDIS_URL={redact_url(rt.settings.redis_url or '')} ({type(exc).__name__}): "
+                f"is it running? trying again in {wait:g} s",
+                err=True,
+            )
+            time.sleep(wait)
 
 
 @main.command()

@@ -25,6 +25,10 @@ class SchemaError(ConnectorError):
     """The database schema is not the one this code needs (`connector db upgrade` fixes it)."""
 
 
+class StoreUnavailable(ConnectorError):
+    """The database cannot take a write right now (down, restarting): answer 503, the vendor retries."""
+
+
 class SignatureError(ConnectorError):
     """A webhook delivery failed authentication (401)."""
 

@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from connector.errors import MappingError
-from connector.model import TICKET_FIELDS, FieldMapping, MappedFields
+from connector.model import TICKET_FIELDS, FieldMapping, MappedFields, MappingNote
 from mappings.schema import FieldRule, MappingDocument
 
 DEFAULTS_DIR = Path(__file__).parent / "defaults"
@@ -209,16 +209,18 @@ def apply(doc: MappingDocument, shape: str, document: Any) -> MappedFields:
     """Map one payload of `shape` to canonical ticket fields. Unfilled fields are absent."""
     section = doc.shapes.get(shape)
     if section is None:
-        return MappedFields(notes=(f"mapping for {doc.vendor} has no shape {shape!r}; no fields mapped",))
+        return MappedFields(
+            notes=(MappingNote(None, f"mapping for {doc.vendor} has no shape {shape!r}; no fields mapped"),)
+        )
     fields: dict[str, Any] = {}
     trace: dict[str, str] = {}
-    notes: list[str] = []
+    notes: list[MappingNote] = []
     for name, rules in section.fields.items():
         for rule in rules:
             try:
                 hit = _apply_rule(rule, document)
             except (ValueError, TypeError) as exc:
-                notes.append(f"{name}: {exc}")
+                notes.append(MappingNote(name, str(exc)))
                 continue
             if hit is None:
                 continue
@@ -226,7 +228,7 @@ def apply(doc: MappingDocument, shape: str, document: Any) -> MappedFields:
             try:
                 fields[name] = None if value is None else _coerce(name, value)
             except (ValueError, TypeError) as exc:
-                notes.append(f"{name}: cannot use {value!r}: {exc}")
+                notes.append(MappingNote(name, f"cannot use {value!r}: {exc}"))
                 continue
             trace[name] = how
             break

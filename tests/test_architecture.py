@@ -26,7 +26,7 @@ COMPOSITION_ROOTS = ("connector.wiring", "connector.cli", "connector.demo")
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("connector", "connector.defaults", "connector.errors", "connector.calendar"),
     ("connector.model", "connector.config", "connector.logs", "connector.metrics"),
-    ("connector.inbound", "connector.policy"),
+    ("connector.inbound", "connector.policy", "connector.loops"),
     ("connector.store",),
     ("connector.tickets", "connector.queue"),
     ("connector.sla",),

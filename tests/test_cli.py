@@ -156,3 +156,49 @@ def test_demo_prints_pauses_as_durations():
     }
     text = render_simulation({"policy": "signx", "clocks": [clock], "actions": []})
     assert "paused 5 h 20 min" in text and "19200" not in text
+
+
+def _one_line(result) -> str:  # type: ignore[no-untyped-def]
+    text = result.output.strip()
+    assert result.exit_code == 1 and "\n" not in text and "Traceback" not in text, result.output
+    return text
+
+
+def test_a_bad_environment_value_is_one_line_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("CONNECTOR_MAX_BODY_BYTES", "1MB")
+    text = _one_line(CliRunner().invoke(main, ["policy", "show"]))
+    assert "CONNECTOR_MAX_BODY_BYTES" in text and "'1MB'" in text
+
+
+def test_an_unreachable_database_is_one_line_without_its_password(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://connector:s3cret-pw@127.0.0.1:9/nowhere")
+    text = _one_line(CliRunner().invoke(main, ["report", "sla"]))
+    assert "cannot reach the database" in text and "s3cret-pw" not in text and "127.0.0.1:9" in text
+
+
+def test_a_worker_with_redis_down_says_so_in_one_line_per_attempt(tmp_path):
+    """Run as the operator would: a real process, Redis on a closed port; it waits (a supervisor would
+    keep it), one line per attempt, no traceback, no password."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    db = tmp_path / "w.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "CONNECTOR_"))}
+    env |= {"DATABASE_URL": f"sqlite:///{db}", "REDIS_URL": "redis://:pw-s3cret@127.0.0.1:9/0"}
+    cli = [sys.executable, "-c", "from connector.cli import main; main()"]
+    assert subprocess.run([*cli, "db", "upgrade"], env=env, capture_output=True, timeout=60).returncode == 0
+    proc = subprocess.Popen([*cli, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    lines = [line for line in (out + err).splitlines() if line.strip()]
+    waiting = [line for line in lines if "waiting for Redis" in line]
+    assert 2 <= len(waiting) <= 4 and "Traceback" not in err and "pw-s3cret" not in out + err
+    assert "REDIS_URL=redis://:***@127.0.0.1:9/0" in waiting[0] and "is it running?" in waiting[0]

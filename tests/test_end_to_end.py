@@ -217,20 +217,22 @@ def test_processing_twice_changes_nothing(client, rt):
 
 
 def test_failed_processing_retries_then_dead_letters(client, rt, monkeypatch):
+    """A transient failure (the database went away) is retried with backoff, then dead-lettered."""
     import pytest
+    from sqlalchemy.exc import OperationalError
 
     from connector.inbox import processing as jobs
     from connector.inbox.reconciler import reconcile
     from connector.store.tables import Delivery
 
     def boom(*a, **k):  # type: ignore[no-untyped-def]
-        raise RuntimeError("database said no")
+        raise OperationalError("UPDATE tickets ...", {}, ConnectionError("database said no"))
 
     monkeypatch.setattr(jobs, "apply_event", boom)
     r = post(client, "zendesk", zd_event("created"))
     delivery_id = r.get_json()["delivery_id"]
     for attempt in range(1, rt.settings.job_max_attempts + 1):
-        with pytest.raises(RuntimeError):
+        with pytest.raises(OperationalError):
             jobs.process(rt, delivery_id)
         with rt.db.session() as s:
             d = s.get(Delivery, delivery_id)
@@ -286,3 +288,27 @@ def test_concurrent_jobs_about_one_new_object_make_one_ticket(client, rt):
     t = _only_ticket(client)
     assert t["severity"] == "P1"
     assert [ln["external_id"] for ln in t["links"]] == ["777"]
+
+
+def test_a_failure_no_retry_can_fix_is_rejected_at_once(client, rt, monkeypatch):
+    """A value no write can take, a bug on one shape: rejected now with the reason, not retried five
+    times; a replay after the fix processes it."""
+    from connector.inbox import processing as jobs
+    from connector.inbox.reconciler import reconcile
+    from connector.store.tables import Delivery
+
+    def poison(*a, **k):  # type: ignore[no-untyped-def]
+        raise ValueError("cannot use this value")
+
+    monkeypatch.setattr(jobs, "apply_event", poison)
+    delivery_id = post(client, "zendesk", zd_event("created")).get_json()["delivery_id"]
+    assert "rejected" in jobs.process(rt, delivery_id)  # no exception: nothing for RQ to retry
+    with rt.db.session() as s:
+        d = s.get(Delivery, delivery_id)
+        assert (d.status, d.attempts, d.next_attempt_at) == ("rejected", 1, None)
+        assert "ValueError: cannot use this value" in d.outcome
+    assert reconcile(rt, stale_after=0) == 0
+    monkeypatch.undo()
+    assert client.post(f"/api/deliveries/{delivery_id}/replay", headers=ADMIN).status_code == 202
+    drain(rt)
+    assert _only_ticket(client)["title"] == "Cannot export invoices"

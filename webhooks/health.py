@@ -28,6 +28,10 @@ def healthz() -> Response:
 
 @health.get("/readyz")
 def readyz() -> tuple[Response, int]:
+    """Ready when the database and the queue answer and every background loop of this process is
+    running (embedded mode runs the worker, the dispatcher and the ticker here; `connector worker`
+    processes run theirs). A loop that is failing but alive is reported, and still ready: it is
+    backing off and will go on."""
     rt: Runtime = current_app.extensions["connector"]
     checks: dict[str, str] = {}
     try:
@@ -40,8 +44,19 @@ def readyz() -> tuple[Response, int]:
         checks["queue"] = "ok" if not rt.settings.embedded else "ok (embedded)"
     except QueueUnavailable as exc:
         checks["queue"] = f"unreachable: {type(exc).__name__}"
+    loops = {}
+    for loop in rt.loops():
+        st = loop.status()
+        if not st.running:
+            checks[f"loop {st.name}"] = "not running"
+        loops[st.name] = {
+            "running": st.running,
+            "failing": st.failing,
+            "last_error": st.last_error,
+            "last_ok_seconds_ago": st.last_ok_age,
+        }
     ready = all(v.startswith("ok") for v in checks.values())
-    return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
+    return jsonify(status="ready" if ready else "not ready", checks=checks, loops=loops), 200 if ready else 503
 
 
 @health.get("/metrics")
@@ -67,17 +82,33 @@ class StoreCollector(Collector):
             "Received → processed, over deliveries processed in the last 15 minutes.",
             labels=["vendor"],
         )
-        with self.rt.db.session() as s:
-            for vendor, status, n in deliveries.counts_by_status(s):
+        store_up = GaugeMetricFamily("connector_store_up", "1 if the database answered the scrape, else 0.")
+        try:
+            with self.rt.db.session() as s:
+                counts = deliveries.counts_by_status(s)
+                processed = deliveries.processed_since(s, datetime.now(UTC) - LATENCY_WINDOW)
+        except SQLAlchemyError:  # a scrape must still answer while the database is down
+            store_up.add_metric([], 0)
+        else:
+            store_up.add_metric([], 1)
+            for vendor, status, n in counts:
                 stored.add_metric([vendor, status], n)
-            processed = deliveries.processed_since(s, datetime.now(UTC) - LATENCY_WINDOW)
-        per_vendor: dict[str, list[float]] = {}
-        for p in processed:
-            per_vendor.setdefault(p.vendor, []).append(p.seconds)
-        for vendor, values in sorted(per_vendor.items()):
-            latency.add_metric([vendor], count_value=len(values), sum_value=sum(values))
-        yield stored
-        yield latency
+            per_vendor: dict[str, list[float]] = {}
+            for p in processed:
+                per_vendor.setdefault(p.vendor, []).append(p.seconds)
+            for vendor, values in sorted(per_vendor.items()):
+                latency.add_metric([vendor], count_value=len(values), sum_value=sum(values))
+            yield stored
+            yield latency
+        yield store_up
+        running = GaugeMetricFamily("connector_loop_running", "1 if the background loop is running.", labels=["loop"])
+        failing = GaugeMetricFamily("connector_loop_failing", "Consecutive failures of the loop.", labels=["loop"])
+        for loop in self.rt.loops():
+            st = loop.status()
+            running.add_metric([st.name], 1 if st.running else 0)
+            failing.add_metric([st.name], st.failing)
+        yield running
+        yield failing
         depth = GaugeMetricFamily("connector_queue_depth", "Jobs waiting in the queue.")
         up = GaugeMetricFamily("connector_queue_up", "1 if the queue answered the scrape, else 0.")
         try:

@@ -247,6 +247,9 @@ class JiraAdapter:
     def sign(self, *, body: bytes, secret: str, now: datetime) -> dict[str, str]:
         return signature.sign(body=body, secret=secret, now=now)
 
+    def signed_content(self, *, headers: Headers, body: bytes) -> bytes:
+        return body  # the signature covers the body alone
+
     def verify(self, *, headers: Headers, body: bytes, secrets: Sequence[str], now: datetime) -> None:
         signature.verify(headers=headers, body=body, secrets=secrets, now=now)
 

@@ -426,6 +426,10 @@ class ZendeskAdapter:
     def sign(self, *, body: bytes, secret: str, now: datetime) -> dict[str, str]:
         return signature.sign(body=body, secret=secret, now=now)
 
+    def signed_content(self, *, headers: Headers, body: bytes) -> bytes:
+        timestamp = header(headers, signature.TIMESTAMP_HEADER)
+        return signature.signed_message(timestamp, body) if timestamp else body
+
     def verify(self, *, headers: Headers, body: bytes, secrets: Sequence[str], now: datetime) -> None:
         signature.verify(headers=headers, body=body, secrets=secrets, now=now, tolerance_seconds=self.tolerance_seconds)
 

@@ -35,6 +35,11 @@ class Adapter(Protocol):
         """Raise SignatureError unless the delivery is signed with one of `secrets`."""
         ...
 
+    def signed_content(self, *, headers: Headers, body: bytes) -> bytes:
+        """What the vendor's signature covers (the body, and for some vendors a signed timestamp):
+        a delivery re-sent with the same signed content is the same delivery, whatever else differs."""
+        ...
+
     def delivery_key(self, *, headers: Headers, payload: Any) -> str | None:
         """The vendor's delivery/event id (the dedupe key), or None to fall back to a body hash."""
         ...

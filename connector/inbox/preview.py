@@ -41,7 +41,7 @@ def preview(
                 "creates_ticket": ev.creates_ticket,
                 "fields": dict(result.fields),
                 "trace": dict(result.trace),
-                "notes": list(result.notes),
+                "notes": [str(n) for n in result.notes],
                 "comment": None
                 if ev.comment is None
                 else {"public": ev.comment.public, "author": ev.comment.author_name, "body": ev.comment.body},

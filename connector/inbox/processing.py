@@ -1,6 +1,11 @@
 """Processing a stored delivery: parse it again, map each event's payload to canonical fields, apply
 the events to tickets and refresh the touched tickets' SLA clocks — one transaction, safe to repeat.
-Failures are recorded on the delivery for the retry and dead-letter machinery before they re-raise."""
+
+Failures are sorted by whether a retry can fix them. Transient ones (the database unreachable, a
+lock, a deadlock, a serialization failure) are recorded on the delivery for the retry and dead-letter
+machinery (backoff, then `dead`) and re-raised, so RQ's failed registry shows them too. Any other
+failure — a value no write can take, a shape no code reads — fails the same way every time: the
+delivery is `rejected` at once with the reason, and can be replayed once the cause is fixed."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from connector.errors import PayloadError
 from connector.runtime import Runtime
 from connector.sla import live as sla
 from connector.store import FINAL_STATUSES, DeliveryStatus
+from connector.store.database import transient
 from connector.store.tables import Delivery
 from connector.tickets import apply_event
 
@@ -30,10 +36,14 @@ def process(rt: Runtime, delivery_id: int) -> str:
     """Parse a stored delivery, map it, and apply its events to tickets. Safe to run twice."""
     try:
         outcome = _process(rt, delivery_id)
-    except Exception as exc:
-        _record_failure(rt, delivery_id, exc)
-        metrics.JOBS.labels("process_delivery", "failed").inc()
-        raise
+    except Exception as exc:  # sorted below: retried, or rejected with its reason — never dropped
+        if transient(exc):
+            _record_failure(rt, delivery_id, exc)
+            metrics.JOBS.labels("process_delivery", "failed").inc()
+            raise
+        _reject_poison(rt, delivery_id, exc)
+        metrics.JOBS.labels("process_delivery", "rejected").inc()
+        return f"delivery {delivery_id} rejected: {type(exc).__name__}"
     metrics.JOBS.labels("process_delivery", "ok").inc()
     return outcome
 
@@ -79,8 +89,11 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
             if applied.ticket_id is not None:
                 touched[applied.ticket_id] = max(event.occurred_at, touched.get(applied.ticket_id, event.occurred_at))
             outcomes.append(applied.describe())
-            for note in mapped.notes:
-                log.warning("mapping note", extra={"delivery_id": d.id, "note": note})
+            if mapped.notes:  # the fields only: a note may quote the payload
+                log.warning(
+                    "mapping could not use a value",
+                    extra={"delivery_id": d.id, "fields": ",".join(str(n.field) for n in mapped.notes)},
+                )
         if touched:
             policy = rt.policies.active(s).policy
             now = datetime.now(UTC)
@@ -101,6 +114,21 @@ def _finish(d: Delivery, status: DeliveryStatus, outcome: str | None) -> None:
     d.next_attempt_at = None
     d.attempts = (d.attempts or 0) + 1
     d.processed_at = datetime.now(UTC)
+
+
+def _reject_poison(rt: Runtime, delivery_id: int, exc: BaseException) -> None:
+    """A failure no retry can fix: `rejected` now, with the reason (kept on the delivery, not logged:
+    it may quote the payload)."""
+    with rt.db.session() as s:
+        d = s.get(Delivery, delivery_id, with_for_update=True)
+        if d is None or d.status in FINAL_STATUSES:
+            return
+        _finish(d, DeliveryStatus.REJECTED, f"processing failed and no retry can fix it: {type(exc).__name__}: {exc}")
+        d.error = f"{type(exc).__name__}: {exc}"[:2000]
+    log.error(
+        "delivery rejected: processing failed and no retry can fix it",
+        extra={"delivery_id": delivery_id, "error": type(exc).__name__},
+    )
 
 
 def _record_failure(rt: Runtime, delivery_id: int, exc: BaseException) -> None:

@@ -1,8 +1,22 @@
-"""The one sink every receiver ends in: verify, parse, store, enqueue, answer.
+"""The one sink every receiver ends in: verify, read, store, enqueue, answer.
 
-HTTP-agnostic: the Flask view hands over headers and the raw body and turns the `Answer` into a
-response. Order of work: content type → signature → JSON → adapter parse → store → enqueue.
-(The body-size limit is enforced by the web layer before the body is read.)
+HTTP-agnostic: the web layer hands over headers and the raw body (it enforces the size limit while
+reading) and turns the `Answer` into a response. Order of work: content type → signature → JSON →
+the adapter's parse → store → enqueue.
+
+The promises, whatever a body holds or the services do:
+- **Every authentic body is stored**: a body we cannot read (not JSON, nested too deeply, a shape
+  the adapter refuses, or one it fails on) is kept with status `rejected` and its reason, answered
+  400 naming what is wrong; values the database cannot hold are cleaned by the column types.
+- **Never a 202 for something not stored**: when the database cannot take the row the answer is
+  503 with `Retry-After` (the vendor sends it again); a connection the database dropped (a restart)
+  is tried once more first.
+- **Stored is enough**: a queue that is down, full or read-only does not fail the answer — the
+  reconciler enqueues every stored, unprocessed delivery.
+- **Duplicates**: the vendor's delivery id, and the digest of what its signature covers, each
+  identify a delivery; a body that matches a stored one by either is answered 200 with that
+  delivery's id. A rejected body whose delivery id belongs to a different stored body is kept under
+  its own digest (the answer carries its own id).
 """
 
 from __future__ import annotations
@@ -10,31 +24,72 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from connector import defaults, metrics
-from connector.errors import PayloadError, SignatureError
+from connector.errors import PayloadError, SignatureError, StoreUnavailable
 from connector.inbound import Adapter, header
+from connector.logs import where
 from connector.model import Parsed
 from connector.queue import QueueUnavailable
 from connector.runtime import Runtime
 from connector.store import DeliveryStatus
+from connector.store.database import unavailable
 from connector.store.tables import Delivery, object_key
 
 log = logging.getLogger(__name__)
+
+#: seconds a vendor is asked to wait before sending again when the database is down
+RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int
     body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the adapter made of a body: its events, or why it could not read it."""
+
+    key: str
+    event_type: str | None
+    parsed: Parsed | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One delivery row to insert."""
+
+    vendor: str
+    instance: str
+    key: str
+    event_type: str | None
+    headers: dict[str, str]
+    body: bytes
+    digest: str
+    content: str
+    status: DeliveryStatus
+    outcome: str | None = None
+    about: tuple[str | None, datetime | None] = (None, None)
+
+
+@dataclass(frozen=True)
+class Stored:
+    delivery_id: int
+    created: bool
+    same_body: bool  # the stored row (new or earlier) holds this very body
 
 
 def receive(
@@ -64,96 +119,139 @@ def receive(
         except SignatureError as exc:
             return _reject(vendor, 401, "unauthorized", exc.message)
 
-    audit = {k.lower(): v for k, v in headers.items() if k.lower() in defaults.AUDIT_HEADERS}
     digest = hashlib.sha256(body).hexdigest()
+    signed = adapter.signed_content(headers=headers, body=body)
+    row = Row(
+        vendor=vendor,
+        instance=instance,
+        key="",
+        event_type=None,
+        headers={k.lower(): v for k, v in headers.items() if k.lower() in defaults.AUDIT_HEADERS},
+        body=body,
+        digest=digest,
+        content=digest if signed is body else hashlib.sha256(signed).hexdigest(),
+        status=DeliveryStatus.RECEIVED,
+    )
+    # Without the vendor's delivery id, the signed content identifies the delivery (for Zendesk the
+    # signature's timestamp with the body, so the same trigger body sent later is a new delivery).
+    reading = read(adapter, vendor=vendor, headers=headers, body=body, fallback_key=f"sha256:{row.content}")
+    try:
+        if reading.parsed is None:
+            return _keep_rejected(rt, row, reading)
+        return _accept(rt, row, reading, reading.parsed)
+    except StoreUnavailable as exc:
+        metrics.DELIVERIES.labels(vendor, "unavailable").inc()
+        log.warning(
+            "database unavailable; delivery not stored, vendor asked to retry",
+            extra={"vendor": vendor, "instance": instance, "error": exc.message},
+        )
+        return Answer(
+            503,
+            {"error": "unavailable", "message": "the database cannot store the delivery right now; send it again"},
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
+
+def read(adapter: Adapter, *, vendor: str, headers: Mapping[str, str], body: bytes, fallback_key: str) -> Reading:
+    """Parse a body as JSON and through the adapter. Pure; never raises for what a body holds.
+    `fallback_key` is the delivery's key when the body names no delivery id of the vendor's."""
+    fallback = fallback_key
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        message = f"body is not valid JSON: {exc}"
-        return _store_rejected(rt, vendor, instance, f"sha256:{digest}", None, audit, body, digest, message)
-
+        return Reading(fallback, None, problem=f"body is not valid JSON: {exc}")
+    except RecursionError:
+        return Reading(fallback, None, problem="body is not valid JSON we can read: nested too deeply")
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        return Reading(fallback, None, problem=f"body is not valid JSON we can read: {exc}")
     try:
-        parsed = adapter.parse(headers=headers, payload=payload)  # names the event type, or raises
-        key = adapter.delivery_key(headers=headers, payload=payload) or f"sha256:{digest}"
-        event_type = parsed.event_type
+        parsed = adapter.parse(headers=headers, payload=payload)
+        key = adapter.delivery_key(headers=headers, payload=payload)
     except PayloadError as exc:
-        key = _safe_key(adapter, headers, payload) or f"sha256:{digest}"
-        et = exc.event_type or _safe_event_type(adapter, headers, payload)
-        return _store_rejected(rt, vendor, instance, key, et, audit, body, digest, exc.message)
+        key = _safe(lambda: adapter.delivery_key(headers=headers, payload=payload))
+        event_type = exc.event_type or _safe(lambda: adapter.event_type(headers=headers, payload=payload))
+        return Reading(_key(key, fallback), event_type, problem=exc.message)
+    except RecursionError:
+        return Reading(fallback, None, problem=f"the {vendor} adapter cannot read this body: nested too deeply")
+    except Exception as exc:  # an adapter that fails on hostile input: keep the body, say so, fix the adapter
+        log.error(
+            "adapter failed on a body; stored as rejected",
+            extra={"vendor": vendor, "error": type(exc).__name__, "where": where(exc)},
+        )
+        return Reading(fallback, None, problem=f"the {vendor} adapter failed on this body ({type(exc).__name__})")
+    return Reading(_key(key, fallback), parsed.event_type, parsed=parsed)
 
-    status = DeliveryStatus.IGNORED if parsed.ignored else DeliveryStatus.RECEIVED
-    delivery_id, created = _store(
-        rt,
-        vendor=vendor,
-        instance=instance,
-        key=key,
-        event_type=event_type,
-        headers=audit,
-        body=body,
-        digest=digest,
-        status=status,
+
+def _accept(rt: Runtime, row: Row, reading: Reading, parsed: Parsed) -> Answer:
+    vendor = row.vendor
+    row = replace(
+        row,
+        key=reading.key,
+        event_type=reading.event_type,
+        status=DeliveryStatus.IGNORED if parsed.ignored else DeliveryStatus.RECEIVED,
         outcome=parsed.ignored_reason,
-        about=_about(parsed, instance),
+        about=_about(parsed, row.instance),
     )
-    if not created:
+    stored = _store(rt, row)
+    if not stored.created:
         metrics.DELIVERIES.labels(vendor, "duplicate").inc()
-        log.info("duplicate delivery", extra={"vendor": vendor, "instance": instance, "delivery_id": delivery_id})
-        return Answer(200, {"delivery_id": delivery_id, "duplicate": True})
+        log.info(
+            "duplicate delivery", extra={"vendor": vendor, "instance": row.instance, "delivery_id": stored.delivery_id}
+        )
+        return Answer(200, {"delivery_id": stored.delivery_id, "duplicate": True})
     if parsed.ignored:
         metrics.DELIVERIES.labels(vendor, "ignored").inc()
-        log.info("ignored delivery", extra={"vendor": vendor, "delivery_id": delivery_id, "event_type": event_type})
-        return Answer(200, {"delivery_id": delivery_id, "ignored": True, "reason": parsed.ignored_reason})
-
+        # Not the event type: one we do not handle is whatever the body says, a payload value.
+        log.info("ignored delivery", extra={"vendor": vendor, "delivery_id": stored.delivery_id})
+        return Answer(200, {"delivery_id": stored.delivery_id, "ignored": True, "reason": parsed.ignored_reason})
     try:
-        rt.queue.notify_delivery(delivery_id)
+        rt.queue.notify_delivery(stored.delivery_id)
     except QueueUnavailable as exc:
         # Stored is safe: the reconciler enqueues every stored, unprocessed delivery once Redis is back.
         metrics.ENQUEUE_FAILURES.inc()
         log.warning(
             "queue unavailable; delivery stored for the reconciler",
-            extra={"vendor": vendor, "delivery_id": delivery_id, "error": type(exc).__name__},
+            extra={"vendor": vendor, "delivery_id": stored.delivery_id, "error": type(exc).__name__},
         )
     metrics.DELIVERIES.labels(vendor, "accepted").inc()
     log.debug(
         "accepted delivery",
-        extra={"vendor": vendor, "instance": instance, "delivery_id": delivery_id, "event_type": event_type},
+        extra={
+            "vendor": vendor,
+            "instance": row.instance,
+            "delivery_id": stored.delivery_id,
+            "event_type": row.event_type,
+        },
     )
-    return Answer(202, {"delivery_id": delivery_id})
+    return Answer(202, {"delivery_id": stored.delivery_id})
 
 
-def _reject(vendor: str, status: int, error: str, message: str) -> Answer:
+def _keep_rejected(rt: Runtime, row: Row, reading: Reading) -> Answer:
+    """An authentic delivery we cannot read: keep it (it can be inspected and replayed), answer 400.
+    The answer's delivery id is always this body's own."""
+    message = reading.problem or "unreadable"
+    row = replace(row, key=reading.key, event_type=reading.event_type, status=DeliveryStatus.REJECTED, outcome=message)
+    stored = _store(rt, row)
+    if not stored.created and not stored.same_body:
+        # Its delivery id names another stored body: keep this one under its own digest.
+        stored = _store(rt, replace(row, key=f"sha256:{row.content}"))
+    answer = _reject(row.vendor, 400, "bad_request", message, log_reason=False)
+    extra = {"delivery_id": stored.delivery_id} | ({} if stored.created else {"duplicate": True})
+    log.info(
+        "rejected delivery stored",
+        extra={"vendor": row.vendor, "delivery_id": stored.delivery_id},
+    )
+    return Answer(400, {**answer.body, **extra})
+
+
+def _reject(vendor: str, status: int, error: str, message: str, *, log_reason: bool = True) -> Answer:
+    """An answer that refuses the delivery. The reason goes to the sender; the log gets it only when
+    it holds no value of the body (signature and content-type reasons), never a payload's text."""
     metrics.DELIVERIES.labels(vendor, error).inc()
-    log.info("rejected delivery", extra={"vendor": vendor, "status": status, "reason": message})
-    return Answer(status, {"error": error, "message": message})
-
-
-def _store_rejected(
-    rt: Runtime,
-    vendor: str,
-    instance: str,
-    key: str,
-    event_type: str | None,
-    audit: dict[str, str],
-    body: bytes,
-    digest: str,
-    message: str,
-) -> Answer:
-    """An authentic delivery we cannot read: keep it (it can be inspected and replayed), answer 400."""
-    delivery_id, _ = _store(
-        rt,
-        vendor=vendor,
-        instance=instance,
-        key=key,
-        event_type=event_type,
-        headers=audit,
-        body=body,
-        digest=digest,
-        status=DeliveryStatus.REJECTED,
-        outcome=message,
+    log.info(
+        "refused delivery", extra={"vendor": vendor, "status": status, **({"reason": message} if log_reason else {})}
     )
-    answer = _reject(vendor, 400, "bad_request", message)
-    return Answer(400, {**answer.body, "delivery_id": delivery_id})
+    return Answer(status, {"error": error, "message": message})
 
 
 _COLUMNS = (
@@ -164,6 +262,7 @@ _COLUMNS = (
     "headers",
     "body",
     "body_sha256",
+    "content_sha256",
     "status",
     "outcome",
     "received_at",
@@ -174,58 +273,61 @@ _COLUMNS = (
 _TABLE = Delivery.__table__
 assert isinstance(_TABLE, Table)
 # Built once per dialect: constructing and compiling the statement per request costs more than running it.
+# No conflict target: a row that matches a stored one by delivery id or by signed content is not inserted.
 _INSERTS = {
-    dialect: insert(_TABLE)
-    .values({c: bindparam(c) for c in _COLUMNS})
-    .on_conflict_do_nothing(index_elements=["vendor", "instance", "dedupe_key"])
-    .returning(_TABLE.c.id)
+    dialect: insert(_TABLE).values({c: bindparam(c) for c in _COLUMNS}).on_conflict_do_nothing().returning(_TABLE.c.id)
     for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
-_EXISTING = select(_TABLE.c.id).where(
-    _TABLE.c.vendor == bindparam("vendor"),
-    _TABLE.c.instance == bindparam("instance"),
-    _TABLE.c.dedupe_key == bindparam("dedupe_key"),
+_EXISTING = (
+    select(_TABLE.c.id, _TABLE.c.body_sha256)
+    .where(
+        _TABLE.c.vendor == bindparam("vendor"),
+        _TABLE.c.instance == bindparam("instance"),
+        or_(_TABLE.c.dedupe_key == bindparam("dedupe_key"), _TABLE.c.content_sha256 == bindparam("content_sha256")),
+    )
+    .order_by(_TABLE.c.id)
+    .limit(1)
 )
 
 
-def _store(
-    rt: Runtime,
-    *,
-    vendor: str,
-    instance: str,
-    key: str,
-    event_type: str | None,
-    headers: dict[str, str],
-    body: bytes,
-    digest: str,
-    status: DeliveryStatus,
-    outcome: str | None,
-    about: tuple[str | None, datetime | None] = (None, None),
-) -> tuple[int, bool]:
-    """Insert the delivery in one statement; on a duplicate key return the original's id and False."""
+def _store(rt: Runtime, row: Row) -> Stored:
+    """Insert the delivery in one statement; on a duplicate return the stored one. Raises
+    StoreUnavailable when the database cannot take it (after one more try on a dropped connection)."""
     params = {
-        "vendor": vendor,
-        "instance": instance,
-        "dedupe_key": key[:255],
-        "event_type": event_type,
-        "headers": headers,
-        "body": body,
-        "body_sha256": digest,
-        "status": status.value,
-        "outcome": outcome,
+        "vendor": row.vendor,
+        "instance": row.instance,
+        "dedupe_key": row.key,
+        "event_type": row.event_type,
+        "headers": row.headers,
+        "body": row.body,
+        "body_sha256": row.digest,
+        "content_sha256": row.content,
+        "status": row.status.value,
+        "outcome": row.outcome,
         "received_at": datetime.now(UTC),
         "attempts": 0,
-        "object_key": about[0],
-        "event_at": about[1],
+        "object_key": row.about[0],
+        "event_at": row.about[1],
     }
-    with rt.db.transaction() as conn:
-        new_id = conn.execute(_INSERTS[rt.db.engine.dialect.name], params).scalar()
-        if new_id is not None:
-            return new_id, True
-        existing = conn.execute(_EXISTING, params).scalar()
-    if existing is None:
-        raise RuntimeError(f"delivery {vendor}/{instance}/{key} conflicted but cannot be found")
-    return existing, False
+    for attempt in (1, 2):
+        try:
+            with rt.db.transaction() as conn:
+                new_id = conn.execute(_INSERTS[rt.db.engine.dialect.name], params).scalar()
+                if new_id is not None:
+                    return Stored(new_id, True, True)
+                existing = conn.execute(_EXISTING, params).first()
+            if existing is None:
+                raise StoreUnavailable(f"delivery {row.vendor}/{row.instance}/{row.key} conflicted but is gone")
+            return Stored(existing[0], False, existing[1] == row.digest)
+        except DBAPIError as exc:
+            if attempt == 1 and exc.connection_invalidated:
+                continue  # a connection the database dropped (it restarted): once more, on a new one
+            if unavailable(exc):
+                raise StoreUnavailable(f"database unavailable ({type(exc.orig).__name__})") from exc
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"database error ({type(exc).__name__})") from exc
+    raise AssertionError("unreachable")
 
 
 def _about(parsed: Parsed, instance: str) -> tuple[str | None, datetime | None]:
@@ -236,18 +338,20 @@ def _about(parsed: Parsed, instance: str) -> tuple[str | None, datetime | None]:
     return object_key(ref.vendor, instance, ref.object_type, ref.external_id), max(e.occurred_at for e in parsed.events)
 
 
-def _safe_key(adapter: Adapter, headers: Mapping[str, str], payload: Any) -> str | None:
-    try:
-        return adapter.delivery_key(headers=headers, payload=payload)
-    except PayloadError:
-        return None
+def _key(key: str | None, fallback: str) -> str:
+    """The dedupe key as stored: the vendor's id, a digest of an id too long for the column, or the
+    body's digest when the vendor gives none."""
+    if not key:
+        return fallback
+    return key if len(key) <= 255 else f"sha256:{hashlib.sha256(key.encode('utf-8', 'replace')).hexdigest()}"
 
 
-def _safe_event_type(adapter: Adapter, headers: Mapping[str, str], payload: Any) -> str | None:
+def _safe(read_value: Callable[[], object]) -> str | None:
     try:
-        return adapter.event_type(headers=headers, payload=payload)
-    except PayloadError:
+        value = read_value()
+    except (PayloadError, RecursionError, ValueError, TypeError, AttributeError):
         return None
+    return value if isinstance(value, str) else None
 
 
 def _secret_var(vendor: str, instance: str) -> str:

@@ -4,7 +4,7 @@ contract. Imports nothing of the connector but `errors`."""
 from __future__ import annotations
 
 from connector.model.events import Comment, EventKind, ExternalRef, InboundEvent, Parsed
-from connector.model.mapping import FieldMapping, MappedFields, MappingEngine
+from connector.model.mapping import FieldMapping, MappedFields, MappingEngine, MappingNote
 from connector.model.ticket import (
     JOIN_ROLE,
     SLA_FIELDS,
@@ -29,6 +29,7 @@ __all__ = [
     "LinkRole",
     "MappedFields",
     "MappingEngine",
+    "MappingNote",
     "Parsed",
     "Status",
 ]

@@ -13,6 +13,18 @@ from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
+class MappingNote:
+    """What a mapping could not use: the canonical field (None: the whole payload) and why — the
+    message may quote the payload's value (shown to admins in a preview, never logged)."""
+
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+@dataclass(frozen=True)
 class MappedFields:
     """Canonical field values a mapping read from one payload (absent: not set by this payload;
     None: cleared), with the rule that gave each (`trace`) and what could not be used (`notes`)."""
@@ -20,7 +32,7 @@ class MappedFields:
     fields: Mapping[str, Any] = field(default_factory=dict)
     #: canonical field → the rule that produced it, e.g. "severity ← detail.priority 'urgent' → 'P0'"
     trace: Mapping[str, str] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
+    notes: tuple[MappingNote, ...] = ()
 
 
 class FieldMapping(Protocol):

@@ -14,15 +14,17 @@ from rq import Queue
 
 from connector import defaults
 
-#: Errors that mean "Redis is unreachable right now": the caller stores first and lets the reconciler catch up.
-QueueUnavailable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+#: Errors that mean "Redis cannot take this right now" — unreachable, restarting, out of memory, read-only:
+#: the caller has stored first and lets the reconciler catch up.
+QueueUnavailable = (redis.exceptions.RedisError,)
 
 
 class JobQueue:
     """The connector's one queue, with verbs for each job it carries."""
 
-    def __init__(self, connection: redis.Redis, name: str = defaults.QUEUE_NAME):
+    def __init__(self, connection: redis.Redis, name: str = defaults.QUEUE_NAME, *, url: str | None = None):
         self.connection = connection
+        self.url = url  # None: embedded (in-process fakeredis)
         self.rq = Queue(name, connection=connection)
         self.inbox_key = f"connector:inbox:{name}"
 
@@ -53,7 +55,15 @@ class JobQueue:
     @classmethod
     def from_url(cls, url: str, name: str = defaults.QUEUE_NAME) -> JobQueue:
         conn = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
-        return cls(conn, name)
+        return cls(conn, name, url=url)
+
+    def worker_connection(self) -> redis.Redis:
+        """A connection of its own for an RQ worker: its blocking dequeue waits longer than the shared
+        connection's 5 s socket timeout would allow (RQ sets the socket timeout to fit), and a new one
+        after each restart of the worker loop."""
+        if self.url is None:
+            return self.connection
+        return redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_keepalive=True, health_check_interval=30)
 
     @classmethod
     def embedded(cls, name: str = defaults.QUEUE_NAME) -> JobQueue:

@@ -1,21 +1,42 @@
-"""Threads that move work inside one process: an RQ worker that can live in a thread (embedded
-mode), and the dispatcher that turns acknowledged deliveries' inbox ids into RQ jobs."""
+"""The loops that move work in a process: the RQ worker (in the main thread of `connector worker`, or
+in a thread in embedded mode) and the dispatcher that turns acknowledged deliveries' inbox ids into RQ
+jobs. Each survives any failure — Redis dropping, restarting empty, refusing writes — by logging one
+line, backing off and starting again (`connector.loops`)."""
 
 from __future__ import annotations
 
 import logging
-import threading
+import time
+from typing import Any
 
 from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
-from connector.queue.jobqueue import JobQueue, QueueUnavailable
+from connector.logs import where
+from connector.loops import Backoff, Loop
+from connector.queue.jobqueue import JobQueue
 
 log = logging.getLogger(__name__)
 
+#: The worker's blocking dequeue waits this long at most (RQ derives it from the worker TTL: ttl - 15),
+#: and its Redis socket a little longer, so an idle worker never times out its own connection.
+WORKER_TTL_SECONDS = 60
 
-class ThreadWorker(SimpleWorker):
-    """An RQ worker that can live in a non-main thread: no signal handlers, timer-based timeouts."""
+
+class WorkerLoopEnded(RuntimeError):
+    """RQ's work loop returned although nobody asked it to stop (it quits on a lost connection)."""
+
+
+class ConnectorWorker(SimpleWorker):
+    """An RQ worker (jobs run in this process: no fork, so the database pool is never shared across
+    one) whose reconnection backoff is capped at 5 s instead of RQ's 60 s: after Redis comes back, work
+    resumes within seconds."""
+
+    max_connection_wait_time = 5
+
+
+class ThreadWorker(ConnectorWorker):
+    """A worker that can live in a non-main thread: no signal handlers, timer-based job timeouts."""
 
     death_penalty_class = TimerDeathPenalty
 
@@ -23,62 +44,57 @@ class ThreadWorker(SimpleWorker):
         return None
 
 
-class EmbeddedWorker:
-    """Runs a ThreadWorker on the embedded queue in a daemon thread until `stop()`."""
+def run_worker(queue: JobQueue, *, burst: bool = False, logging_level: str = "INFO") -> None:
+    """`connector worker`'s main loop: RQ's worker, started again whenever it stops on a failure, until
+    it was asked to stop (SIGTERM/SIGINT: RQ's warm shutdown) or, in `burst` mode, has run out of jobs."""
+    backoff = Backoff(1.0, 30.0)
+    while True:
+        worker = ConnectorWorker([queue.rq], connection=queue.worker_connection(), worker_ttl=WORKER_TTL_SECONDS)
+        try:
+            worker.work(burst=burst, logging_level=logging_level, with_scheduler=False)
+        except Exception as exc:  # RQ lost Redis in setup or teardown: start again
+            log.error("worker failed; starting again", extra={"error": type(exc).__name__, "where": where(exc)})
+        else:
+            if burst or _stop_requested(worker):
+                return
+            log.error("worker loop ended (the queue connection was lost); starting again")
+        time.sleep(backoff.next())
+
+
+def _stop_requested(worker: Any) -> bool:
+    return bool(getattr(worker, "_stop_requested", False))
+
+
+class EmbeddedWorker(Loop):
+    """A ThreadWorker on the embedded queue, in a supervised daemon thread, until `stop()`."""
 
     def __init__(self, queue: JobQueue):
+        super().__init__("embedded worker", self._work)
         self.queue = queue
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.worker: ThreadWorker | None = None
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="connector-embedded-worker", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.worker = ThreadWorker([self.queue.rq], connection=self.queue.connection, worker_ttl=16)
-            # worker_ttl 16 → the blocking dequeue wakes every second to notice stop().
-            self.worker.work(burst=False, logging_level="WARNING", with_scheduler=False)
-            if not self._stop.is_set():
-                log.error("embedded worker loop ended unexpectedly; restarting it")
-                self._stop.wait(1.0)
+    def _work(self) -> float:
+        # worker_ttl 16 → the blocking dequeue wakes every second to notice stop().
+        self.worker = ThreadWorker([self.queue.rq], connection=self.queue.connection, worker_ttl=16)
+        self.worker.work(burst=False, logging_level="WARNING", with_scheduler=False)
+        if not self.stopping:
+            raise WorkerLoopEnded("the worker loop returned without being asked to stop")
+        return 0.0
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
         if self.worker is not None:
             self.worker._stop_requested = True
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        super().stop(timeout)
 
 
-class Dispatcher:
-    """Moves inbox ids to RQ jobs in a daemon thread (in every worker process, and in embedded mode)."""
+class Dispatcher(Loop):
+    """Moves inbox ids to RQ jobs (in every worker process, and in embedded mode). While Redis is down
+    the ids wait in Redis — or, if Redis lost them, in the database, for the reconciler."""
 
     def __init__(self, queue: JobQueue):
+        super().__init__("dispatcher", self._dispatch)
         self.queue = queue
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="connector-dispatcher", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.queue.dispatch(block=1)
-            except QueueUnavailable as exc:
-                # The ids wait in Redis, or (if Redis lost them) in the database for the reconciler.
-                log.warning("dispatcher: queue unavailable", extra={"error": type(exc).__name__})
-                self._stop.wait(1.0)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    def _dispatch(self) -> float:
+        self.queue.dispatch(block=1)
+        return 0.0

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from connector.config import Settings
 from connector.inbound import Adapter
+from connector.loops import Loop
 from connector.model import MappingEngine
 from connector.queue import Dispatcher, EmbeddedWorker, JobQueue
 from connector.runtime.ticker import Duty, Ticker
@@ -68,16 +69,18 @@ class Runtime:
             self.ticker = Ticker(duties)
             self.ticker.start()
 
+    def loops(self) -> list[Loop]:
+        """The background loops this process runs (for `/readyz`)."""
+        return [loop for loop in (self.embedded_worker, self.dispatcher, self.ticker) if loop is not None]
+
+    def close_loops(self) -> None:
+        """Stop this process's background loops (the database stays open)."""
+        for loop in self.loops():
+            loop.stop()
+        self.dispatcher = self.ticker = self.embedded_worker = None
+
     def close(self) -> None:
-        if self.dispatcher is not None:
-            self.dispatcher.stop()
-            self.dispatcher = None
-        if self.ticker is not None:
-            self.ticker.stop()
-            self.ticker = None
-        if self.embedded_worker is not None:
-            self.embedded_worker.stop()
-            self.embedded_worker = None
+        self.close_loops()
         self.db.dispose()
 
 

@@ -1,15 +1,16 @@
-"""The ticker: periodic duties in one daemon thread."""
+"""The ticker: periodic duties in one supervised daemon thread (`connector.loops.Loop`)."""
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
+from connector.logs import where
+from connector.loops import Loop
 from connector.queue import QueueUnavailable
 
 log = logging.getLogger(__name__)
@@ -24,15 +25,15 @@ class Duty:
     run: Callable[[], object]
 
 
-class Ticker:
-    """Runs periodic duties in a daemon thread, each at a fixed rate. A duty keeps its work in the
-    database, so a run that fails loses nothing: the next one finds the same work due."""
+class Ticker(Loop):
+    """Runs periodic duties, each at a fixed rate. A duty keeps its work in the database, so a run that
+    fails loses nothing: the next one finds the same work due, and one failing duty never holds up the
+    others."""
 
     def __init__(self, duties: Sequence[Duty]):
+        super().__init__("ticker", self.tick)
         self.duties = list(duties)
         self._next = {d.name: 0.0 for d in self.duties}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def tick(self, now: float | None = None) -> float:
         """Run the duties that are due; returns the seconds until the next one is."""
@@ -47,29 +48,16 @@ class Ticker:
             self._next[name] = nxt if nxt > now else now + duty.interval
             try:
                 duty.run()
-            except (*QueueUnavailable, OperationalError) as exc:
+            except (*QueueUnavailable, SQLAlchemyError) as exc:
                 # Nothing is lost: the rows stay due and the next tick tries again.
                 log.warning(
                     "ticker: %s skipped, %s unavailable",
                     name,
-                    "database" if isinstance(exc, OperationalError) else "queue",
-                    extra={"error": type(exc).__name__},
+                    "queue" if isinstance(exc, QueueUnavailable) else "database",
+                    extra={"duty": name, "error": type(exc).__name__},
                 )
-            except Exception:
-                # The duty's work stays due in the database; the ticker must outlive one bad run.
-                log.exception("ticker: %s failed", name)
+            except Exception as exc:  # the duty's work stays due in the database; the ticker goes on
+                log.error(
+                    "ticker: %s failed", name, extra={"duty": name, "error": type(exc).__name__, "where": where(exc)}
+                )
         return max(0.0, min(self._next.values()) - (time.monotonic() if real else now))
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="connector-ticker", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        wait = 0.0
-        while not self._stop.wait(wait):
-            wait = self.tick()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)

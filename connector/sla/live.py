@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from connector import defaults
+from connector.logs import where
 from connector.model import EventKind, LinkRole
 from connector.policy import Policy
 from connector.sla.engine import Evaluation, evaluate
@@ -317,8 +318,7 @@ def sweep(
                 except (SQLAlchemyError, ValueError, LookupError) as exc:
                     log.error(
                         "sla refresh failed; retrying later",
-                        exc_info=exc,
-                        extra={"ticket_id": ticket_id, "error": type(exc).__name__},
+                        extra={"ticket_id": ticket_id, "error": type(exc).__name__, "where": where(exc)},
                     )
                     _arm(s, ticket_id, now + RETRY_AFTER)
         done += len(due)

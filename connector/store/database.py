@@ -18,9 +18,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.errors import SchemaError
+from connector.errors import SchemaError, StoreUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -127,9 +128,24 @@ class WriterGate:
                     self._cond.notify_all()
 
 
+def unavailable(exc: DBAPIError) -> bool:
+    """The database cannot be reached, dropped the connection, or is starting or stopping — as opposed
+    to refusing what was written."""
+    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError | InterfaceError)
+
+
+def transient(exc: BaseException) -> bool:
+    """A failure a later retry can fix: the database unreachable or restarting, a lock wait, a deadlock,
+    a serialization failure (all OperationalError), a network error. Anything else — a value the database
+    refuses, a bug, a shape no code reads — fails the same way every time."""
+    if isinstance(exc, DBAPIError):
+        return unavailable(exc)
+    return isinstance(exc, StoreUnavailable | ConnectionError | TimeoutError)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -153,7 +169,16 @@ def make_engine(url: str) -> Engine:
         return engine
     # No pre-ping: it costs a round trip per checkout on the webhook path. A connection that died
     # with a server restart fails its request once (the vendor retries) and the pool replaces it.
-    return create_engine(url, pool_pre_ping=False, pool_recycle=1800, pool_size=10, max_overflow=20)
+    # Bound parameters are payload values (a customer's email): errors never print them.
+    return create_engine(
+        url,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        pool_size=10,
+        max_overflow=20,
+        hide_parameters=True,
+        connect_args={"connect_timeout": 5},
+    )
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -6,44 +6,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    DateTime,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+
+from connector.store.types import SafeJSON, SafeText, Str, UTCDateTime
 
 # BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite so autoincrement works there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in and out, whatever the backend keeps (SQLite keeps naive text)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def utcnow() -> datetime:
@@ -78,29 +47,33 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("vendor", "instance", "dedupe_key", name="uq_deliveries_dedupe"),
+        UniqueConstraint("vendor", "instance", "content_sha256", name="uq_deliveries_content"),
         Index("ix_deliveries_status_received", "status", "received_at"),
         Index("ix_deliveries_object_status", "object_key", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    vendor: Mapped[str] = mapped_column(String(32))
-    instance: Mapped[str] = mapped_column(String(64))
-    dedupe_key: Mapped[str] = mapped_column(String(255))
-    event_type: Mapped[str | None] = mapped_column(String(128))
-    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    vendor: Mapped[str] = mapped_column(Str(32))
+    instance: Mapped[str] = mapped_column(Str(64))
+    dedupe_key: Mapped[str] = mapped_column(Str(255))
+    event_type: Mapped[str | None] = mapped_column(Str(128))
+    headers: Mapped[dict[str, str]] = mapped_column(SafeJSON, default=dict)
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    body_sha256: Mapped[str] = mapped_column(String(64))
+    body_sha256: Mapped[str] = mapped_column(Str(64))
+    #: the digest of what the vendor's signature covers (`Adapter.signed_content`): a captured body
+    #: re-sent with a fresh delivery-id header (not signed) is a duplicate, not a new delivery
+    content_sha256: Mapped[str | None] = mapped_column(Str(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.RECEIVED.value)  # a DeliveryStatus
-    outcome: Mapped[str | None] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Str(16), default=DeliveryStatus.RECEIVED.value)  # a DeliveryStatus
+    outcome: Mapped[str | None] = mapped_column(SafeText)
+    error: Mapped[str | None] = mapped_column(SafeText)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ticket_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("tickets.id"))
     #: the vendor object the delivery is about (`object_key()`) and the time of its latest event, read
     #: when it is acknowledged: the SLA sweeper holds a ticket's alarms while such a delivery waits
-    object_key: Mapped[str | None] = mapped_column(String(255))
+    object_key: Mapped[str | None] = mapped_column(Str(255))
     event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -116,32 +89,32 @@ class Ticket(Base):
     __table_args__ = (Index("ix_tickets_created_at", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    title: Mapped[str | None] = mapped_column(Text)
-    description: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(32), default="new")
-    severity: Mapped[str | None] = mapped_column(String(32))
-    category: Mapped[str | None] = mapped_column(String(128))
-    customer_id: Mapped[str | None] = mapped_column(String(255))
-    customer_name: Mapped[str | None] = mapped_column(String(255))
-    customer_tier: Mapped[str | None] = mapped_column(String(64))
-    requester_id: Mapped[str | None] = mapped_column(String(255))
-    requester_name: Mapped[str | None] = mapped_column(String(255))
-    requester_email: Mapped[str | None] = mapped_column(String(320))
-    support_level: Mapped[str | None] = mapped_column(String(16))
-    assignee: Mapped[str | None] = mapped_column(String(255))
-    group_name: Mapped[str | None] = mapped_column(String(255))
-    channel: Mapped[str | None] = mapped_column(String(32))
-    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    title: Mapped[str | None] = mapped_column(SafeText)
+    description: Mapped[str | None] = mapped_column(SafeText)
+    status: Mapped[str] = mapped_column(Str(32), default="new")
+    severity: Mapped[str | None] = mapped_column(Str(32))
+    category: Mapped[str | None] = mapped_column(Str(128))
+    customer_id: Mapped[str | None] = mapped_column(Str(255))
+    customer_name: Mapped[str | None] = mapped_column(Str(255))
+    customer_tier: Mapped[str | None] = mapped_column(Str(64))
+    requester_id: Mapped[str | None] = mapped_column(Str(255))
+    requester_name: Mapped[str | None] = mapped_column(Str(255))
+    requester_email: Mapped[str | None] = mapped_column(Str(320))
+    support_level: Mapped[str | None] = mapped_column(Str(16))
+    assignee: Mapped[str | None] = mapped_column(Str(255))
+    group_name: Mapped[str | None] = mapped_column(Str(255))
+    channel: Mapped[str | None] = mapped_column(Str(32))
+    tags: Mapped[list[str]] = mapped_column(SafeJSON, default=list)
     impact_users: Mapped[int | None] = mapped_column(Integer)
     csat: Mapped[float | None] = mapped_column(Float)
-    root_cause: Mapped[str | None] = mapped_column(Text)
-    resolution_summary: Mapped[str | None] = mapped_column(Text)
+    root_cause: Mapped[str | None] = mapped_column(SafeText)
+    resolution_summary: Mapped[str | None] = mapped_column(SafeText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    field_versions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    field_versions: Mapped[dict[str, str]] = mapped_column(SafeJSON, default=dict)
 
     links: Mapped[list[Link]] = relationship(back_populates="ticket", order_by="Link.id")
 
@@ -154,13 +127,13 @@ class Link(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), index=True)
-    vendor: Mapped[str] = mapped_column(String(32))
-    instance: Mapped[str] = mapped_column(String(64))
-    object_type: Mapped[str] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(String(255))
-    key: Mapped[str | None] = mapped_column(String(255))
-    url: Mapped[str | None] = mapped_column(Text)
-    role: Mapped[str] = mapped_column(String(32))  # a connector.model.LinkRole
+    vendor: Mapped[str] = mapped_column(Str(32))
+    instance: Mapped[str] = mapped_column(Str(64))
+    object_type: Mapped[str] = mapped_column(Str(32))
+    external_id: Mapped[str] = mapped_column(Str(255))
+    key: Mapped[str | None] = mapped_column(Str(255))
+    url: Mapped[str | None] = mapped_column(SafeText)
+    role: Mapped[str] = mapped_column(Str(32))  # a connector.model.LinkRole
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="links")
@@ -179,14 +152,14 @@ class TimelineEntry(Base):
     ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it happened (the vendor's time)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    kind: Mapped[str] = mapped_column(String(64))  # see connector.tickets.timeline: written and read there
-    source: Mapped[str] = mapped_column(String(96))  # "zendesk/default", "connector"
+    kind: Mapped[str] = mapped_column(Str(64))  # see connector.tickets.timeline: written and read there
+    source: Mapped[str] = mapped_column(Str(96))  # "zendesk/default", "connector"
     delivery_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("deliveries.id"))
-    actor: Mapped[str | None] = mapped_column(String(255))
-    summary: Mapped[str] = mapped_column(Text)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    actor: Mapped[str | None] = mapped_column(Str(255))
+    summary: Mapped[str] = mapped_column(SafeText)
+    data: Mapped[dict[str, Any]] = mapped_column(SafeJSON, default=dict)
     #: a fact reported more than once (one comment from two kinds of delivery) is recorded once
-    dedupe_key: Mapped[str | None] = mapped_column(String(255))
+    dedupe_key: Mapped[str | None] = mapped_column(Str(255))
 
 
 class MappingVersion(Base):
@@ -196,14 +169,14 @@ class MappingVersion(Base):
     __table_args__ = (UniqueConstraint("vendor", "instance", "version", name="uq_mapping_version"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    vendor: Mapped[str] = mapped_column(String(32))
-    instance: Mapped[str] = mapped_column(String(64))
+    vendor: Mapped[str] = mapped_column(Str(32))
+    instance: Mapped[str] = mapped_column(Str(64))
     version: Mapped[int] = mapped_column(Integer)
-    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    document: Mapped[dict[str, Any]] = mapped_column(SafeJSON)
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_by: Mapped[str | None] = mapped_column(String(255))
-    comment: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(Str(255))
+    comment: Mapped[str | None] = mapped_column(SafeText)
 
 
 class SlaClock(Base):
@@ -215,16 +188,16 @@ class SlaClock(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), index=True)
-    metric: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(Str(64))
     cycle: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(Str(16))
     target_seconds: Mapped[float] = mapped_column(Float)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(SafeJSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -239,14 +212,14 @@ class SlaFire(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), index=True)
-    metric: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(Str(64))
     cycle: Mapped[int] = mapped_column(Integer)
-    label: Mapped[str] = mapped_column(String(96))
-    kind: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(Str(96))
+    kind: Mapped[str] = mapped_column(Str(32))
     at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it was due to fire
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # when it did
-    detail: Mapped[str] = mapped_column(Text)  # for people; code reads `data`
-    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)  # connector.sla.engine.Fire.facts()
+    detail: Mapped[str] = mapped_column(SafeText)  # for people; code reads `data`
+    data: Mapped[dict[str, Any] | None] = mapped_column(SafeJSON, default=dict)  # connector.sla.engine.Fire.facts()
 
 
 class SlaTimer(Base):
@@ -267,9 +240,9 @@ class PolicyVersion(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     version: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(64))
-    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    name: Mapped[str] = mapped_column(Str(64))
+    document: Mapped[dict[str, Any]] = mapped_column(SafeJSON)
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_by: Mapped[str | None] = mapped_column(String(255))
-    comment: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(Str(255))
+    comment: Mapped[str | None] = mapped_column(SafeText)
