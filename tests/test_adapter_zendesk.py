@@ -250,6 +250,13 @@ def test_signature_that_is_not_base64_is_refused(adapter: ZendeskAdapter) -> Non
         adapter.verify(headers=headers, body=BODY, secrets=[SECRET], now=NOW)
 
 
+def test_signature_with_characters_outside_ascii_is_refused(adapter: ZendeskAdapter) -> None:
+    # base64 decoding of such text raises a bare ValueError, not binascii.Error: it was a 503 once
+    headers = signed_headers(BODY) | {SIGNATURE_HEADER: "bm90IGEgc2lnbmF0dXJlé=="}
+    with pytest.raises(SignatureError, match="not base64"):
+        adapter.verify(headers=headers, body=BODY, secrets=[SECRET], now=NOW)
+
+
 def test_timestamp_too_old_is_refused(adapter: ZendeskAdapter) -> None:
     later = datetime(2025, 3, 11, 9, 20, 4, tzinfo=UTC)  # 301 s after signing
     with pytest.raises(SignatureError, match="outside tolerance.*ago"):
