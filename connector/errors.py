@@ -68,3 +68,21 @@ class OutboundError(ConnectorError):
         super().__init__(message, vendor=vendor, event_type=event_type)
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+def json_kind(value: object) -> str:
+    """A JSON value's type as an error message names it ("got a list"): `null`, `a boolean`, `a number`,
+    `text`, `a list`, `an object` — never the value, which may be large or private."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"

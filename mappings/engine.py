@@ -30,6 +30,8 @@ def load_document(data: Mapping[str, Any] | str, *, source: str = "mapping") -> 
             data = yaml.safe_load(data)
         except yaml.YAMLError as exc:
             raise MappingError(f"{source}: not valid YAML: {exc}") from exc
+        except RecursionError as exc:
+            raise MappingError(f"{source}: not valid YAML we can read: nested too deeply") from exc
     if not isinstance(data, Mapping):
         raise MappingError(f"{source}: a mapping document is an object with 'vendor' and 'shapes'")
     try:

@@ -13,18 +13,24 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from connector import defaults
-from connector.errors import ConnectorError, NotFound
+from connector.config import valid_instance
+from connector.errors import ConnectorError, NotFound, SchemaError, StoreUnavailable, json_kind
 from connector.inbox import deliveries
 from connector.inbox.preview import preview_delivery
 from connector.inbox.replay import replay
 from connector.runtime import Runtime
 from connector.sla.report import build_report, parse_range, render_text, report_csv
 from connector.sla.simulate import simulate
+from connector.store import MAX_ID
 from connector.tickets import get_ticket, list_tickets
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
 JsonAnswer = Response | tuple[Response, int]
+#: the most a page of tickets or deliveries holds; a larger `limit` is cut to it
+MAX_PAGE = 500
+#: request bodies read as YAML text (the document routes); JSON is application/json or any `+json` type
+YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain"})
 
 
 @api.before_request
@@ -40,7 +46,13 @@ def _require_admin_token() -> None:
 
 @api.errorhandler(ConnectorError)
 def _connector_error(exc: ConnectorError) -> tuple[Response, int]:
-    status = 404 if isinstance(exc, NotFound) else 400
+    """What the request got wrong (400, or 404 for what does not exist); 503 when it is ours."""
+    if isinstance(exc, NotFound):
+        status = 404
+    elif isinstance(exc, StoreUnavailable | SchemaError):
+        status = 503
+    else:
+        status = 400
     return jsonify(error=type(exc).__name__, message=str(exc)), status
 
 
@@ -51,12 +63,22 @@ def _rt() -> Runtime:
 
 
 def _page() -> tuple[int, int]:
-    try:
-        limit = min(max(int(request.args.get("limit", 50)), 1), 500)
-        offset = max(int(request.args.get("offset", 0)), 0)
-    except ValueError:
-        abort(400, "limit and offset must be whole numbers")
-    return limit, offset
+    """`limit` (1 or more, at most MAX_PAGE are given; default 50) and `offset` (0 or more)."""
+    limit = _whole_number("limit", 50, low=1)
+    offset = _whole_number("offset", 0, low=0)
+    return min(limit, MAX_PAGE), offset
+
+
+def _whole_number(name: str, default: int, *, low: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    text = raw.strip()
+    if not (text.isascii() and text.isdecimal()) or (len(text) <= 19 and int(text) < low):
+        abort(400, f"{name}: a whole number, {low} or more; got {_shown(raw)}")
+    if len(text) > 19 or int(text) > MAX_ID:  # 19 digits: no int() of thousands of digits
+        abort(400, f"{name}: at most {MAX_ID}; got {_shown(raw)}")
+    return int(text)
 
 
 @api.get("/tickets")
@@ -152,9 +174,7 @@ def mapping_rollback(vendor: str) -> JsonAnswer:
 def mapping_preview(vendor: str) -> JsonAnswer:
     """Body: {"delivery_id": N} or {"payload": {...}, "headers": {...}}; optional "document" to try a draft."""
     instance = _vendor_instance(vendor)
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, 'send a JSON object: {"delivery_id": N} or {"payload": {...}}, optionally "document"')
+    body = _json_object('{"delivery_id": N} or {"payload": {...}}, optionally "headers" and "document"')
     rt = _rt()
     with rt.db.session() as s:
         result = preview_delivery(
@@ -164,7 +184,7 @@ def mapping_preview(vendor: str) -> JsonAnswer:
             instance=instance,
             delivery_id=body.get("delivery_id"),
             payload=body.get("payload"),
-            headers=body.get("headers") or {},
+            headers=body.get("headers"),
             document=body.get("document"),
         )
     return jsonify(result)
@@ -172,16 +192,16 @@ def mapping_preview(vendor: str) -> JsonAnswer:
 
 @api.post("/simulate")
 def simulate_scenario() -> JsonAnswer:
-    """A dry run of a scenario's SLA clocks; the scenario may omit "policy" to use the active one."""
-    scenario = request.get_json(silent=True)
-    if not isinstance(scenario, dict):
-        abort(400, "send a scenario: a JSON object with 'policy', 'ticket', 'events' and 'until'")
+    """A dry run of a scenario's SLA clocks; the scenario may omit "policy" to use the active one.
+
+    Over HTTP "policy" is a preset name or an inline document: never a file on this server."""
+    scenario = _json_object("a scenario with 'policy', 'ticket', 'events' and 'until'")
     rt = _rt()
     default = None
     if "policy" not in scenario:
         with rt.db.session() as s:
             default = rt.policies.active(s).policy
-    return jsonify(simulate(scenario, default_policy=default))
+    return jsonify(simulate(scenario, default_policy=default, allow_files=False))
 
 
 @api.get("/policy")
@@ -259,28 +279,67 @@ def sla_report() -> Response:
 
 def _vendor_instance(vendor: str) -> str:
     if vendor not in defaults.VENDORS:
-        abort(404, f"unknown vendor {vendor!r}")
-    return request.args.get("instance", defaults.DEFAULT_INSTANCE)
+        abort(404, f"unknown vendor {vendor!r}; known: {', '.join(defaults.VENDORS)}")
+    instance = request.args.get("instance", defaults.DEFAULT_INSTANCE)
+    if not valid_instance(instance):
+        abort(400, f"instance: lower-case letters, digits and '-' (at most 63), got {_shown(instance)}")
+    return instance
 
 
 def _version_from_request() -> int:
-    body = request.get_json(silent=True) or {}
-    version = body.get("version") if isinstance(body, dict) else None
-    if not isinstance(version, int) or isinstance(version, bool):
-        abort(400, 'send {"version": <number>} naming the version to restore')
+    body = _json_object('{"version": N} naming the version to restore')
+    version = body.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        abort(400, f"version: a whole number, the version to restore; got {json_kind(version)}")
     return version
 
 
+def _json_object(what: str) -> dict[str, Any]:
+    """The body as a JSON object; else 415 (another content type) or 400 saying what is wrong with it."""
+    if request.mimetype and not request.is_json:
+        abort(415, f"send {what} as JSON (Content-Type: application/json), not {request.mimetype}")
+    data = _json_body()
+    if not isinstance(data, dict):
+        abort(400, f"send {what}: a JSON object, not {json_kind(data)}")
+    return data
+
+
+def _json_body() -> Any:
+    raw = request.get_data()
+    if not raw.strip():
+        abort(400, "the body is empty: send a JSON object")
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        abort(400, "body is not valid JSON we can read: nested too deeply")
+    except ValueError as exc:  # not JSON, not UTF-8, an integer of thousands of digits
+        abort(400, f"body is not valid JSON: {exc}")
+
+
 def _document_from_request() -> dict[str, Any] | str:
-    if request.mimetype in ("application/json", ""):
-        try:
-            data = json.loads(request.get_data() or b"null")
-        except json.JSONDecodeError as exc:
-            raise ConnectorError(f"body is not valid JSON: {exc}") from exc
-        if isinstance(data, dict):
-            document = data.get("document", data)
-            return document if isinstance(document, dict | str) else data
-        if isinstance(data, str):
-            return data
-        raise ConnectorError("send the document as a JSON object (or YAML text with Content-Type: application/yaml)")
-    return request.get_data(as_text=True)  # YAML text
+    """A document to store: the JSON body (an object, or `{"document": <object, YAML text or preset>}`,
+    or a JSON string), or the body as YAML text (a YAML content type)."""
+    if request.mimetype in YAML_TYPES:
+        return request.get_data(as_text=True)
+    if request.mimetype and not request.is_json:
+        abort(
+            415,
+            f"send the document as JSON or YAML (Content-Type: application/json or application/yaml), "
+            f"not {request.mimetype}",
+        )
+    data = _json_body()
+    if isinstance(data, dict) and "document" in data:
+        document = data["document"]
+        if not isinstance(document, dict | str):
+            abort(400, f"document: an object, YAML text or a preset name; got {json_kind(document)}")
+        return document
+    if isinstance(data, dict | str):
+        return data
+    abort(
+        400,
+        f"send the document as a JSON object (or YAML text with Content-Type: application/yaml), not {json_kind(data)}",
+    )
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}…"

@@ -15,7 +15,8 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from connector import metrics
 from connector.config import Settings
-from connector.logs import configure_logging
+from connector.inbox.sink import RETRY_AFTER_SECONDS
+from connector.logs import configure_logging, safe_traceback, where
 from connector.runtime import Runtime, install
 from connector.wiring import build_runtime, start_embedded
 from webhooks.api import api
@@ -63,6 +64,30 @@ def create_app(rt: Runtime | None = None, *, start_worker: bool | None = None) -
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
         return jsonify(error=(exc.name or "error").lower().replace(" ", "_"), message=exc.description), exc.code or 500
+
+    @app.errorhandler(Exception)
+    def _unhandled(exc: Exception) -> Response | tuple[Response, int]:
+        """The last resort: a failure no view turned into an answer is ours, never a bare 500. Logged
+        once, with the method, the path and the stack — not the body, nor the exception's message
+        (either may quote a payload value), whatever formatter the logs use."""
+        if isinstance(exc, HTTPException):  # raised inside another handler: keeps its own status
+            return _http_error(exc)
+        log.error(
+            "unhandled error in a request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "error": type(exc).__name__,
+                "where": where(exc),
+                "stack": safe_traceback(exc),
+            },
+        )
+        response = jsonify(
+            error="internal_error", message="the server could not complete this request; try again later"
+        )
+        response.status_code = 503
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     return app
 

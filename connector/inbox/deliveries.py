@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.errors import NotFound
-from connector.store import DeliveryStatus
+from connector.store import DeliveryStatus, is_id
 from connector.store.tables import Delivery
 
 #: query-string filters of the delivery list
@@ -37,7 +37,7 @@ def list_deliveries(s: Session, *, filters: Mapping[str, str], limit: int, offse
 
 def get_delivery(s: Session, delivery_id: int) -> dict[str, Any]:
     """One delivery with its audit headers and body; NotFound if there is none."""
-    d = s.get(Delivery, delivery_id)
+    d = s.get(Delivery, delivery_id) if is_id(delivery_id) else None
     if d is None:
         raise NotFound(f"no delivery {delivery_id}")
     return delivery_json(d, body=True)
@@ -100,7 +100,7 @@ def delivery_json(d: Delivery, *, body: bool = False) -> dict[str, Any]:
         out["headers"] = d.headers
         try:
             out["body"] = json.loads(d.body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # not JSON, an integer of thousands of digits, nested too deeply
             out["body_text"] = d.body.decode("utf-8", errors="replace")
     return out
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from connector.errors import ConnectorError, NotFound, PayloadError
+from connector.errors import ConnectorError, MappingError, NotFound, PayloadError, json_kind
 from connector.model import FieldMapping
 from connector.runtime import Runtime
+from connector.store.limits import is_id
 from connector.store.tables import Delivery
 
 
@@ -19,8 +21,14 @@ def preview(
     adapter = rt.adapter(vendor)
     try:
         parsed = adapter.parse(headers=headers, payload=payload)
-    except PayloadError as exc:
+    except PayloadError as exc:  # what the webhook would answer 400 with
         return {"source": source, "error": exc.message, "events": []}
+    except RecursionError:  # as the webhook's sink says of such a body
+        return {
+            "source": source,
+            "error": f"the {vendor} adapter cannot read this body: nested too deeply",
+            "events": [],
+        }
     if parsed.ignored:
         return {"source": source, "event_type": parsed.event_type, "ignored": parsed.ignored_reason, "events": []}
     events = []
@@ -56,27 +64,55 @@ def preview_delivery(
     *,
     vendor: str,
     instance: str,
-    delivery_id: int | None,
+    delivery_id: Any,
     payload: Any,
-    headers: dict[str, str],
+    headers: Any,
     document: Any,
 ) -> dict[str, Any]:
-    """Preview against a stored delivery or a given payload, with the active or a draft document."""
+    """Preview against a stored delivery or a given payload, with the active or a draft document.
+
+    The arguments are a request's values as sent; a wrong one is a ConnectorError naming it:
+    `delivery_id` a whole number, `payload` a JSON object (the body the vendor sends), `headers` an
+    object of text values, `document` a draft mapping document of this vendor (an object or YAML text).
+    A payload the adapter refuses is not an error of the request: the answer says why (`error`), as
+    the webhook would."""
+    if headers is None:
+        headers = {}
+    if not isinstance(headers, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise ConnectorError("headers: an object of header names and text values, as the vendor sends them")
     if delivery_id is not None:
-        d = s.get(Delivery, int(delivery_id))
+        if isinstance(delivery_id, bool) or not isinstance(delivery_id, int):
+            raise ConnectorError(f"delivery_id: a stored delivery's id, a whole number; got {json_kind(delivery_id)}")
+        if payload is not None:
+            raise ConnectorError("give a delivery_id or a payload, not both")
+        d = s.get(Delivery, delivery_id) if is_id(delivery_id) else None
         if d is None or d.vendor != vendor:
             raise NotFound(f"no {vendor} delivery {delivery_id}")
-        payload, headers, source = json.loads(d.body), d.headers or {}, f"delivery {d.id}"
+        try:
+            payload = json.loads(d.body)
+        except (ValueError, RecursionError) as exc:
+            raise ConnectorError(
+                f"delivery {d.id} ({d.status}): its body is not JSON we can read, so there is nothing to map"
+            ) from exc
+        headers, source = d.headers or {}, f"delivery {d.id}"
     elif payload is None:
         raise ConnectorError("give a delivery_id or a payload to preview")
+    elif not isinstance(payload, Mapping):
+        raise ConnectorError(f"payload: the body the vendor sends, a JSON object; got {json_kind(payload)}")
     else:
         source = "payload"
     if document is None:
         active = rt.mappings.active(s, vendor=vendor, instance=instance)
         doc, label = active.document, f"{vendor}/{active.instance} version {active.version}"
+    elif not isinstance(document, dict | str):
+        raise ConnectorError(f"document: a draft mapping document, an object or YAML text; got {json_kind(document)}")
     else:
         doc, label = rt.mappings.load(document, source="draft"), "draft"
+        if doc.vendor != vendor:
+            raise MappingError(f"draft: vendor: this document is for {doc.vendor!r}, not {vendor!r}")
     return {
         "mapping": label,
-        **preview(rt, vendor=vendor, payload=payload, headers=headers, document=doc, source=source),
+        **preview(rt, vendor=vendor, payload=payload, headers=dict(headers), document=doc, source=source),
     }

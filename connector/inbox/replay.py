@@ -12,13 +12,13 @@ from typing import Any
 from connector.errors import NotFound
 from connector.queue import QueueUnavailable
 from connector.runtime import Runtime
-from connector.store import DeliveryStatus
+from connector.store import DeliveryStatus, is_id
 from connector.store.tables import Delivery
 
 
 def replay(rt: Runtime, delivery_id: int) -> dict[str, Any]:
     with rt.db.session() as s:
-        d = s.get(Delivery, delivery_id, with_for_update=True)
+        d = s.get(Delivery, delivery_id, with_for_update=True) if is_id(delivery_id) else None
         if d is None:
             raise NotFound(f"no delivery {delivery_id}")
         previous = d.status

@@ -6,7 +6,7 @@ from __future__ import annotations
 from connector.policy.calendars import ARRIVALS, CalendarSpec
 from connector.policy.checks import ALWAYS_OPEN
 from connector.policy.durations import format_duration, parse_duration
-from connector.policy.loader import load_policy, parse_policy, policy_calendar, preset_names
+from connector.policy.loader import load_policy, load_policy_document, parse_policy, policy_calendar, preset_names
 from connector.policy.routing import (
     Action,
     BreachTrigger,
@@ -60,6 +60,7 @@ __all__ = [
     "WarningTrigger",
     "format_duration",
     "load_policy",
+    "load_policy_document",
     "parse_duration",
     "parse_policy",
     "policy_calendar",

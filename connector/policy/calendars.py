@@ -87,7 +87,7 @@ class CalendarSpec(BaseModel):
     def _zone(cls, v: str) -> str:
         try:
             ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "America" (a directory), too long
             raise ValueError(f"unknown IANA time zone {v!r}") from exc
         return v
 

@@ -38,13 +38,19 @@ _UNITS = {
     "seconds": 1,
 }
 _PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*")
+#: the longest duration a policy may give (a target, a warning, a trigger's window): a year, leap or not.
+#: Clocks count over real calendars; a target of centuries would take the engine minutes, then overflow.
+MAX_DURATION = timedelta(days=366)
 
 
 def parse_duration(value: Any) -> timedelta:
-    """`"1h30m"` → 1:30:00. Accepts a timedelta as is; refuses bare numbers and negative values."""
+    """`"1h30m"` → 1:30:00. Accepts a timedelta as is; refuses bare numbers, negative values and more
+    than MAX_DURATION."""
     if isinstance(value, timedelta):
         if value < timedelta(0):
             raise ValueError(f"a duration cannot be negative, got {value}")
+        if value > MAX_DURATION:
+            raise ValueError(f"a duration is at most {MAX_DURATION.days}d, got {format_duration(value)}")
         return value
     if isinstance(value, bool) or not isinstance(value, str):
         # ValueError, not TypeError: pydantic reports only ValueError/AssertionError as validation errors.
@@ -62,6 +68,9 @@ def parse_duration(value: Any) -> timedelta:
         pos = m.end()
     if pos == 0:
         raise ValueError(f"not a duration: {value!r} (write e.g. '90s', '15m', '4h', '1h30m', '2d', '1w')")
+    if seconds > MAX_DURATION.total_seconds():
+        shown = value if len(value) <= 40 else f"{value[:40]}…"
+        raise ValueError(f"a duration is at most {MAX_DURATION.days}d, got {shown!r}")
     return timedelta(seconds=seconds)
 
 

@@ -67,7 +67,7 @@ class Metric(BaseModel):
             raise ValueError(
                 f"{data!r} is not a built-in metric ({', '.join(BUILTIN_METRICS)}); declare it as {{id, start, met_by}}"
             )
-        if isinstance(data, dict) and data.get("id") in BUILTIN_METRICS:
+        if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"] in BUILTIN_METRICS:
             return {**BUILTIN_METRICS[data["id"]], **data}
         return data
 

@@ -79,7 +79,12 @@ def parse_range(since: str | None, until: str | None, *, now: datetime | None = 
     the end of that day) or a date-time (naive is UTC). Defaults: until now, since 30 days before."""
     now = now or datetime.now(UTC)
     end = _parse_bound(until, "until", end_of_day=True) if until else now
-    start = _parse_bound(since, "since", end_of_day=False) if since else end - timedelta(days=DEFAULT_DAYS)
+    if since:
+        start = _parse_bound(since, "since", end_of_day=False)
+    elif end < datetime.min.replace(tzinfo=UTC) + timedelta(days=DEFAULT_DAYS):
+        raise ConnectorError(f"until: out of range: no {DEFAULT_DAYS} days before {iso_utc(end)}; give since")
+    else:
+        start = end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
         raise ConnectorError(f"since ({iso_utc(start)}) must be before until ({iso_utc(end)})")
     return start, end
@@ -87,14 +92,17 @@ def parse_range(since: str | None, until: str | None, *, now: datetime | None = 
 
 def _parse_bound(text: str, name: str, *, end_of_day: bool) -> datetime:
     value = text.strip()
+    shown = repr(text) if len(text) <= 40 else f"{text[:40]!r}…"
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
             return datetime.combine(day + timedelta(days=1 if end_of_day else 0), time(), UTC)
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except ValueError as exc:
-        raise ConnectorError(f"{name}: not an ISO date or date-time: {text!r} (e.g. 2026-03-01)") from exc
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        raise ConnectorError(f"{name}: not an ISO date or date-time: {shown} (e.g. 2026-03-01)") from exc
+    except OverflowError as exc:  # the day after 9999-12-31, or a time zone that moves it past year 1 or 9999
+        raise ConnectorError(f"{name}: out of range: {shown}") from exc
 
 
 # ---- the report ---------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypedDict, cast
 
-from connector.errors import PayloadError
+from connector.errors import PayloadError, json_kind
 from connector.inbound import parse_time
 from connector.policy import Policy, format_duration
 from connector.sla.clock import Clock
@@ -94,30 +94,64 @@ def fire_json(fire: Fire) -> dict[str, Any]:
     }
 
 
-def events_from(items: Iterable[dict[str, Any]]) -> list[SlaEvent]:
-    """Scenario events (`{"at", "type", ...}`) → SlaEvents; raises ValueError naming the bad item."""
+def events_from(items: Iterable[Any]) -> list[SlaEvent]:
+    """Scenario events (`{"at", "type", ...}`) → SlaEvents; raises ValueError naming the bad item and key."""
     out = []
     for i, item in enumerate(items):
+        where = f"events[{i}]"
         if not isinstance(item, dict) or "at" not in item or "type" not in item:
-            raise ValueError(f"events[{i}]: an event is an object with 'at' and 'type'")
-        try:
-            at = parse_time(item["at"], vendor="scenario", path=f"events[{i}].at")
-        except PayloadError as exc:
-            raise ValueError(f"events[{i}].at: {exc.message}") from exc
-        try:
-            kind = SlaEventType(item["type"])
-        except ValueError:
-            raise ValueError(f"events[{i}].type: unknown event type {item['type']!r}") from None
-        value = item.get("value") or item.get(item["type"]) or item.get("status")
+            raise ValueError(f"{where}: an event is an object with 'at' and 'type'")
+        at = scenario_time(item["at"], f"{where}.at")
+        kind = _event_type(item["type"], where)
+        value = None
+        for key in dict.fromkeys(("value", kind.value, "status")):  # the first that is set gives the value
+            given = _optional(item, key, str, "text", where)
+            value = value or given
+        tags = item.get("tags")
+        if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+            raise ValueError(f"{where}.tags: a list of strings")
         out.append(
             SlaEvent(
                 at=at,
                 type=kind,
-                author=item.get("author"),
-                author_is_agent=item.get("author_is_agent"),
-                public=item.get("public"),
+                author=_optional(item, "author", str, "text ('agent', 'customer' or a name)", where),
+                author_is_agent=_optional(item, "author_is_agent", bool, "true or false", where),
+                public=_optional(item, "public", bool, "true or false", where),
                 value=value,
-                tags=tuple(item.get("tags") or ()),
+                tags=tuple(tags or ()),
             )
         )
     return out
+
+
+def scenario_time(value: Any, where: str) -> datetime:
+    """A scenario's time: ISO 8601 text (`2026-03-06T17:30:00-05:00`; naive is UTC); ValueError naming `where`."""
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: ISO 8601 text such as 2026-03-06T17:30:00Z; got {json_kind(value)}")
+    try:
+        return parse_time(value, vendor="scenario", path=where)
+    except PayloadError as exc:
+        raise ValueError(exc.message) from exc
+
+
+_EVENT_TYPES = ", ".join(t.value for t in SlaEventType)
+
+
+def _event_type(raw: Any, where: str) -> SlaEventType:
+    if not isinstance(raw, str):
+        raise ValueError(f"{where}.type: one of {_EVENT_TYPES}; got {json_kind(raw)}")
+    try:
+        return SlaEventType(raw)
+    except ValueError:
+        shown = raw if len(raw) <= 40 else f"{raw[:40]}…"
+        raise ValueError(f"{where}.type: unknown event type {shown!r} (one of {_EVENT_TYPES})") from None
+
+
+def _optional(item: Mapping[str, Any], key: str, kind: type[Any], what: str, where: str) -> Any:
+    """`item[key]` when it is a `kind` (None when absent or null); ValueError naming the key otherwise."""
+    value = item.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ValueError(f"{where}.{key}: {what}; got {json_kind(value)}")
+    return value

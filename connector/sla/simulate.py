@@ -1,7 +1,7 @@
 """Dry run: "what happens if this ticket arrives now". Touches no real ticket.
 
 Scenario (JSON):
-    {"policy": "<preset> | <path> | {inline policy document}",
+    {"policy": "<preset> | <path: the CLI only> | {inline policy document} | <inline YAML text>",
      "ticket": {"severity": "P1", "customer_tier": "enterprise", "category": "technical", "channel": "email"},
      "events": [{"at": "2026-03-06T17:30:00-05:00", "type": "created"},
                 {"at": "...", "type": "public_reply", "author": "agent"},
@@ -17,30 +17,46 @@ category, channel, level, resolved, reopened, escalated, paged, acknowledged, as
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from connector.errors import ConnectorError, PayloadError
-from connector.inbound import parse_time
-from connector.policy import Policy, load_policy
-from connector.sla.engine import evaluate
+from connector.errors import ConnectorError, json_kind
+from connector.policy import Policy, load_policy, load_policy_document, preset_names
+from connector.sla.engine import evaluate, iso_utc
 from connector.sla.events import FireKind
-from connector.sla.serialize import clock_json, events_from, fire_json
+from connector.sla.serialize import clock_json, events_from, fire_json, scenario_time
 
 #: fire kinds shown as actions: all of them
 ACTIONS = frozenset(FireKind)
+#: the ticket attributes a scenario may set (the engine reads the first eight, `text` gives a severity hint)
+TICKET_KEYS = ("severity", "customer_tier", "tier", "category", "channel", "level", "support_level", "status", "text")
+#: scenario times lie in [EARLIEST, LATEST): clocks are counted over real calendars (holidays, DST),
+#: and a year far from today is a typo — one near the ends of what a datetime holds would overflow
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class ScenarioError(ConnectorError):
     """A scenario that cannot be simulated; the message names the offending key."""
 
 
-def simulate(scenario: Mapping[str, Any], *, default_policy: str | Policy | None = None) -> dict[str, Any]:
+def simulate(
+    scenario: Mapping[str, Any], *, default_policy: str | Policy | None = None, allow_files: bool = True
+) -> dict[str, Any]:
+    """Run a scenario's SLA clocks.
+
+    `allow_files` says whether the scenario's `policy` may name a policy file on this machine: yes for
+    the CLI (the operator's own files), no for a request over HTTP, where `policy` is a preset name or
+    an inline document (an object, or YAML text) and nothing the scenario says touches the filesystem.
+    `default_policy`, used when the scenario names none, is the caller's (a Policy, a preset or a file).
+    """
     if not isinstance(scenario, Mapping):
         raise ScenarioError("a scenario is a JSON object with 'policy', 'ticket', 'events' and 'until'")
-    policy = _policy(scenario.get("policy", default_policy))
-    ticket = scenario.get("ticket") or {}
-    if not isinstance(ticket, Mapping):
-        raise ScenarioError('ticket: an object such as {"severity": "P1", "customer_tier": "enterprise"}')
+    if "policy" in scenario:
+        policy = _scenario_policy(scenario["policy"], allow_files=allow_files)
+    else:
+        policy = _default_policy(default_policy)
+    ticket_attrs = _ticket(scenario.get("ticket"))
     events_raw = scenario.get("events")
     if not isinstance(events_raw, list) or not events_raw:
         raise ScenarioError('events: a non-empty list, starting with {"at": ..., "type": "created"}')
@@ -48,14 +64,16 @@ def simulate(scenario: Mapping[str, Any], *, default_policy: str | Policy | None
         events = events_from(events_raw)
     except ValueError as exc:
         raise ScenarioError(str(exc)) from exc
+    for i, event in enumerate(events):
+        _in_range(event.at, f"events[{i}].at")
     if "until" in scenario:
         try:
-            until = parse_time(scenario["until"], vendor="scenario", path="until")
-        except PayloadError as exc:
-            raise ScenarioError(exc.message) from exc
+            until = scenario_time(scenario["until"], "until")
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from exc
+        _in_range(until, "until")
     else:
         until = max(e.at for e in events)
-    ticket_attrs = dict(ticket)
     if ticket_attrs.get("severity") is None and ticket_attrs.get("text"):
         ticket_attrs["severity"] = policy.severity_hint(str(ticket_attrs["text"]))
     try:
@@ -70,9 +88,39 @@ def simulate(scenario: Mapping[str, Any], *, default_policy: str | Policy | None
     }
 
 
-def _policy(ref: Any) -> Policy:
+def _scenario_policy(ref: Any, *, allow_files: bool) -> Policy:
+    if ref is None:
+        what = (
+            "a preset name, a file path or an inline policy document"
+            if allow_files
+            else (f"a preset name ({', '.join(preset_names())}) or an inline policy document (an object, or YAML text)")
+        )
+        raise ScenarioError(f"policy: give {what}")
+    if allow_files:
+        return load_policy(ref)
+    return load_policy_document(ref)
+
+
+def _default_policy(ref: str | Policy | None) -> Policy:
     if isinstance(ref, Policy):
         return ref
     if ref is None:
         raise ScenarioError("policy: give a preset name, a file path or an inline policy document")
     return load_policy(ref)
+
+
+def _ticket(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ScenarioError('ticket: an object such as {"severity": "P1", "customer_tier": "enterprise"}')
+    for key in TICKET_KEYS:
+        value = raw.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ScenarioError(f"ticket.{key}: text or null; got {json_kind(value)}")
+    return dict(raw)
+
+
+def _in_range(at: datetime, where: str) -> None:
+    if not EARLIEST <= at < LATEST:
+        raise ScenarioError(f"{where}: {iso_utc(at)} is outside {EARLIEST.year}–{LATEST.year - 1}")

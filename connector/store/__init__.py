@@ -4,12 +4,15 @@ migrations, and the versioned documents (policies, field mappings). Imports the 
 from __future__ import annotations
 
 from connector.store.database import Database, WriterGate
+from connector.store.limits import MAX_ID, MAX_VERSION, is_id, is_version
 from connector.store.mappings import ActiveMapping, MappingVersions
 from connector.store.policies import ActivePolicy, PolicyVersions
 from connector.store.tables import FINAL_STATUSES, DeliveryStatus
 
 __all__ = [
     "FINAL_STATUSES",
+    "MAX_ID",
+    "MAX_VERSION",
     "ActiveMapping",
     "ActivePolicy",
     "Database",
@@ -17,4 +20,6 @@ __all__ = [
     "MappingVersions",
     "PolicyVersions",
     "WriterGate",
+    "is_id",
+    "is_version",
 ]

@@ -17,6 +17,7 @@ from connector import defaults
 from connector.errors import MappingError, NotFound
 from connector.model import FieldMapping, MappingEngine
 from connector.store.cache import BoundedCache
+from connector.store.limits import is_version
 from connector.store.tables import MappingVersion
 
 
@@ -110,10 +111,16 @@ class MappingVersions:
         self, s: Session, *, vendor: str, instance: str, version: int, created_by: str | None = None
     ) -> MappingVersion:
         """Make an earlier version current again, as a new version (history is never rewritten)."""
-        old = s.scalar(
-            select(MappingVersion).where(
-                MappingVersion.vendor == vendor, MappingVersion.instance == instance, MappingVersion.version == version
+        old = (
+            s.scalar(
+                select(MappingVersion).where(
+                    MappingVersion.vendor == vendor,
+                    MappingVersion.instance == instance,
+                    MappingVersion.version == version,
+                )
             )
+            if is_version(version)  # a number the column cannot hold names no version
+            else None
         )
         if old is None:
             raise NotFound(f"{vendor}/{instance} has no mapping version {version}")

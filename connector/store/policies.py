@@ -14,8 +14,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from connector.errors import NotFound
-from connector.policy import Policy, load_policy
+from connector.policy import Policy, load_policy, load_policy_document
 from connector.store.cache import BoundedCache
+from connector.store.limits import is_version
 from connector.store.tables import PolicyVersion
 
 
@@ -48,8 +49,10 @@ class PolicyVersions:
     def save(
         self, s: Session, *, document: Any, created_by: str | None = None, comment: str | None = None
     ) -> PolicyVersion:
-        """Validate (PolicyError pointing into the document) and store a new active version."""
-        policy = load_policy(document)
+        """Validate (PolicyError pointing into the document) and store a new active version.
+
+        `document` is a dict, YAML text or a preset name — never a file: it comes from a request."""
+        policy = load_policy_document(document)
         latest = s.scalar(select(func.max(PolicyVersion.version))) or 0
         s.execute(update(PolicyVersion).values(active=False))
         row = PolicyVersion(
@@ -70,7 +73,7 @@ class PolicyVersions:
 
     def rollback(self, s: Session, *, version: int, created_by: str | None = None) -> PolicyVersion:
         """Make an earlier version current again, as a new version (history is never rewritten)."""
-        old = s.scalar(select(PolicyVersion).where(PolicyVersion.version == version))
+        old = s.scalar(select(PolicyVersion).where(PolicyVersion.version == version)) if is_version(version) else None
         if old is None:
             raise NotFound(f"there is no policy version {version}")
         return self.save(s, document=old.document, created_by=created_by, comment=f"rollback to version {version}")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from connector.errors import NotFound
 from connector.model import TICKET_FIELDS
+from connector.store.limits import is_id
 from connector.store.tables import Link, SlaClock, Ticket, TimelineEntry
 
 #: query-string filters of the ticket list → the column each one compares
@@ -37,7 +38,7 @@ def list_tickets(s: Session, *, filters: Mapping[str, str], limit: int, offset: 
 
 def get_ticket(s: Session, ticket_id: int) -> dict[str, Any]:
     """One ticket with its links, SLA clocks and timeline; NotFound if there is none."""
-    t = s.get(Ticket, ticket_id)
+    t = s.get(Ticket, ticket_id) if is_id(ticket_id) else None
     if t is None:
         raise NotFound(f"no ticket {ticket_id}")
     return ticket_json(t, s, full=True)
