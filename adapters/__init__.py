@@ -1,16 +1,23 @@
 """The vendor adapters the connector ships, one package per vendor.
 
-Each is pure (payload in, canonical events out) and satisfies `connector.inbound.Adapter`; this
-package imports only that contract, `connector.model` and `connector.errors`. The composition roots
-(`connector.wiring`) build them with `build_adapters` and hand them to the runtime.
+Inbound, each is pure (payload in, canonical events out) and satisfies `connector.inbound.Adapter`;
+outbound, each `outbound` module satisfies `connector.outbound.Sender` and is the only code that
+imports its vendor's client library. This package imports only those two contracts,
+`connector.model` and `connector.errors`. The composition roots (`connector.wiring`) build them with
+`build_adapters` and `build_senders` and hand them to the runtime.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from adapters.jira import JiraAdapter
+from adapters.notify import WebhookNotifier
 from adapters.pagerduty import PagerDutyAdapter
+from adapters.pagerduty.outbound import PagerDutySender
 from adapters.zendesk import ZendeskAdapter
 from connector.inbound import Adapter
+from connector.outbound import Sender
 
 
 def build_adapters(*, zendesk_timestamp_tolerance: float) -> dict[str, Adapter]:
@@ -23,4 +30,27 @@ def build_adapters(*, zendesk_timestamp_tolerance: float) -> dict[str, Adapter]:
     return {adapter.vendor: adapter for adapter in built}
 
 
-__all__ = ["JiraAdapter", "PagerDutyAdapter", "ZendeskAdapter", "build_adapters"]
+def build_senders(
+    *,
+    pagerduty_events_url: str,
+    pagerduty_routing_keys: Mapping[str, str],
+    pagerduty_routing_key: str | None,
+    notify_webhooks: Mapping[str, str],
+    notify_secret: str | None,
+    timeout: float,
+) -> dict[str, Sender]:
+    """One outbound sender per channel, keyed by channel. A sender without credentials for a target
+    records that target's intents as not sent, with the reason."""
+    built: list[Sender] = [
+        PagerDutySender(
+            events_url=pagerduty_events_url,
+            routing_keys=pagerduty_routing_keys,
+            default_key=pagerduty_routing_key,
+            timeout=timeout,
+        ),
+        WebhookNotifier(webhooks=notify_webhooks, secret=notify_secret, timeout=timeout),
+    ]
+    return {sender.channel: sender for sender in built}
+
+
+__all__ = ["JiraAdapter", "PagerDutyAdapter", "ZendeskAdapter", "build_adapters", "build_senders"]

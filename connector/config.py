@@ -45,6 +45,15 @@ class Settings:
     reconcile_interval: float = defaults.RECONCILE_INTERVAL_SECONDS
     job_max_attempts: int = defaults.JOB_MAX_ATTEMPTS
     log_level: str = "INFO"
+    #: where people reach the connector (links in pages and notifications), e.g. https://connector.example.com
+    public_url: str | None = None
+    pagerduty_events_url: str = defaults.PAGERDUTY_EVENTS_URL
+    #: policy target (owner group or support level id) → Events API v2 routing key (secrets: never shown)
+    pagerduty_routing_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
+    pagerduty_routing_key: str | None = field(default=None, repr=False)  # for any other target
+    #: policy target → notification webhook URL (Slack-compatible); the URLs of Slack webhooks are secrets
+    notify_webhooks: Mapping[str, str] = field(default_factory=dict, repr=False)
+    notify_secret: str | None = field(default=None, repr=False)
 
     @property
     def embedded(self) -> bool:
@@ -74,6 +83,12 @@ class Settings:
             reconcile_interval=float(_int(env, "CONNECTOR_RECONCILE_INTERVAL", defaults.RECONCILE_INTERVAL_SECONDS)),
             job_max_attempts=_int(env, "CONNECTOR_JOB_MAX_ATTEMPTS", defaults.JOB_MAX_ATTEMPTS),
             log_level=(env.get("CONNECTOR_LOG_LEVEL") or "INFO").upper(),
+            public_url=_url(env, "CONNECTOR_PUBLIC_URL"),
+            pagerduty_events_url=_url(env, "PAGERDUTY_EVENTS_URL") or defaults.PAGERDUTY_EVENTS_URL,
+            pagerduty_routing_keys=_pairs(env, "PAGERDUTY_ROUTING_KEYS", "target=routing_key"),
+            pagerduty_routing_key=(env.get("PAGERDUTY_ROUTING_KEY") or "").strip() or None,
+            notify_webhooks=_pairs(env, "CONNECTOR_NOTIFY_WEBHOOKS", "target=https://…", urls=True),
+            notify_secret=env.get("CONNECTOR_NOTIFY_SECRET") or None,
         )
 
 
@@ -106,6 +121,30 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _url(env: Mapping[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http:// or https:// URL, got {raw[:80]!r}")
+    return raw.rstrip("/")
+
+
+def _pairs(env: Mapping[str, str], name: str, shape: str, *, urls: bool = False) -> dict[str, str]:
+    """`a=x,b=y` → {a: x, b: y}; a malformed entry names the variable (never the value: it may be a secret)."""
+    out: dict[str, str] = {}
+    for i, entry in enumerate(_split(env.get(name, ""))):
+        target, sep, value = entry.partition("=")
+        target, value = target.strip(), value.strip()
+        if not sep or not target or not value:
+            raise ConfigError(f"{name}: entry {i + 1} is not {shape}")
+        if urls and urlsplit(value).scheme not in ("http", "https"):
+            raise ConfigError(f"{name}: the URL of {target!r} must start with http:// or https://")
+        out[target] = value
+    return out
 
 
 def _split(raw: str) -> tuple[str, ...]:

@@ -34,3 +34,15 @@ AUDIT_HEADERS = (
     "x-zendesk-webhook-signature",
     "x-hub-signature",
 )
+# The outbox (outbound intents: pages, notifications, linked issues)
+OUTBOX_MAX_ATTEMPTS = 8  # deliveries of one intent before it is dead-lettered
+OUTBOX_BACKOFF_SECONDS = 5.0  # first wait after a failed attempt; doubles each time (with jitter) …
+OUTBOX_BACKOFF_MAX_SECONDS = 1800.0  # … up to this
+OUTBOX_CALL_ATTEMPTS = 3  # tries within one job (tenacity) before the intent waits for a later job
+OUTBOX_CALL_WAIT_MAX_SECONDS = 5.0  # the longest a job waits in place (a longer Retry-After waits in the database)
+OUTBOX_SEQUENCE_WAIT_SECONDS = 2.0  # an intent behind an undelivered one of its sequence looks again this much later
+OUTBOX_CLAIM_TIMEOUT_SECONDS = 300  # an intent "sending" this long lost its worker: it is sent again
+OUTBOX_REENQUEUE_AFTER_SECONDS = 30  # an intent enqueued this long ago and still pending is enqueued again
+OUTBOX_TICK_SECONDS = 0.5
+OUTBOUND_TIMEOUT_SECONDS = 10.0  # one HTTP call to a vendor
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com"

@@ -70,6 +70,11 @@ class OutboundError(ConnectorError):
         self.retry_after = retry_after
 
 
+class NotSent(ConnectorError):
+    """The connector may not carry out an outbound intent (no credentials or route for it, nothing left
+    to do): recorded as not sent, with the reason — neither a failure nor retried."""
+
+
 def json_kind(value: object) -> str:
     """A JSON value's type as an error message names it ("got a list"): `null`, `a boolean`, `a number`,
     `text`, `a list`, `an object` — never the value, which may be large or private."""

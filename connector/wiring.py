@@ -5,14 +5,22 @@ factory (`webhooks.app`) and the demo build their runtimes here; no other core m
 
 from __future__ import annotations
 
-from adapters import build_adapters
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from adapters import build_adapters, build_senders
 from connector import defaults
 from connector.config import Settings
+from connector.escalation import fire_signals, followups, settle
 from connector.inbox.reconciler import reconcile
+from connector.outbox.delivery import sweep as outbox_sweep
+from connector.policy import Policy
 from connector.queue import JobQueue
 from connector.runtime import Duty, Runtime
-from connector.sla.live import sweep
+from connector.sla.live import OnFires, refresh, sweep
 from connector.store import Database
+from connector.store.tables import SlaFire
 from mappings import Engine
 
 
@@ -24,15 +32,41 @@ def build_runtime(settings: Settings, *, db: Database | None = None, queue: JobQ
         mappings=Engine(),
         db=db,
         queue=queue,
+        senders=build_senders(
+            pagerduty_events_url=settings.pagerduty_events_url,
+            pagerduty_routing_keys=settings.pagerduty_routing_keys,
+            pagerduty_routing_key=settings.pagerduty_routing_key,
+            notify_webhooks=settings.notify_webhooks,
+            notify_secret=settings.notify_secret,
+            timeout=defaults.OUTBOUND_TIMEOUT_SECONDS,
+        ),
     )
 
 
 def periodic_duties(rt: Runtime) -> list[Duty]:
-    """What a process runs beside its work: the reconciler and the SLA sweeper (both read the database)."""
+    """What a process runs beside its work, all reading the database: the reconciler, the SLA sweeper
+    (whose fires go to the escalation engine), the follow-up sweep and the outbox sweep."""
     return [
         Duty("reconcile", rt.settings.reconcile_interval, lambda: reconcile(rt)),
-        Duty("sla sweep", defaults.SLA_TICK_SECONDS, lambda: sweep(rt.db, rt.policies)),
+        Duty("sla sweep", defaults.SLA_TICK_SECONDS, lambda: sweep(rt.db, rt.policies, on_fires=escalate_fires(rt))),
+        Duty(
+            "followups",
+            defaults.SLA_TICK_SECONDS * 4,
+            lambda: followups.sweep(rt.db, rt.policies, public_url=rt.settings.public_url),
+        ),
+        Duty("outbox", defaults.OUTBOX_TICK_SECONDS, lambda: outbox_sweep(rt)),
     ]
+
+
+def escalate_fires(rt: Runtime) -> OnFires:
+    """The SLA sweeper's fires → the escalation engine (in the ticket's savepoint)."""
+
+    def on_fires(s: Session, policy: Policy, ticket_id: int, fires: list[SlaFire], now: datetime) -> object:
+        return settle(
+            s, policy, ticket_id, fire_signals(fires), now, refresh=refresh, public_url=rt.settings.public_url
+        )
+
+    return on_fires
 
 
 def start_embedded(rt: Runtime) -> None:

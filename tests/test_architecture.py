@@ -26,14 +26,15 @@ COMPOSITION_ROOTS = ("connector.wiring", "connector.cli", "connector.demo")
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("connector", "connector.defaults", "connector.errors", "connector.calendar"),
     ("connector.model", "connector.config", "connector.logs", "connector.metrics"),
-    ("connector.inbound", "connector.policy", "connector.loops"),
+    ("connector.inbound", "connector.outbound", "connector.policy", "connector.loops"),
     ("connector.store",),
-    ("connector.tickets", "connector.queue"),
+    ("connector.tickets", "connector.queue", "connector.outbox"),
     ("connector.sla",),
+    ("connector.escalation",),
     ("connector.runtime",),
-    ("connector.inbox", "connector.escalation", "connector.outbox", "connector.sync"),
+    ("connector.inbox", "connector.outbox.delivery", "connector.sync"),
 )
-ADAPTERS_MAY_IMPORT = ("connector.inbound", "connector.model", "connector.errors")
+ADAPTERS_MAY_IMPORT = ("connector.inbound", "connector.outbound", "connector.model", "connector.errors")
 MAPPINGS_MAY_IMPORT = ("connector.model", "connector.errors")
 
 
@@ -52,21 +53,44 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def edges() -> list[Edge]:
+#: third-party roots whose imports are rules too (webhooks/ builds no query)
+WATCHED = (*PACKAGES, "sqlalchemy")
+
+
+def _imported(node: ast.ImportFrom) -> list[str]:
+    """What `from m import a, b` imports: `m.a` where `a` is a module or package of ours, else `m`
+    (so `from connector import wiring` is an edge to `connector.wiring`, not to the package)."""
+    assert node.module is not None
+    out = []
+    for alias in node.names:
+        sub = ROOT.joinpath(*node.module.split("."), alias.name)
+        out.append(f"{node.module}.{alias.name}" if sub.is_dir() or sub.with_suffix(".py").is_file() else node.module)
+    return out
+
+
+def sources() -> list[tuple[str, ast.Module]]:
     out = []
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
-            if "migrations" in path.parts:
+            if "migrations" not in path.parts:
+                out.append((module_name(path), ast.parse(path.read_text(encoding="utf-8"))))
+    return out
+
+
+SOURCES = sources()
+
+
+def edges() -> list[Edge]:
+    out = []
+    for source, tree in SOURCES:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets = _imported(node)
+            else:
                 continue
-            source = module_name(path)
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Import):
-                    targets = [a.name for a in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    targets = [node.module]
-                else:
-                    continue
-                out += [Edge(source, t, node.lineno) for t in targets if t.split(".")[0] in PACKAGES]
+            out += [Edge(source, t, node.lineno) for t in targets if t.split(".")[0] in WATCHED]
     return out
 
 
@@ -128,6 +152,19 @@ def webhooks_reach_around_the_core(edges: list[Edge]) -> list[str]:
     return [str(e) for e in edges if within(e.source, "webhooks") and within(e.target, ("adapters", "mappings"))]
 
 
+def webhooks_build_queries(edges: list[Edge]) -> list[str]:
+    """Views call service functions: webhooks/ imports neither SQLAlchemy (but its exceptions) nor tables."""
+    return [
+        str(e)
+        for e in edges
+        if within(e.source, "webhooks")
+        and (
+            (within(e.target, "sqlalchemy") and not within(e.target, "sqlalchemy.exc"))
+            or within(e.target, "connector.store.tables")
+        )
+    ]
+
+
 def layers_broken(edges: list[Edge]) -> list[str]:
     bad = []
     for e in edges:
@@ -145,6 +182,7 @@ RULES: tuple[Rule, ...] = (
     adapters_reach_beyond_the_contract,
     mappings_reach_beyond_the_model,
     webhooks_reach_around_the_core,
+    webhooks_build_queries,
     layers_broken,
 )
 
@@ -170,6 +208,9 @@ def test_rule_holds(rule: Rule) -> None:
         (Edge("webhooks.api", "adapters.zendesk", 1), webhooks_reach_around_the_core),
         (Edge("connector.store.tables", "connector.tickets.timeline", 1), layers_broken),
         (Edge("connector.tickets.apply", "connector.queue", 1), layers_broken),
+        (Edge("connector.sla.live", "connector.inbox", 1), layers_broken),
+        (Edge("webhooks.api", "sqlalchemy", 1), webhooks_build_queries),
+        (Edge("webhooks.api", "connector.store.tables", 1), webhooks_build_queries),
     ],
     ids=lambda x: str(x) if isinstance(x, Edge) else "",
 )
@@ -177,6 +218,24 @@ def test_each_rule_catches_the_edge_it_forbids(edge: Edge, rule: Rule) -> None:
     """A rule that cannot fail proves nothing: each one reports a forbidden edge added to the tree."""
     found = rule([*EDGES, edge])
     assert len(found) == 1 and found[0].startswith(str(edge))
+
+
+def test_from_package_import_module_is_an_edge_to_the_module() -> None:
+    """`from connector import wiring` inside the core is caught like `import connector.wiring`."""
+    node = ast.parse("from connector import wiring, defaults").body[0]
+    assert isinstance(node, ast.ImportFrom)
+    assert _imported(node) == ["connector.wiring", "connector.defaults"]
+
+
+def test_no_relative_imports() -> None:
+    """Every import names its module in full, so the rules above see it."""
+    relative = [
+        f"{source}:{node.lineno}"
+        for source, tree in SOURCES
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level > 0
+    ]
+    assert relative == []
 
 
 def test_every_core_package_states_what_it_may_import() -> None:

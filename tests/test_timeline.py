@@ -172,7 +172,8 @@ def test_a_linked_jira_issues_events_do_not_disturb_the_sla_history(client, rt):
         ("jira:issue_updated", "processed"),
     }
     ticket = client.get("/api/tickets/1", headers=ADMIN).get_json()
-    kinds = [e["kind"] for e in ticket["timeline"]]
+    # the ticket's own story (the escalation engine's decisions and their outbound results interleave)
+    kinds = [e["kind"] for e in ticket["timeline"] if e["kind"] not in ("escalation", "outbound")]
     assert kinds[:2] == ["created", "linked"] and "issue_created" in kinds and "issue_updated" in kinds
     assert ticket["severity"] == "P0"  # the Jira issue's Low priority is not the ticket's
     # the clocks still follow the ticket's own severity: P0's first response under signx is 1 h

@@ -1,3 +1,43 @@
-"""Escalation routing (next issue): triggers of the policy → raise level, reassign, page, notify, create
-a linked issue, require a post-mortem; consumes ticket changes and SLA fires. May import the model,
-the policy, the store, tickets and SLA; writes its intents to the outbox."""
+"""Escalation routing: the policy's triggers → raise level, reassign, page, notify, create a linked
+issue, require a post-mortem. `engine` is pure (signals in, decisions out: live processing, `simulate`
+and the tests share it); `live` applies decisions to stored tickets and writes their intents to the
+outbox; `followups` tracks what is owed. May import the model, the policy, the store, tickets, SLA
+and the outbox."""
+
+from __future__ import annotations
+
+from connector.escalation.engine import TicketState, decide, escalation_path, path_position
+from connector.escalation.live import fire_signals, react, settle, signals_of
+from connector.escalation.signals import (
+    ActionKind,
+    Changed,
+    Decision,
+    FollowupMissed,
+    Opened,
+    Outcome,
+    RepeatSeen,
+    Signal,
+    SlaFired,
+    TextAdded,
+)
+
+__all__ = [
+    "ActionKind",
+    "Changed",
+    "Decision",
+    "FollowupMissed",
+    "Opened",
+    "Outcome",
+    "RepeatSeen",
+    "Signal",
+    "SlaFired",
+    "TextAdded",
+    "TicketState",
+    "decide",
+    "escalation_path",
+    "fire_signals",
+    "path_position",
+    "react",
+    "settle",
+    "signals_of",
+]

@@ -1,5 +1,7 @@
 """Processing a stored delivery: parse it again, map each event's payload to canonical fields, apply
-the events to tickets and refresh the touched tickets' SLA clocks — one transaction, safe to repeat.
+the events to tickets, refresh the touched tickets' SLA clocks and run the escalation engine over what
+changed — one transaction, safe to repeat (decisions and outbound intents are keyed, so a retried or
+replayed delivery takes none twice).
 
 Failures are sorted by whether a retry can fix them. Transient ones (the database unreachable, a
 lock, a deadlock, a serialization failure) are recorded on the delivery for the retry and dead-letter
@@ -12,18 +14,19 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from connector import metrics
+from connector import escalation, metrics
 from connector.errors import PayloadError
 from connector.runtime import Runtime
 from connector.sla import live as sla
 from connector.store import FINAL_STATUSES, DeliveryStatus
 from connector.store.database import transient
 from connector.store.tables import Delivery
-from connector.tickets import apply_event
+from connector.tickets import Applied, apply_event
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +84,7 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
             return f"delivery {delivery_id} ignored"
         mapping = rt.mappings.active(s, vendor=d.vendor, instance=d.instance)
         touched: dict[int, datetime] = {}  # ticket → the latest event time this delivery brought
+        applied_to: dict[int, list[Applied]] = {}
         outcomes = []
         for event in parsed.events:
             mapped = rt.mappings.engine.apply(mapping.document, event.shape, event.document)
@@ -88,6 +92,7 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
             d.ticket_id = applied.ticket_id or d.ticket_id
             if applied.ticket_id is not None:
                 touched[applied.ticket_id] = max(event.occurred_at, touched.get(applied.ticket_id, event.occurred_at))
+                applied_to.setdefault(applied.ticket_id, []).append(applied)
             outcomes.append(applied.describe())
             if mapped.notes:  # the fields only: a note may quote the payload
                 log.warning(
@@ -98,7 +103,16 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
             policy = rt.policies.active(s).policy
             now = datetime.now(UTC)
             for ticket_id, until in sorted(touched.items()):
-                sla.refresh(s, policy, ticket_id, now, until=until)
+                fires = sla.refresh(s, policy, ticket_id, now, until=until)
+                escalation.settle(
+                    s,
+                    policy,
+                    ticket_id,
+                    [*escalation.signals_of(applied_to[ticket_id]), *escalation.fire_signals(fires)],
+                    now,
+                    refresh=partial(sla.refresh, until=until),
+                    public_url=rt.settings.public_url,
+                )
         _finish(d, DeliveryStatus.PROCESSED, "; ".join(outcomes) or "no events")
         log.info(
             "processed delivery",

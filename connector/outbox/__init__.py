@@ -1,3 +1,18 @@
-"""The outbox (next issue): outbound intents written in the same transaction as the decision that
-made them, delivered exactly once through the vendors' outbound adapters, with retries and a
-dead-letter list. May import the model, the store and the runtime; knows adapters only by contract."""
+"""The outbox: outbound intents written in the same transaction as the decision that made them,
+delivered exactly once in effect through the senders the runtime was handed (`outbox.delivery`),
+with retries, backoff, a dead-letter state and replay. `records` imports the store and the outbound
+contract; `delivery` (the job and its sweep) imports the runtime."""
+
+from __future__ import annotations
+
+from connector.outbox.records import (
+    NEW_IDS,
+    get_item,
+    item_json,
+    list_items,
+    record,
+    replay_item,
+    take_new_ids,
+)
+
+__all__ = ["NEW_IDS", "get_item", "item_json", "list_items", "record", "replay_item", "take_new_ids"]

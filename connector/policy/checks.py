@@ -12,7 +12,17 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from connector.model import Status
-from connector.policy.routing import CUSTOMER, Notify, OwnerGroup, Page, RaiseLevel, Reassign, SupportLevel
+from connector.policy.routing import (
+    CUSTOMER,
+    FollowupOverdueTrigger,
+    Notify,
+    OwnerGroup,
+    Page,
+    PageSeverity,
+    RaiseLevel,
+    Reassign,
+    SupportLevel,
+)
 from connector.policy.scales import NameIndex, duplicate_names
 from connector.policy.targets import MET_EVENTS, START_EVENTS, Target, overlaps
 
@@ -146,6 +156,19 @@ class _Checker:
                     self.ref(a.to, self.owner_ids, f"{path}.to", "level or group")
                 elif isinstance(a, Page | Notify):
                     self.ref(a.target, self.owner_ids | {CUSTOMER}, f"{path}.target", "level or group")
+            if isinstance(t, FollowupOverdueTrigger):
+                self.ref(t.target, self.owner_ids | {CUSTOMER}, f"{at}.target", "level or group")
+
+    def escalation(self) -> None:
+        self.ref(self.p.escalation.initial_level, self.level_ids, "escalation.initial_level", "support level")
+        normalised: dict[str, PageSeverity] = {}
+        for name, value in self.p.paging.severity.items():
+            level = self.severities.get(name)
+            if level is None:
+                self.add(f"paging.severity.{name}", f"unknown level {name!r}")
+            else:
+                normalised[level] = value
+        self.p.paging.severity = normalised
 
     def pause(self) -> None:
         for key in self.p.sla.pause:
@@ -208,6 +231,7 @@ def check_policy(policy: Policy, generated: list[tuple[str, Target]]) -> list[Pr
     c.metrics()
     c.routing()
     c.triggers()
+    c.escalation()
     c.pause()
     c.targets(generated)
     return c.problems

@@ -18,6 +18,7 @@ Triggers are consumed by the escalation engine: each names the event that fires 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -115,7 +116,7 @@ Action = Annotated[
 
 
 class _Trigger(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
 
     id: str = Field(min_length=1)
     description: str = ""
@@ -151,12 +152,25 @@ class WarningTrigger(_Trigger):
     metric: str | None = None
 
 
+#: where a keywords trigger looks: the ticket's subject and description, the customer's public comments,
+#: agents' public replies, internal notes
+TEXT_SOURCES = ("subject", "description", "customer_comments", "agent_comments", "internal_notes")
+TextSource = Literal["subject", "description", "customer_comments", "agent_comments", "internal_notes"]
+_DEFAULT_TEXT: tuple[TextSource, ...] = ("subject", "description", "customer_comments")
+
+
 class KeywordsTrigger(_Trigger):
-    """Fires when the ticket's text (subject, description, public comments) mentions a phrase."""
+    """Fires when the ticket's text mentions a phrase: by default its subject, its description and the
+    customer's public comments (`in`) — an agent's reply that quotes "canceling" pages nobody."""
 
     event: Literal["keywords"]
     keywords: list[str] = Field(min_length=1)
     kind: Literal["churn", "security", "data_integrity", "legal", "other"] = "other"
+    in_: list[TextSource] = Field(
+        default_factory=lambda: list(_DEFAULT_TEXT),
+        alias="in",
+        description="Which text is searched.",
+    )
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
@@ -181,8 +195,19 @@ class RepeatIssueTrigger(_Trigger):
 
 
 class UsersAffectedTrigger(_Trigger):
+    """The ticket reports at least `at_least` affected users (its `impact_users` field)."""
+
     event: Literal["users_affected"]
     at_least: int = Field(ge=1)
+
+
+class FollowupOverdueTrigger(_Trigger):
+    """A follow-up a notification asked for (`notify … within`) or an owed post-mortem is not done by its
+    due time. `followup` and `target` narrow it (absent: any)."""
+
+    event: Literal["followup_overdue"]
+    followup: Literal["notify", "postmortem"] | None = None
+    target: str | None = None
 
 
 Trigger = Annotated[
@@ -192,6 +217,50 @@ Trigger = Annotated[
     | KeywordsTrigger
     | CsatTrigger
     | RepeatIssueTrigger
-    | UsersAffectedTrigger,
+    | UsersAffectedTrigger
+    | FollowupOverdueTrigger,
     Field(discriminator="event"),
 ]
+
+
+# ---- how the engine acts ----------------------------------------------------------------------
+
+#: PagerDuty's event severities, most severe first
+PageSeverity = Literal["critical", "error", "warning", "info"]
+PAGE_SEVERITIES: tuple[PageSeverity, ...] = ("critical", "error", "warning", "info")
+
+
+class PagingSettings(BaseModel):
+    """How pages follow the ticket (PagerDuty Events API v2)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    severity: dict[str, PageSeverity] = Field(
+        default_factory=dict,
+        description="Our severity level → the page's severity; unlisted levels by rank: critical, error, "
+        "warning, then info.",
+    )
+    acknowledge_on_first_response: bool = Field(
+        default=False, description="An agent's first public response acknowledges the ticket's pages."
+    )
+    resolve_with_ticket: bool = Field(default=True, description="Resolving the ticket resolves its pages.")
+
+
+class EscalationSettings(BaseModel):
+    """Defaults of the escalation engine."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    initial_level: str | None = Field(
+        default=None, description="The support level a new ticket starts at; absent: the first declared."
+    )
+    postmortem_within: Duration = Field(
+        default=timedelta(days=7),
+        description="When a `require_postmortem` names no `within`: due this long after the ticket resolves.",
+    )
+    repeat_window: Duration = Field(
+        default=timedelta(days=30), description="When a `repeat_issue` trigger names no `window`."
+    )
+    auto_categorize: bool = Field(
+        default=True, description="A ticket opened with no category gets the first whose keywords its text mentions."
+    )

@@ -12,6 +12,8 @@ Top-level sections (all but `name` and `severity` have defaults):
     first_response: {public_only, agent_only, exclude_authors, exclude_tags}   # what counts
     updates: {...same...}                         # what counts as an update (restarts next_update)
     support_levels: [...]; groups: [...]; triggers: [...]             # routing.py
+    escalation: {initial_level, postmortem_within, repeat_window, auto_categorize}   # routing.py
+    paging: {severity, acknowledge_on_first_response, resolve_with_ticket}           # routing.py
 
 Errors point into the document: `sla.targets[3].severity: unknown level 'P5'`.
 """
@@ -19,7 +21,7 @@ Errors point into the document: `sla.targets[3].severity: unknown level 'P5'`.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -30,7 +32,16 @@ from connector.model import Channel
 from connector.policy.calendars import ARRIVALS, CalendarSpec
 from connector.policy.checks import ALWAYS_OPEN, check_policy
 from connector.policy.gaps import severity_gaps
-from connector.policy.routing import Category, OwnerGroup, SupportLevel, Trigger
+from connector.policy.routing import (
+    PAGE_SEVERITIES,
+    BreachTrigger,
+    Category,
+    EscalationSettings,
+    OwnerGroup,
+    PagingSettings,
+    SupportLevel,
+    Trigger,
+)
 from connector.policy.scales import NameIndex, SeverityScale, Tier, TierScale, default_tiers, phrase_pattern
 from connector.policy.targets import (
     BUILTIN_METRICS,
@@ -67,6 +78,8 @@ class Policy(BaseModel):
     support_levels: list[SupportLevel] = Field(default_factory=list)
     groups: list[OwnerGroup] = Field(default_factory=list)
     triggers: list[Trigger] = Field(default_factory=list)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    paging: PagingSettings = Field(default_factory=PagingSettings)
 
     _category_targets: list[Target] = PrivateAttr(default_factory=list)
     _severities: NameIndex = PrivateAttr()
@@ -126,6 +139,33 @@ class Policy(BaseModel):
                 return m
         raise KeyError(metric_id)
 
+    def level_rank(self, level: str | None) -> int:
+        """A support level's place in the declared order (0: the first, L1); -1 for none or an unknown one."""
+        for i, lv in enumerate(self.support_levels):
+            if lv.id == level:
+                return i
+        return -1
+
+    @property
+    def initial_level(self) -> str | None:
+        """The support level a new ticket starts at (`escalation.initial_level`, else the first declared)."""
+        if self.escalation.initial_level is not None:
+            return self.escalation.initial_level
+        return self.support_levels[0].id if self.support_levels else None
+
+    def page_severity(self, severity: str | None) -> str:
+        """The PagerDuty severity of a page for a ticket of this severity level (`paging.severity`, else by rank)."""
+        level = self.severity_of(severity) or self.severity.default
+        if level is None:
+            return PAGE_SEVERITIES[-1]
+        if level in self.paging.severity:
+            return self.paging.severity[level]
+        try:
+            rank = self.severity_rank(level)
+        except KeyError:
+            return PAGE_SEVERITIES[-1]
+        return PAGE_SEVERITIES[min(rank, len(PAGE_SEVERITIES) - 1)]
+
     def owner(self, owner_id: str) -> SupportLevel | OwnerGroup:
         """A support level or owner group by id (they share one namespace)."""
         owners: list[SupportLevel | OwnerGroup] = [*self.support_levels, *self.groups]
@@ -183,6 +223,16 @@ class Policy(BaseModel):
                 best = best.model_copy(update={"calendar": self.tier(tier_id).calendar or self.sla.defaults.calendar})
             out.append(best)
         return out
+
+    def breach_followups(self, metric: str) -> tuple[timedelta, ...]:
+        """How long after a breach of `metric` its breach triggers act (their `after`), shortest first: the
+        clock fires an `overdue` point at each while it is still not met."""
+        leads = {
+            t.after
+            for t in self.triggers
+            if isinstance(t, BreachTrigger) and t.after and t.breach == "target" and t.metric in (None, metric)
+        }
+        return tuple(sorted(leads))
 
     def paused_statuses(self, metric: str) -> set[str]:
         """Statuses during which `metric`'s clock does not run (its own entry, else `*`)."""

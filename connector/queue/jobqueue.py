@@ -80,6 +80,17 @@ class JobQueue:
             description=f"process delivery {delivery_id}",
         )
 
+    def enqueue_outbox(self, outbox_id: int) -> None:
+        """Deliver one outbox row (the job claims it, so a second job for the same row does nothing)."""
+        self.rq.enqueue_call(
+            "connector.outbox.delivery.deliver_outbox",
+            args=(outbox_id,),
+            timeout=defaults.JOB_TIMEOUT_SECONDS,
+            result_ttl=300,
+            failure_ttl=7 * 24 * 3600,
+            description=f"deliver outbox item {outbox_id}",
+        )
+
     def enqueue(self, func: str, *args: Any, job_id: str | None = None) -> None:
         self.rq.enqueue_call(func, args=args, job_id=job_id, timeout=defaults.JOB_TIMEOUT_SECONDS, result_ttl=300)
 

@@ -3,21 +3,25 @@ mapping engine it was handed, the versioned documents with their caches — and 
 Imports the configuration, the contracts, the store and the queue.
 
 The composition roots (`connector.wiring`, used by the CLI, the app factory and the demo) build the
-adapters and the mapping engine and hand them in; nothing here imports `adapters/`, `mappings/` or
+adapters, the outbound senders and the mapping engine and hand them in; nothing here imports `adapters/`, `mappings/` or
 `webhooks/`. Queued jobs take ids and find the runtime with `current()`, so the same job code runs in
 the embedded worker thread, in `connector worker` processes and in tests.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from connector.config import Settings
 from connector.inbound import Adapter
 from connector.loops import Loop
 from connector.model import MappingEngine
-from connector.queue import Dispatcher, EmbeddedWorker, JobQueue
+from connector.outbound import Sender
+from connector.outbox import take_new_ids
+from connector.queue import Dispatcher, EmbeddedWorker, JobQueue, QueueUnavailable
 from connector.runtime.ticker import Duty, Ticker
 from connector.store import Database, MappingVersions, PolicyVersions
 
@@ -31,6 +35,7 @@ class Runtime:
         mappings: MappingEngine,
         db: Database | None = None,
         queue: JobQueue | None = None,
+        senders: Mapping[str, Sender] | None = None,
     ):
         self.settings = settings
         self.db = db or Database(settings.database_url)
@@ -42,6 +47,10 @@ class Runtime:
             )
         self.queue = queue
         self.adapters: dict[str, Adapter] = dict(adapters)
+        #: outbound senders by channel (pagerduty, notify, jira, ...): a channel without one records
+        #: its intents as not sent, with the reason
+        self.senders: dict[str, Sender] = dict(senders or {})
+        self.db.after_commit.append(self._enqueue_outbox)
         self.mappings = MappingVersions(mappings)
         self.policies = PolicyVersions(fallback=settings.policy)
         self.embedded_worker: EmbeddedWorker | None = None
@@ -50,6 +59,18 @@ class Runtime:
 
     def adapter(self, vendor: str) -> Adapter:
         return self.adapters[vendor]
+
+    def _enqueue_outbox(self, info: dict[Any, Any]) -> None:
+        """After a commit: enqueue the delivery of the outbox rows it added (the sweep finds any missed)."""
+        for outbox_id in take_new_ids(info):
+            try:
+                self.queue.enqueue_outbox(outbox_id)
+            except QueueUnavailable as exc:
+                log.warning(
+                    "outbox item not enqueued; the outbox sweep will",
+                    extra={"outbox_id": outbox_id, "error": type(exc).__name__},
+                )
+                return
 
     def start_embedded_worker(self) -> None:
         """Embedded mode: process jobs in this process, in a thread."""
@@ -81,9 +102,16 @@ class Runtime:
 
     def close(self) -> None:
         self.close_loops()
+        for sender in self.senders.values():
+            close = getattr(sender, "close", None)
+            if callable(close):
+                close()
+        if self._enqueue_outbox in self.db.after_commit:
+            self.db.after_commit.remove(self._enqueue_outbox)
         self.db.dispose()
 
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _current: Runtime | None = None
 

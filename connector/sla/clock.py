@@ -56,6 +56,8 @@ class Clock:
     reopens: int = 0  # how often a reopened ticket made it count again
     fired: dict[str, datetime] = field(default_factory=dict)  # label → when it fired
     skipped: set[str] = field(default_factory=set)  # warnings whose instant a retarget put in the past
+    #: how long after the breach the policy wants to hear again that the clock is still not met
+    overdue: tuple[timedelta, ...] = ()
 
     # ---- counting ---------------------------------------------------------------------------
 
@@ -130,7 +132,7 @@ class Clock:
         return self.crossing(self.target_seconds, assume_running=not self.open)
 
     def points(self, defaults: SlaDefaults) -> list[tuple[str, FireKind, float]]:
-        """(label, kind, counted seconds) of every warning, the breach and the maximum breach."""
+        """(label, kind, counted seconds) of every warning, the breach, each overdue point and the maximum breach."""
         if self.target is None:
             return []
         target = self.target_seconds
@@ -143,6 +145,8 @@ class Clock:
         for pct in percents:
             out.append((f"{pct:g}% elapsed", FireKind.WARNING, target * pct / 100.0))
         out.append(("breach", FireKind.BREACH, target))
+        for lead in self.overdue:  # counted like the target: "2 h past due" on the clock's own calendar
+            out.append((f"breach + {format_duration(lead)}", FireKind.OVERDUE, target + lead.total_seconds()))
         if self.target.maximum is not None:
             out.append(("maximum breach", FireKind.MAXIMUM_BREACH, self.target.maximum.total_seconds()))
         return out

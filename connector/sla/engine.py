@@ -125,7 +125,14 @@ class _Replay:
     def start(self, metric: str, at: datetime) -> None:
         target = self.target(metric)
         cycle = 1 + sum(1 for c in self.clocks if c.metric == metric)
-        clock = Clock(metric=metric, cycle=cycle, target=None, calendar=self._calendar_for(None), started_at=at)
+        clock = Clock(
+            metric=metric,
+            cycle=cycle,
+            target=None,
+            calendar=self._calendar_for(None),
+            started_at=at,
+            overdue=self.policy.breach_followups(metric),
+        )
         clock.running_since = at
         clock.set_target(target, self._calendar_for(target))
         if self.status in self.policy.paused_statuses(metric):
@@ -161,7 +168,7 @@ class _Replay:
                 at = clock.crossing(amount)
                 if at is None or at > until:
                     continue
-                if at == until and kind is not FireKind.WARNING and not late_at_due:
+                if at == until and kind in (FireKind.BREACH, FireKind.MAXIMUM_BREACH) and not late_at_due:
                     continue  # "within": the due instant itself is still in time
                 self._fire(clock, label, kind, at)
 
@@ -175,6 +182,8 @@ class _Replay:
         elif kind is FireKind.MAXIMUM_BREACH and clock.target is not None and clock.target.maximum is not None:
             clock.maximum_breached_at = at
             detail = f"{clock.metric} passed its {format_duration(clock.target.maximum)} maximum"
+        elif kind is FireKind.OVERDUE:
+            detail = f"{clock.metric} still not met, {label.removeprefix('breach + ')} past due"
         else:
             detail = f"{clock.metric} {label}" + (f" (due {iso_utc(due)})" if due else "")
         self._emit(at, kind, clock, label, detail)

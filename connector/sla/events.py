@@ -87,6 +87,7 @@ class FireKind(StrEnum):
     WARNING = "warning"
     BREACH = "breach"
     MAXIMUM_BREACH = "maximum_breach"
+    OVERDUE = "overdue"  # still not met some time after the breach (a breach trigger's `after`)
     MET = "met"
     STOPPED = "stopped"  # the ticket resolved before the clock was met (e.g. an update cadence)
     CANCELLED = "cancelled"  # no target applies any more (the clock goes on counting, in case one does again)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, or_, select
@@ -31,6 +32,7 @@ from connector.store.tables import Delivery, Link, SlaClock, SlaFire, SlaTimer, 
 from connector.tickets import timeline
 from connector.tickets.timeline import (
     CommentPosted,
+    Escalated,
     FieldsChanged,
     Kind,
     Linked,
@@ -47,6 +49,7 @@ RECORDED = frozenset(
         FireKind.WARNING,
         FireKind.BREACH,
         FireKind.MAXIMUM_BREACH,
+        FireKind.OVERDUE,
         FireKind.MET,
         FireKind.RETARGETED,
         FireKind.CANCELLED,
@@ -57,6 +60,7 @@ TIMELINE_KIND = {
     FireKind.WARNING: Kind.SLA_WARNING,
     FireKind.BREACH: Kind.SLA_BREACH,
     FireKind.MAXIMUM_BREACH: Kind.SLA_MAXIMUM_BREACH,
+    FireKind.OVERDUE: Kind.SLA_OVERDUE,
     FireKind.MET: Kind.SLA_MET,
     FireKind.RETARGETED: Kind.SLA_RETARGETED,
     FireKind.REOPENED: Kind.SLA_REOPENED,
@@ -68,7 +72,7 @@ _INCIDENT_EVENTS = {
     EventKind.INCIDENT_ACKNOWLEDGED: SlaEventType.ACKNOWLEDGED,
 }
 _HISTORY_KINDS = (
-    *timeline.kinds_of(TicketCreated, FieldsChanged, Linked),
+    *timeline.kinds_of(TicketCreated, FieldsChanged, Linked, Escalated),
     Kind.COMMENTED,
     *(timeline.object_kind("incident", e) for e in _INCIDENT_EVENTS),
 )
@@ -101,7 +105,8 @@ def history(s: Session, ticket: Ticket) -> tuple[dict[str, object], list[SlaEven
                 initial = dict(fields)
                 status = fields.get("status")
                 events.append(SlaEvent(at=at, type=SlaEventType.CREATED, value=str(status) if status else None))
-            case FieldsChanged(changes=changes):
+            case FieldsChanged(changes=changes) | Escalated(changes=changes):
+                # a vendor's change, or the escalation engine's (a raised level, a category from the text)
                 for name, (_old, new) in changes.items():
                     if name in _FIELD_EVENTS:
                         events.append(SlaEvent(at=at, type=_FIELD_EVENTS[name], value=new))
@@ -276,8 +281,19 @@ def _waiting_for_backlog(s: Session, ticket_ids: list[int], now: datetime) -> se
     return {keys[k] for k in pending if k in keys}
 
 
+#: what the sweeper hands the fires it recorded to (the escalation engine, wired by the composition root):
+#: (session, policy, ticket id, new fires, now), in the ticket's savepoint
+OnFires = Callable[[Session, Policy, int, list[SlaFire], datetime], object]
+
+
 def sweep(
-    db: Database, policies: PolicyVersions, *, now: datetime | None = None, limit: int = 500, chunk: int = 50
+    db: Database,
+    policies: PolicyVersions,
+    *,
+    now: datetime | None = None,
+    limit: int = 500,
+    chunk: int = 50,
+    on_fires: OnFires | None = None,
 ) -> int:
     """Refresh every ticket whose timer is due; returns how many were refreshed.
 
@@ -314,7 +330,9 @@ def sweep(
                     continue
                 try:
                     with s.begin_nested():
-                        refresh(s, policy, ticket_id, now, started=started)
+                        fired = refresh(s, policy, ticket_id, now, started=started)
+                        if fired and on_fires is not None:
+                            on_fires(s, policy, ticket_id, fired, now)
                 except (SQLAlchemyError, ValueError, LookupError) as exc:
                     log.error(
                         "sla refresh failed; retrying later",

@@ -8,7 +8,7 @@ telling the user to run `connector db upgrade`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,9 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._gate = WriterGate() if self.engine.dialect.name == "sqlite" else None
+        #: called with a session's `info` after it committed (e.g. to enqueue the outbox rows it added);
+        #: a hook must not raise: what it misses, a sweep finds in the database
+        self.after_commit: list[Callable[[dict[Any, Any]], None]] = []
 
     @property
     def is_sqlite(self) -> bool:
@@ -41,9 +44,13 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session in a transaction: committed on success, rolled back on any error."""
+        """A session in a transaction: committed on success, rolled back on any error; the after-commit
+        hooks run once it committed (outside the SQLite writer gate)."""
         with self._serialized(urgent=False), self.sessions.begin() as s:
             yield s
+        if s.info and self.after_commit:
+            for hook in self.after_commit:
+                hook(s.info)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

@@ -101,6 +101,8 @@ class Ticket(Base):
     requester_name: Mapped[str | None] = mapped_column(Str(255))
     requester_email: Mapped[str | None] = mapped_column(Str(320))
     support_level: Mapped[str | None] = mapped_column(Str(16))
+    #: the policy owner (a support level or owner group id) the escalation engine routed the ticket to
+    owner: Mapped[str | None] = mapped_column(Str(64))
     assignee: Mapped[str | None] = mapped_column(Str(255))
     group_name: Mapped[str | None] = mapped_column(Str(255))
     channel: Mapped[str | None] = mapped_column(Str(32))
@@ -246,3 +248,129 @@ class PolicyVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str | None] = mapped_column(Str(255))
     comment: Mapped[str | None] = mapped_column(SafeText)
+
+
+class Escalation(Base):
+    """One action the escalation engine took (or decided not to) for one trigger on one ticket.
+
+    The unique key makes each action fire at most once per trigger, ticket and occurrence, however
+    often a delivery is retried, replayed or duplicated. `data` is `connector.escalation.Decision`'s
+    typed facts; `reason` is prose for people."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "trigger_id", "occurrence", "action_index", name="uq_escalation"),
+        Index("ix_escalations_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), index=True)
+    trigger_id: Mapped[str] = mapped_column(Str(96))
+    occurrence: Mapped[str] = mapped_column(Str(160))
+    action_index: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(Str(32))  # a connector.escalation.ActionKind
+    target: Mapped[str | None] = mapped_column(Str(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)  # when what fired it happened
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    outcome: Mapped[str] = mapped_column(Str(16))  # a connector.escalation.Outcome
+    reason: Mapped[str] = mapped_column(SafeText)
+    data: Mapped[dict[str, Any]] = mapped_column(SafeJSON, default=dict)
+
+
+class OutboxStatus(StrEnum):
+    """pending → sending → sent; a failure → failed (retried with backoff) → dead; not_sent: the
+    connector may not send it (no credentials, no route, nothing left to do) — with the reason."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+    NOT_SENT = "not_sent"
+
+
+#: outbox statuses no job changes any more (only a replay does)
+OUTBOX_FINAL = frozenset({OutboxStatus.SENT, OutboxStatus.DEAD, OutboxStatus.NOT_SENT})
+
+
+class OutboxItem(Base):
+    """One outbound intent (a page, a notification, a linked issue), written in the same transaction as
+    the decision that made it and delivered by a job; every attempt and the vendor's answer is kept."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_outbox_idempotency"),
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        Index("ix_outbox_sequence", "sequence_key", "id"),
+        Index("ix_outbox_rate", "rate_key", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("tickets.id"), index=True)
+    escalation_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("escalations.id"))
+    channel: Mapped[str] = mapped_column(Str(32))  # who carries it: pagerduty, notify, jira, zendesk
+    intent: Mapped[str] = mapped_column(Str(32))  # a connector.outbox.IntentKind
+    target: Mapped[str | None] = mapped_column(Str(64))
+    idempotency_key: Mapped[str] = mapped_column(Str(255))
+    #: intents with one sequence key are delivered in id order (a page's trigger, acknowledge, resolve)
+    sequence_key: Mapped[str | None] = mapped_column(Str(255))
+    payload: Mapped[dict[str, Any]] = mapped_column(SafeJSON, default=dict)
+    status: Mapped[str] = mapped_column(Str(16), default=OutboxStatus.PENDING.value)  # an OutboxStatus
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: what the vendor's rate limit counts (a digest of the routing key): never the key itself
+    rate_key: Mapped[str | None] = mapped_column(Str(64))
+    reason: Mapped[str | None] = mapped_column(SafeText)  # the last error, or why it was not sent
+    response: Mapped[dict[str, Any] | None] = mapped_column(SafeJSON, default=dict)  # the vendor's last answer
+
+
+class FollowupKind(StrEnum):
+    NOTIFY = "notify"  # "CSM calls within 2 h": a notification with a deadline
+    POSTMORTEM = "postmortem"  # an owed post-mortem
+
+
+class Followup(Base):
+    """Something a person owes by a due time: a follow-up a notification asked for (`within`), or a
+    post-mortem. Overdue when not done by `due_at` (a post-mortem's is set when the ticket resolves)."""
+
+    __tablename__ = "followups"
+    __table_args__ = (
+        UniqueConstraint("escalation_id", name="uq_followup_escalation"),
+        Index("ix_followups_due", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"), index=True)
+    escalation_id: Mapped[int] = mapped_column(BigId, ForeignKey("escalations.id"))
+    kind: Mapped[str] = mapped_column(Str(16))  # a FollowupKind
+    target: Mapped[str | None] = mapped_column(Str(64))
+    owed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    within_seconds: Mapped[float] = mapped_column(Float)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by: Mapped[str | None] = mapped_column(Str(255))
+    note: Mapped[str | None] = mapped_column(SafeText)
+    url: Mapped[str | None] = mapped_column(SafeText)
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RepeatCluster(Base):
+    """The same customer's tickets of one category that made a `repeat_issue` trigger fire: one
+    escalation per cluster, not one per ticket. `seq` counts a customer's clusters per trigger."""
+
+    __tablename__ = "repeat_clusters"
+    __table_args__ = (UniqueConstraint("trigger_id", "customer", "category", "seq", name="uq_repeat_cluster"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    trigger_id: Mapped[str] = mapped_column(Str(96))
+    customer: Mapped[str] = mapped_column(Str(255))
+    category: Mapped[str] = mapped_column(Str(128))
+    seq: Mapped[int] = mapped_column(Integer)
+    ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"))  # the ticket that completed it
+    ticket_ids: Mapped[list[int]] = mapped_column(SafeJSON, default=list)
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime)

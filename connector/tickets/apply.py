@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.model import JOIN_ROLE, SLA_FIELDS, TERMINAL, EventKind, InboundEvent, LinkRole, Status
+from connector.model import JOIN_ROLE, SLA_FIELDS, TERMINAL, Comment, EventKind, InboundEvent, LinkRole, Status
 from connector.store.tables import Link, Ticket
 from connector.tickets import timeline
 from connector.tickets.timeline import CommentPosted, FieldsChanged, Kind, Linked, ObjectEvent, TicketCreated
@@ -31,6 +31,8 @@ class Applied:
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     stale: list[str] = field(default_factory=list)  # fields a newer event had already set
     skipped: str | None = None
+    comment: Comment | None = None  # a new comment on the ticket's own conversation (its origin object)
+    at: datetime | None = None  # when the event happened
 
     def describe(self) -> str:
         if self.skipped:
@@ -79,7 +81,7 @@ def apply_event(
             dedupe_key=dedupe_key,
         )
 
-    result = Applied(ticket.id, created=created)
+    result = Applied(ticket.id, created=created, at=event.occurred_at)
     if role is LinkRole.ORIGIN:
         result.changes, result.stale = _write_fields(ticket, fields, event.occurred_at)
         if event.kind is EventKind.DELETED and _newer(ticket, "status", event.occurred_at):
@@ -108,7 +110,8 @@ def apply_event(
         )
 
     if event.comment is not None:
-        _comment(ticket, event, role, note, instance)
+        if _comment(ticket, event, role, note, instance) and role is LinkRole.ORIGIN:
+            result.comment = event.comment
     elif (
         role is LinkRole.ORIGIN
         and not created
@@ -208,6 +211,15 @@ def _refresh_link(link: Link, event: InboundEvent) -> None:
         link.url = event.object.url
 
 
+def set_field(ticket: Ticket, name: str, value: Any, at: datetime) -> bool:
+    """Set one field as of `at` unless a newer event already set it (the order-safe rule of every
+    write): the escalation engine's changes obey it as vendor events do. True if it was set."""
+    if not _newer(ticket, name, at):
+        return False
+    _set(ticket, name, value, at)
+    return True
+
+
 def _newer(ticket: Ticket, name: str, at: datetime) -> bool:
     seen = (ticket.field_versions or {}).get(name)
     return seen is None or datetime.fromisoformat(seen) <= at
@@ -256,9 +268,10 @@ def _stamp_status_times(ticket: Ticket, changes: dict[str, tuple[Any, Any]], at:
 Note = Callable[..., bool]
 
 
-def _comment(ticket: Ticket, event: InboundEvent, role: LinkRole, note: Note, instance: str) -> None:
+def _comment(ticket: Ticket, event: InboundEvent, role: LinkRole, note: Note, instance: str) -> bool:
     """Record a comment once, whichever deliveries report it (Jira sends a new comment both as
-    `comment_created` and inside `jira:issue_updated`): comments are keyed by the vendor's comment id."""
+    `comment_created` and inside `jira:issue_updated`): comments are keyed by the vendor's comment id.
+    True if this is a new comment (not an edit, a deletion or one seen before)."""
     c = event.comment
     assert c is not None
     change = _COMMENT_CHANGE.get(event.kind, Kind.COMMENTED)
@@ -282,14 +295,10 @@ def _comment(ticket: Ticket, event: InboundEvent, role: LinkRole, note: Note, in
         author,
         key,
     )
-    if (
-        not recorded
-        or change is not Kind.COMMENTED
-        or not c.public
-        or ticket.first_response_at is not None
-        or role is not LinkRole.ORIGIN
-    ):
-        return
+    if not recorded or change is not Kind.COMMENTED:
+        return False
+    if not c.public or ticket.first_response_at is not None or role is not LinkRole.ORIGIN:
+        return True
     is_agent = (
         c.author_is_agent
         if c.author_is_agent is not None
@@ -297,6 +306,7 @@ def _comment(ticket: Ticket, event: InboundEvent, role: LinkRole, note: Note, in
     )
     if is_agent and event.occurred_at >= ticket.created_at:
         ticket.first_response_at = event.occurred_at
+    return True
 
 
 def _label(event: InboundEvent) -> str:

@@ -9,6 +9,8 @@ Row kinds:
 - `created`, `updated`, `linked`, `commented`, `comment_updated`, `comment_deleted`: `Kind` members,
   one record type each (comments share `CommentPosted`);
 - `sla_warning`, `sla_breach`, ...: `SlaRecorded`, written by the SLA engine's live clocks;
+- `escalation`, `outbound`, `followup`: `Escalated` (a decision of the escalation engine),
+  `OutboundRecorded` (what became of a page, notification or linked issue), `FollowupRecorded`;
 - anything else: an `ObjectEvent`, kind `<object type>_<event kind>` (`issue_updated`,
   `ticket_merged`; incident events keep their own names: `incident_triggered`).
 """
@@ -16,7 +18,7 @@ Row kinds:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -38,10 +40,14 @@ class Kind(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"
     SLA_MAXIMUM_BREACH = "sla_maximum_breach"
+    SLA_OVERDUE = "sla_overdue"
     SLA_MET = "sla_met"
     SLA_RETARGETED = "sla_retargeted"
     SLA_CANCELLED = "sla_cancelled"
     SLA_REOPENED = "sla_reopened"
+    ESCALATION = "escalation"
+    OUTBOUND = "outbound"
+    FOLLOWUP = "followup"
 
 
 COMMENT_KINDS = frozenset({Kind.COMMENTED, Kind.COMMENT_UPDATED, Kind.COMMENT_DELETED})
@@ -50,6 +56,7 @@ SLA_KINDS = frozenset(
         Kind.SLA_WARNING,
         Kind.SLA_BREACH,
         Kind.SLA_MAXIMUM_BREACH,
+        Kind.SLA_OVERDUE,
         Kind.SLA_MET,
         Kind.SLA_RETARGETED,
         Kind.SLA_CANCELLED,
@@ -116,7 +123,56 @@ class SlaRecorded:
     label: str
 
 
-Record = TicketCreated | FieldsChanged | Linked | CommentPosted | ObjectEvent | SlaRecorded
+@dataclass(frozen=True)
+class Escalated:
+    """A decision of the escalation engine (see `escalations`): the rule, the action, its target, what it
+    changed on the ticket (level, owner, category: the SLA clocks read these) and why."""
+
+    escalation_id: int
+    trigger_id: str
+    event: str
+    action: str
+    target: str | None
+    outcome: str
+    reason: str
+    changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutboundRecorded:
+    """What became of an outbound intent (see `outbox`): sent, not sent (with the reason) or dead."""
+
+    outbox_id: int
+    intent: str
+    channel: str
+    target: str | None
+    status: str
+    reference: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class FollowupRecorded:
+    """An owed follow-up or post-mortem became overdue, or was done."""
+
+    followup_id: int
+    followup: str  # notify | postmortem
+    change: str  # overdue | done | due
+    target: str | None = None
+    due_at: str | None = None
+
+
+Record = (
+    TicketCreated
+    | FieldsChanged
+    | Linked
+    | CommentPosted
+    | ObjectEvent
+    | SlaRecorded
+    | Escalated
+    | OutboundRecorded
+    | FollowupRecorded
+)
 
 
 def object_kind(object_type: str, event: EventKind) -> str:
@@ -138,6 +194,12 @@ def kind_of(record: Record) -> str:
             return object_kind(record.object_type, record.event)
         case SlaRecorded():
             return record.kind
+        case Escalated():
+            return Kind.ESCALATION
+        case OutboundRecorded():
+            return Kind.OUTBOUND
+        case FollowupRecorded():
+            return Kind.FOLLOWUP
     raise TypeError(f"not a timeline record: {record!r}")
 
 
@@ -172,6 +234,19 @@ def encode(record: Record) -> dict[str, Any]:
             }
         case SlaRecorded():
             return {"metric": record.metric, "cycle": record.cycle, "label": record.label}
+        case Escalated():
+            return {
+                "escalation_id": record.escalation_id,
+                "trigger_id": record.trigger_id,
+                "event": record.event,
+                "action": record.action,
+                "target": record.target,
+                "outcome": record.outcome,
+                "reason": record.reason,
+                "changes": {k: [_jsonable(a), _jsonable(b)] for k, (a, b) in record.changes.items()},
+            }
+        case OutboundRecorded() | FollowupRecorded():
+            return asdict(record)
     raise TypeError(f"not a timeline record: {record!r}")
 
 
@@ -202,6 +277,35 @@ def decode(kind: str, data: Mapping[str, Any] | None) -> Record:
             body=str(data.get("body") or ""),
             author_is_agent=data.get("author_is_agent"),
             link_role=_role(data.get("link_role")),
+        )
+    if kind == Kind.ESCALATION:
+        return Escalated(
+            escalation_id=int(data.get("escalation_id") or 0),
+            trigger_id=str(data.get("trigger_id") or ""),
+            event=str(data.get("event") or ""),
+            action=str(data.get("action") or ""),
+            target=data.get("target"),
+            outcome=str(data.get("outcome") or ""),
+            reason=str(data.get("reason") or ""),
+            changes={k: (v[0], v[1]) for k, v in (data.get("changes") or {}).items()},
+        )
+    if kind == Kind.OUTBOUND:
+        return OutboundRecorded(
+            outbox_id=int(data.get("outbox_id") or 0),
+            intent=str(data.get("intent") or ""),
+            channel=str(data.get("channel") or ""),
+            target=data.get("target"),
+            status=str(data.get("status") or ""),
+            reference=data.get("reference"),
+            reason=data.get("reason"),
+        )
+    if kind == Kind.FOLLOWUP:
+        return FollowupRecorded(
+            followup_id=int(data.get("followup_id") or 0),
+            followup=str(data.get("followup") or ""),
+            change=str(data.get("change") or ""),
+            target=data.get("target"),
+            due_at=data.get("due_at"),
         )
     if kind in SLA_KINDS:
         return SlaRecorded(
@@ -285,6 +389,9 @@ def kinds_of(*types: type) -> list[str]:
         Linked: (Kind.LINKED,),
         CommentPosted: tuple(COMMENT_KINDS),
         SlaRecorded: tuple(SLA_KINDS),
+        Escalated: (Kind.ESCALATION,),
+        OutboundRecorded: (Kind.OUTBOUND,),
+        FollowupRecorded: (Kind.FOLLOWUP,),
     }
     return [str(k) for t in types for k in table[t]]
 

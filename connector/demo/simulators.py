@@ -1,0 +1,211 @@
+"""Local vendor simulators on 127.0.0.1: what the demo, the tests and the benchmarks page and notify.
+
+`PagerDutySimulator` answers the Events API v2 (`POST /v2/enqueue`) as PagerDuty documents it: 202
+`{"status": "success", "message": "Event processed", "dedup_key": ...}`, 400 with `errors` for a
+body it would refuse; it keeps every event it took and, per dedup key, the alert's state (triggered,
+acknowledged, resolved — a trigger after a resolve opens a new alert). `fail_next` queues answers to
+give instead (429 with `Retry-After`, 500, ...), for fault tests. `WebhookReceiver` keeps every
+notification POSTed to it, with its headers. Both are real HTTP servers: the connector reaches them
+through its real client libraries.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_ACTIONS = ("trigger", "acknowledge", "resolve")
+_SEVERITIES = ("critical", "error", "warning", "info")
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float  # time.monotonic() when it arrived
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Alert:
+    dedup_key: str
+    routing_key: str
+    status: str  # triggered | acknowledged | resolved
+    summary: str
+    severity: str
+    opened: int = 1  # how many alerts this key has opened (a trigger after a resolve opens another)
+    events: list[str] = field(default_factory=list)
+
+
+class _Server:
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.lock = threading.Condition()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802  (the stdlib's name)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                got = Received(self.path, {k: v for k, v in self.headers.items()}, body, time.monotonic())
+                status, headers, answer = outer.answer(got)
+                payload = json.dumps(answer).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name=type(self).__name__, daemon=True)
+
+    @property
+    def url(self) -> str:
+        port = self.httpd.server_address[1]
+        return f"http://127.0.0.1:{port}"
+
+    def start(self) -> _Server:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def answer(self, got: Received) -> tuple[int, dict[str, str], Any]:
+        raise NotImplementedError
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """Block until at least `count` requests arrived (or `timeout`); the requests so far."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while len(self.received) < count and time.monotonic() < deadline:
+                self.lock.wait(max(0.0, deadline - time.monotonic()))
+            return list(self.received)
+
+
+class PagerDutySimulator(_Server):
+    """PagerDuty's Events API v2, on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alerts: dict[str, Alert] = {}
+        self._failures: list[tuple[int, dict[str, str], Any]] = []
+
+    def fail_next(self, status: int, *, retry_after: float | None = None, times: int = 1) -> None:
+        """The next `times` events get this answer instead of being taken."""
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+        body = {"status": "throttle events", "message": "Requests for this service are arriving too quickly"}
+        if status != 429:
+            body = {"status": "error", "message": f"simulated {status}"}
+        with self.lock:
+            self._failures += [(status, headers, body)] * times
+
+    def events(self) -> list[dict[str, Any]]:
+        """The events taken (202), in order."""
+        with self.lock:
+            return [r.json() for r in self.received if getattr(r, "taken", False)]
+
+    def answer(self, got: Received) -> tuple[int, dict[str, str], Any]:
+        with self.lock:
+            self.received.append(got)
+            self.lock.notify_all()
+            if self._failures:
+                return self._failures.pop(0)
+            if got.path.rstrip("/") != "/v2/enqueue":
+                return 404, {}, {"status": "error", "message": "not found"}
+            try:
+                event = got.json()
+            except ValueError:
+                event = None
+            errors = _problems(event)
+            if errors:
+                return 400, {}, {"status": "invalid event", "message": "Event object is invalid", "errors": errors}
+            got.taken = True  # type: ignore[attr-defined]  # marks the request as an event taken
+            key = event.get("dedup_key") or f"sim-{len(self.received)}"
+            self._apply(key, event)
+            return 202, {}, {"status": "success", "message": "Event processed", "dedup_key": key}
+
+    def _apply(self, key: str, event: dict[str, Any]) -> None:
+        action = event["event_action"]
+        alert = self.alerts.get(key)
+        if action == "trigger":
+            payload = event["payload"]
+            if alert is None:
+                self.alerts[key] = alert = Alert(
+                    key, event["routing_key"], "triggered", payload["summary"], payload["severity"]
+                )
+            elif alert.status == "resolved":
+                alert.status, alert.opened = "triggered", alert.opened + 1
+        elif alert is not None and alert.status != "resolved":
+            alert.status = "acknowledged" if action == "acknowledge" else "resolved"
+        if alert is not None:
+            alert.events.append(action)
+
+
+def _problems(event: Any) -> list[str]:
+    if not isinstance(event, dict):
+        return ["the event is not an object"]
+    out = []
+    if not event.get("routing_key"):
+        out.append("'routing_key' is missing")
+    action = event.get("event_action")
+    if action not in _ACTIONS:
+        out.append(f"'event_action' must be one of {', '.join(_ACTIONS)}")
+    if action in ("acknowledge", "resolve") and not event.get("dedup_key"):
+        out.append("'dedup_key' is required for acknowledge and resolve")
+    if len(str(event.get("dedup_key") or "")) > 255:
+        out.append("'dedup_key' is longer than 255 characters")
+    if action == "trigger":
+        payload = event.get("payload")
+        if not isinstance(payload, dict):
+            out.append("'payload' is missing")
+        else:
+            for name in ("summary", "source", "severity"):
+                if not payload.get(name):
+                    out.append(f"'payload.{name}' is missing")
+            if payload.get("severity") not in _SEVERITIES:
+                out.append(f"'payload.severity' must be one of {', '.join(_SEVERITIES)}")
+            if len(str(payload.get("summary") or "")) > 1024:
+                out.append("'payload.summary' is longer than 1024 characters")
+    return out
+
+
+class WebhookReceiver(_Server):
+    """A chat tool's incoming webhook: keeps every POST, answers 200 `ok` (or what `status` says)."""
+
+    def __init__(self, status: int = 200) -> None:
+        super().__init__()
+        self.status = status
+
+    def answer(self, got: Received) -> tuple[int, dict[str, str], Any]:
+        with self.lock:
+            self.received.append(got)
+            self.lock.notify_all()
+        return self.status, {}, {"ok": self.status < 300}
+
+
+@contextmanager
+def running(server: _Server) -> Iterator[_Server]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

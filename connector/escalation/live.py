@@ -1,0 +1,481 @@
+"""The escalation engine over stored tickets: signals in, decisions stored, applied and sent — in the
+caller's transaction.
+
+`react` is called by delivery processing (after a ticket changed and its SLA clocks were refreshed)
+and by the SLA sweeper (with the fires it recorded). For each decision it writes, in the same
+transaction: an `escalations` row (its unique key makes the decision happen at most once), the
+ticket's new level, owner or category (order-safe, as vendor writes are), a timeline entry, the
+outbound intents in the outbox (a page, a notification, a linked issue) and any owed follow-up.
+A decision that changes the level or the category changes which SLA targets apply, so `settle`
+refreshes the clocks again and feeds their new fires back, a bounded number of rounds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from connector.escalation.engine import TicketState, decide
+from connector.escalation.signals import (
+    ActionKind,
+    Changed,
+    Decision,
+    Key,
+    Opened,
+    Outcome,
+    RepeatSeen,
+    Signal,
+    SlaFired,
+    TextAdded,
+)
+from connector.model import TERMINAL, Comment, LinkRole
+from connector.outbound import LinkedIssueRequest, Notification, PageRequest, WebLink
+from connector.outbox import record
+from connector.policy import Policy, RepeatIssueTrigger, format_duration
+from connector.sla.events import FireKind
+from connector.store.tables import (
+    Escalation,
+    Followup,
+    FollowupKind,
+    Link,
+    RepeatCluster,
+    SlaClock,
+    SlaFire,
+    Ticket,
+)
+from connector.tickets import Applied, set_field, timeline
+from connector.tickets.timeline import Escalated
+
+log = logging.getLogger(__name__)
+
+SOURCE = "connector/escalation"
+_RESOLVED = frozenset(s.value for s in TERMINAL)
+#: the dedup key of the connector's pages: one alert per ticket and target (PagerDuty dedupes on it)
+DEDUP_KEY = "hdc-ticket-{ticket_id}/{target}"
+#: rounds of "escalation changed the level → clocks retarget → their fires escalate" per call
+MAX_ROUNDS = 4
+_SLA_KINDS = frozenset({FireKind.WARNING, FireKind.BREACH, FireKind.MAXIMUM_BREACH, FireKind.OVERDUE, FireKind.MET})
+
+Refresh = Callable[[Session, Policy, int, datetime], list[SlaFire]]
+
+
+@dataclass
+class Reaction:
+    decisions: list[Decision] = field(default_factory=list)
+    retargets: bool = False  # a decision changed the level or the category: the clocks need a refresh
+
+
+def signals_of(applied: Iterable[Applied]) -> list[Signal]:
+    """What ticket processing tells the engine: creations, field changes, new comments' text."""
+    out: list[Signal] = []
+    for a, at in _with_time(applied):
+        if a.created:
+            out.append(Opened(at))
+        elif a.changes:
+            out.append(Changed(at, frozenset(a.changes)))
+            for name, source in (("title", "subject"), ("description", "description")):
+                if name in a.changes and a.changes[name][1]:
+                    out.append(TextAdded(at, source, str(a.changes[name][1])))  # type: ignore[arg-type]  # a TextSource
+        if a.comment is not None:
+            out.append(TextAdded(at, _comment_source(a.comment), a.comment.body))
+    return out
+
+
+def _with_time(applied: Iterable[Applied]) -> Iterable[tuple[Applied, datetime]]:
+    for a in applied:
+        if a.at is not None and a.ticket_id is not None and not a.skipped:
+            yield a, a.at
+
+
+def _comment_source(c: Comment) -> Any:
+    if not c.public:
+        return "internal_notes"
+    return "agent_comments" if c.author_is_agent else "customer_comments"
+
+
+def fire_signals(fires: Iterable[SlaFire]) -> list[Signal]:
+    out: list[Signal] = []
+    for f in fires:
+        kind = FireKind(f.kind)
+        if kind in _SLA_KINDS:
+            out.append(SlaFired(at=f.at, kind=kind, metric=f.metric, cycle=f.cycle, label=_fire_label(f.label)))
+    return out
+
+
+def _fire_label(stored: str) -> str:
+    return stored.split("@", 1)[0]
+
+
+def settle(
+    s: Session,
+    policy: Policy,
+    ticket_id: int,
+    signals: Sequence[Signal],
+    now: datetime,
+    *,
+    refresh: Refresh,
+    public_url: str | None = None,
+) -> list[Decision]:
+    """React to `signals`, then while decisions retarget the clocks: refresh them and react to their
+    new fires. Returns every decision taken."""
+    taken: list[Decision] = []
+    pending = list(signals)
+    for _ in range(MAX_ROUNDS):
+        if not pending:
+            break
+        reaction = react(s, policy, ticket_id, pending, now, public_url=public_url)
+        taken += reaction.decisions
+        if not reaction.retargets:
+            break
+        pending = fire_signals(refresh(s, policy, ticket_id, now))
+    return taken
+
+
+def react(
+    s: Session, policy: Policy, ticket_id: int, signals: Sequence[Signal], now: datetime, *, public_url: str | None
+) -> Reaction:
+    """Run the engine over `signals` for one ticket and carry out its decisions (see the module)."""
+    ticket = s.get(Ticket, ticket_id)
+    if ticket is None or not signals:
+        return Reaction()
+    state = current_state(s, policy, ticket)
+    done = taken_keys(s, ticket_id)
+    out = Reaction()
+    for signal in [*signals, *_repeats(s, policy, ticket, signals)]:
+        state, decisions = decide(policy, state, signal, done=done)
+        for d in decisions:
+            done.add(d.key)
+            _carry_out(s, policy, ticket, d, now, public_url)
+            out.decisions.append(d)
+            out.retargets |= bool({"support_level", "category"} & set(d.changes))
+        if isinstance(signal, Changed) and "status" in signal.fields:
+            _postmortems_fall_due(s, ticket)
+    return out
+
+
+def current_state(s: Session, policy: Policy, ticket: Ticket) -> TicketState:
+    """The ticket as the triggers read it, with its open pages (from the decisions taken so far)."""
+    pages: list[str] = []
+    acknowledged: list[str] = []
+    for action, target in s.execute(
+        select(Escalation.action, Escalation.target)
+        .where(
+            Escalation.ticket_id == ticket.id,
+            Escalation.action.in_(
+                [ActionKind.PAGE.value, ActionKind.PAGE_RESOLVE.value, ActionKind.PAGE_ACKNOWLEDGE.value]
+            ),
+            Escalation.outcome != Outcome.SKIPPED.value,
+            Escalation.target.is_not(None),
+        )
+        .order_by(Escalation.id)
+    ):
+        if target is None:
+            continue
+        if action == ActionKind.PAGE and target not in pages:
+            pages.append(target)
+        elif action == ActionKind.PAGE_RESOLVE:
+            pages = [p for p in pages if p != target]
+            acknowledged = [p for p in acknowledged if p != target]
+        elif action == ActionKind.PAGE_ACKNOWLEDGE and target not in acknowledged:
+            acknowledged.append(target)
+    fields = {name: getattr(ticket, name) for name in _STATE_FIELDS}
+    return TicketState.of(policy, fields, pages=tuple(pages), acknowledged=tuple(acknowledged))
+
+
+_STATE_FIELDS = (
+    "severity",
+    "customer_tier",
+    "category",
+    "support_level",
+    "owner",
+    "status",
+    "customer_id",
+    "requester_email",
+    "impact_users",
+    "csat",
+    "title",
+    "description",
+)
+
+
+def taken_keys(s: Session, ticket_id: int) -> set[Key]:
+    return {
+        (t, o, i)
+        for t, o, i in s.execute(
+            select(Escalation.trigger_id, Escalation.occurrence, Escalation.action_index).where(
+                Escalation.ticket_id == ticket_id
+            )
+        )
+    }
+
+
+# ---- carrying a decision out ------------------------------------------------------------------
+
+
+def _carry_out(s: Session, policy: Policy, ticket: Ticket, d: Decision, now: datetime, public_url: str | None) -> None:
+    row = Escalation(
+        ticket_id=ticket.id,
+        trigger_id=d.trigger_id[:96],
+        occurrence=d.occurrence[:160],
+        action_index=d.action_index,
+        action=d.action.value,
+        target=d.target,
+        at=d.at,
+        recorded_at=now,
+        outcome=d.outcome.value,
+        reason=d.reason,
+        data=d.facts(),
+    )
+    s.add(row)
+    s.flush()  # a concurrent job taking the same decision fails here (unique key) and retries
+    applied: dict[str, tuple[Any, Any]] = {}
+    for name, (old, new) in d.changes.items():
+        if set_field(ticket, name, new, d.at):
+            applied[name] = (old, new)
+    timeline.write(
+        s,
+        ticket_id=ticket.id,
+        at=d.at,
+        recorded_at=now,
+        source=SOURCE,
+        summary=d.describe(),
+        record=Escalated(
+            escalation_id=row.id,
+            trigger_id=d.trigger_id,
+            event=d.event,
+            action=d.action.value,
+            target=d.target,
+            outcome=d.outcome.value,
+            reason=d.reason,
+            changes=applied,
+        ),
+    )
+    if d.outcome is Outcome.SKIPPED:
+        return
+    request = _request(s, policy, ticket, d, public_url)
+    if request is not None:
+        sequence = request.dedup_key if isinstance(request, PageRequest) else None
+        record(
+            s,
+            request,
+            idempotency_key=f"escalation-{row.id}",
+            ticket_id=ticket.id,
+            escalation_id=row.id,
+            sequence_key=sequence,
+        )
+    if d.action is ActionKind.NOTIFY and d.within is not None:
+        _owe(s, ticket, row, d, FollowupKind.NOTIFY, due_at=d.at + d.within)
+    elif d.action is ActionKind.REQUIRE_POSTMORTEM:
+        within = d.within or policy.escalation.postmortem_within
+        resolved = ticket.resolved_at if ticket.status in _RESOLVED else None
+        _owe(s, ticket, row, d, FollowupKind.POSTMORTEM, due_at=None if resolved is None else resolved + within)
+    log.info(
+        "escalation",
+        extra={"ticket_id": ticket.id, "trigger": d.trigger_id, "action": d.action.value, "outcome": d.outcome.value},
+    )
+
+
+def _owe(
+    s: Session, ticket: Ticket, row: Escalation, d: Decision, kind: FollowupKind, *, due_at: datetime | None
+) -> None:
+    within = d.within or timedelta(0)
+    s.add(
+        Followup(
+            ticket_id=ticket.id,
+            escalation_id=row.id,
+            kind=kind.value,
+            target=d.target,
+            owed_at=d.at,
+            within_seconds=within.total_seconds(),
+            due_at=due_at,
+        )
+    )
+
+
+def _postmortems_fall_due(s: Session, ticket: Ticket) -> None:
+    """A resolved ticket's owed post-mortems are due `within` after its resolution."""
+    if ticket.status not in _RESOLVED or ticket.resolved_at is None:
+        return
+    for f in s.scalars(
+        select(Followup).where(
+            Followup.ticket_id == ticket.id,
+            Followup.kind == FollowupKind.POSTMORTEM.value,
+            Followup.due_at.is_(None),
+            Followup.done_at.is_(None),
+        )
+    ):
+        f.due_at = ticket.resolved_at + timedelta(seconds=f.within_seconds)
+
+
+def _request(
+    s: Session, policy: Policy, ticket: Ticket, d: Decision, public_url: str | None
+) -> PageRequest | Notification | LinkedIssueRequest | None:
+    if d.action in (ActionKind.PAGE, ActionKind.PAGE_ACKNOWLEDGE, ActionKind.PAGE_RESOLVE) and d.target:
+        action = {ActionKind.PAGE: "trigger", ActionKind.PAGE_ACKNOWLEDGE: "acknowledge"}.get(d.action, "resolve")
+        facts = _facts(s, policy, ticket, d)
+        return PageRequest(
+            action=action,  # type: ignore[arg-type]  # one of PageAction
+            target=d.target,
+            dedup_key=DEDUP_KEY.format(ticket_id=ticket.id, target=d.target),
+            ticket_id=ticket.id,
+            summary=_summary(policy, ticket),
+            severity=policy.page_severity(ticket.severity),
+            component=ticket.category,
+            group=ticket.owner,
+            custom_details=facts,
+            links=tuple(_links(s, ticket, public_url)),
+            timestamp=d.at.isoformat(),
+        )
+    if d.action is ActionKind.NOTIFY and d.target:
+        facts = _facts(s, policy, ticket, d)
+        message = str(d.params.get("message") or "")
+        within = f" within {format_duration(d.within)}" if d.within is not None else ""
+        text = f"{_summary(policy, ticket)} — {message or 'escalation'}: {d.reason} (rule {d.trigger_id}){within}."
+        links = _links(s, ticket, public_url)
+        if links:
+            text += " " + " ".join(f"<{x.href}|{x.text}>" for x in links)
+        return Notification(target=d.target, ticket_id=ticket.id, text=text, escalation=facts)
+    if d.action is ActionKind.CREATE_LINKED_ISSUE:
+        facts = _facts(s, policy, ticket, d)
+        origin = next((x for x in _links(s, ticket, public_url)), None)
+        lines = [f"{k.replace('_', ' ')}: {v}" for k, v in facts.items() if v not in (None, "")]
+        return LinkedIssueRequest(
+            ticket_id=ticket.id,
+            issue_type=str(d.params.get("issue_type") or "Bug"),
+            project=d.params.get("project"),
+            summary=(ticket.title or f"Ticket {ticket.id}")[:255],
+            description="\n".join([ticket.description or "", "", *lines]).strip(),
+            labels=(f"hdc-ticket-{ticket.id}",),
+            link_url=origin.href if origin else None,
+            link_title=origin.text if origin else None,
+            details=facts,
+        )
+    return None
+
+
+def _summary(policy: Policy, ticket: Ticket) -> str:
+    severity = policy.severity_of(ticket.severity) or ticket.severity or "no severity"
+    tier = policy.tier_of(ticket.customer_tier)
+    return f"[{severity}] [{tier}] {ticket.title or f'ticket {ticket.id}'}"[:1024]
+
+
+def _facts(s: Session, policy: Policy, ticket: Ticket, d: Decision) -> dict[str, Any]:
+    due = s.scalar(
+        select(func.min(SlaClock.due_at)).where(
+            SlaClock.ticket_id == ticket.id, SlaClock.met_at.is_(None), SlaClock.state.in_(("running", "breached"))
+        )
+    )
+    return {
+        "ticket": ticket.id,
+        "customer": ticket.customer_name or ticket.customer_id,
+        "tier": policy.tier_of(ticket.customer_tier),
+        "severity": policy.severity_of(ticket.severity) or ticket.severity,
+        "category": ticket.category,
+        "level": ticket.support_level or policy.initial_level,
+        "owner": ticket.owner,
+        "sla_due": None if due is None else due.isoformat(),
+        "rule": d.trigger_id,
+        "reason": d.reason,
+    }
+
+
+def _links(s: Session, ticket: Ticket, public_url: str | None) -> list[WebLink]:
+    out = [
+        WebLink(href=link.url, text=f"{link.vendor} {link.object_type} {link.key or link.external_id}")
+        for link in s.scalars(select(Link).where(Link.ticket_id == ticket.id).order_by(Link.id))
+        if link.url and link.role in (LinkRole.ORIGIN.value, LinkRole.ENGINEERING.value)
+    ]
+    if public_url:
+        out.append(
+            WebLink(href=f"{public_url.rstrip('/')}/admin/tickets/{ticket.id}", text=f"connector ticket {ticket.id}")
+        )
+    return out
+
+
+# ---- repeat issues ----------------------------------------------------------------------------
+
+
+def _repeats(s: Session, policy: Policy, ticket: Ticket, signals: Sequence[Signal]) -> list[Signal]:
+    """A ticket opened (or given its category or customer) may complete a cluster of its customer's
+    tickets of one category: `count` of them within the window since the customer's last cluster."""
+    if not any(
+        isinstance(x, Opened) or (isinstance(x, Changed) and {"category", "customer_id"} & x.fields) for x in signals
+    ):
+        return []
+    customer = ticket.customer_id or ticket.requester_email
+    category = policy.category_of(ticket.category) or ticket.category
+    if not customer or not category:
+        return []
+    state = TicketState.of(policy, {name: getattr(ticket, name) for name in _STATE_FIELDS})
+    out: list[Signal] = []
+    for t in policy.triggers:
+        if not isinstance(t, RepeatIssueTrigger) or (t.category is not None and category not in t.category):
+            continue
+        if (t.severity is not None and (state.severity or policy.severity.default) not in t.severity) or (
+            t.tier is not None and state.tier not in t.tier
+        ):
+            continue
+        window = t.window or policy.escalation.repeat_window
+        last = s.scalar(
+            select(RepeatCluster)
+            .where(
+                RepeatCluster.trigger_id == t.id,
+                RepeatCluster.customer == customer[:255],
+                RepeatCluster.category == category,
+            )
+            .order_by(RepeatCluster.seq.desc())
+            .limit(1)
+        )
+        if last is not None and ticket.id in (last.ticket_ids or []):
+            continue
+        since = ticket.created_at - window
+        if last is not None and last.fired_at > since:
+            since = last.fired_at
+        column = Ticket.customer_id if ticket.customer_id else Ticket.requester_email
+        ids = list(
+            s.scalars(
+                select(Ticket.id)
+                .where(
+                    column == customer,
+                    Ticket.category == ticket.category,
+                    Ticket.created_at > since,
+                    Ticket.created_at <= ticket.created_at,
+                )
+                .order_by(Ticket.created_at, Ticket.id)
+            )
+        )
+        if ticket.id not in ids:
+            ids.append(ticket.id)
+        if len(ids) < t.count:
+            continue
+        seq = (last.seq if last is not None else 0) + 1
+        s.add(
+            RepeatCluster(
+                trigger_id=t.id,
+                customer=customer[:255],
+                category=category,
+                seq=seq,
+                ticket_id=ticket.id,
+                ticket_ids=ids,
+                fired_at=ticket.created_at,
+            )
+        )
+        s.flush()  # two tickets completing the same cluster at once: one fails here and its job retries
+        out.append(
+            RepeatSeen(
+                at=ticket.created_at,
+                trigger_id=t.id,
+                cluster=f"{customer}/{category}#{seq}",
+                customer=customer,
+                category=category,
+                tickets=len(ids),
+                window=window,
+            )
+        )
+    return out

@@ -1,0 +1,33 @@
+"""The outbound contract: the canonical intents the connector sends (pages, notifications, linked
+issues) and the `Sender` protocol an outbound adapter satisfies. `adapters/` imports this, as it
+imports `connector.inbound`; the core hands intents to senders and never imports a vendor library."""
+
+from __future__ import annotations
+
+from connector.outbound.contract import RateLimit, Sender, Sent
+from connector.outbound.intents import (
+    CHANNELS,
+    IntentKind,
+    LinkedIssueRequest,
+    Notification,
+    OutboundRequest,
+    PageAction,
+    PageRequest,
+    WebLink,
+    request_from_json,
+)
+
+__all__ = [
+    "CHANNELS",
+    "IntentKind",
+    "LinkedIssueRequest",
+    "Notification",
+    "OutboundRequest",
+    "PageAction",
+    "PageRequest",
+    "RateLimit",
+    "Sender",
+    "Sent",
+    "WebLink",
+    "request_from_json",
+]

@@ -1,0 +1,306 @@
+"""Delivering outbox rows: the job that carries one intent out through its sender, and the sweep that
+enqueues what is due.
+
+One attempt: claim the row (`pending`/`failed` → `sending`, in its own short transaction, so two jobs
+for one row never both send), call the sender outside any transaction, record the answer. Exactly
+once in effect: a worker that dies mid-call leaves the row `sending`; the sweep gives it back after
+`OUTBOX_CLAIM_TIMEOUT_SECONDS` and it is sent again — which the vendors' own keys make harmless (a
+PagerDuty event with the same dedup key is the same alert; a Jira issue is looked up by its label
+before one is made).
+
+Order: intents that share a sequence key (a page's trigger, acknowledge and resolve) go in id order;
+an acknowledge or resolve whose trigger was never sent is not sent either. Rate: a sender with a rate
+limit (PagerDuty: about 120 events a minute per routing key) is never asked for more; the row waits.
+Failures: `NotSent` → `not_sent` with the reason; a refusal (`OutboundError`, not retryable) → `dead`
+at once with the vendor's message; a retryable one is tried again in place (tenacity: up to
+`OUTBOX_CALL_ATTEMPTS`, waits with jitter, honouring a short `Retry-After`), then later with
+exponential backoff and jitter (a longer `Retry-After` is honoured in the database, not by a sleeping
+worker), and `dead` after `OUTBOX_MAX_ATTEMPTS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from connector import defaults, metrics, runtime
+from connector.errors import NotSent, OutboundError
+from connector.logs import where
+from connector.outbound import IntentKind, OutboundRequest, Sender, Sent, request_from_json
+from connector.runtime import Runtime
+from connector.store.tables import OUTBOX_FINAL, OutboxItem, OutboxStatus
+from connector.tickets import timeline
+from connector.tickets.timeline import OutboundRecorded
+
+log = logging.getLogger(__name__)
+
+_PAGE_FOLLOWERS = frozenset({IntentKind.PAGE_ACKNOWLEDGE.value, IntentKind.PAGE_RESOLVE.value})
+_in_call_wait = wait_exponential_jitter(multiplier=0.5, max=defaults.OUTBOX_CALL_WAIT_MAX_SECONDS, jitter=0.5)
+
+
+def deliver(rt: Runtime, outbox_id: int, *, now: datetime | None = None) -> str:
+    """One delivery attempt of one outbox row (see the module). Safe to run twice."""
+    claimed = _claim(rt, outbox_id, now or datetime.now(UTC))
+    if isinstance(claimed, str):
+        return claimed
+    sender, request = claimed
+    try:
+        sent = _send(sender, request)
+    except NotSent as exc:
+        return _finish(rt, outbox_id, OutboxStatus.NOT_SENT, reason=exc.message)
+    except OutboundError as exc:
+        return _failed(rt, outbox_id, exc.message, retryable=exc.retryable, retry_after=exc.retry_after)
+    except Exception as exc:  # a vendor library failing in a way it does not document: retried, then dead
+        log.error(
+            "outbound call failed unexpectedly",
+            extra={"outbox_id": outbox_id, "error": type(exc).__name__, "where": where(exc)},
+        )
+        return _failed(rt, outbox_id, f"{type(exc).__name__} in the {sender.channel} sender", retryable=True)
+    return _finish(rt, outbox_id, OutboxStatus.SENT, sent=sent)
+
+
+def _claim(rt: Runtime, outbox_id: int, now: datetime) -> tuple[Sender, OutboundRequest] | str:
+    with rt.db.session() as s:
+        item = s.get(OutboxItem, outbox_id, with_for_update=True)
+        if item is None:
+            return f"outbox item {outbox_id} does not exist"
+        if item.status not in (OutboxStatus.PENDING.value, OutboxStatus.FAILED.value):
+            return f"outbox item {outbox_id} already {item.status}"
+        if item.next_attempt_at is not None and item.next_attempt_at > now + timedelta(seconds=1):
+            return f"outbox item {outbox_id} is not due before {item.next_attempt_at.isoformat()}"
+        if item.sequence_key is not None:
+            ahead = s.execute(
+                select(OutboxItem.id, OutboxItem.status, OutboxItem.intent)
+                .where(OutboxItem.sequence_key == item.sequence_key, OutboxItem.id < item.id)
+                .order_by(OutboxItem.id.desc())
+            ).all()
+            waiting = [i for i, status, _ in ahead if status not in OUTBOX_FINAL]
+            if waiting:
+                item.next_attempt_at = now + timedelta(seconds=defaults.OUTBOX_SEQUENCE_WAIT_SECONDS)
+                item.enqueued_at = None  # the sweep enqueues it when it is due
+                return f"outbox item {outbox_id} waits for item {waiting[-1]} of its sequence"
+            trigger = next(((i, status) for i, status, intent in ahead if intent == IntentKind.PAGE_TRIGGER), None)
+            if item.intent in _PAGE_FOLLOWERS and (trigger is None or trigger[1] != OutboxStatus.SENT.value):
+                why = "no page was triggered" if trigger is None else f"its page (item {trigger[0]}) is {trigger[1]}"
+                _close(s, item, OutboxStatus.NOT_SENT, now, reason=f"nothing to {item.intent.split('_')[-1]}: {why}")
+                return f"outbox item {outbox_id} not sent"
+        sender = rt.senders.get(item.channel)
+        if sender is None:
+            _close(s, item, OutboxStatus.NOT_SENT, now, reason=f"no {item.channel} sender in this connector")
+            return f"outbox item {outbox_id} not sent"
+        request = request_from_json(item.intent, item.payload)
+        if sender.rate_limit is not None:
+            key = sender.rate_key(request)
+            if key is not None:
+                item.rate_key = key
+                wait = _rate_wait(s, key, sender, now)
+                if wait is not None:
+                    item.next_attempt_at = wait
+                    item.enqueued_at = None
+                    return f"outbox item {outbox_id} waits for the {sender.channel} rate limit"
+        item.status = OutboxStatus.SENDING.value
+        item.claimed_at = now
+        item.attempts = (item.attempts or 0) + 1
+        item.updated_at = now
+    return sender, request
+
+
+def _rate_wait(s: Session, key: str, sender: Sender, now: datetime) -> datetime | None:
+    """When the next send under `key` fits the sender's rate limit, if it does not now."""
+    limit = sender.rate_limit
+    if limit is None:
+        return None
+    since = now - timedelta(seconds=limit.seconds)
+    recent = list(
+        s.scalars(
+            select(OutboxItem.sent_at)
+            .where(OutboxItem.rate_key == key, OutboxItem.sent_at > since)
+            .order_by(OutboxItem.sent_at)
+            .limit(limit.events)
+        )
+    )
+    if len(recent) < limit.events or recent[0] is None:
+        return None
+    return recent[0] + timedelta(seconds=limit.seconds)
+
+
+def _send(sender: Sender, request: OutboundRequest) -> Sent:
+    """The call, retried in place while that is short: a retryable failure with no `Retry-After`, or one
+    within `OUTBOX_CALL_WAIT_MAX_SECONDS`."""
+
+    def short(exc: BaseException) -> bool:
+        return (
+            isinstance(exc, OutboundError)
+            and exc.retryable
+            and (exc.retry_after is None or exc.retry_after <= defaults.OUTBOX_CALL_WAIT_MAX_SECONDS)
+        )
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, OutboundError) and exc.retry_after is not None:
+            return exc.retry_after
+        return float(_in_call_wait(state))
+
+    retrying = Retrying(
+        stop=stop_after_attempt(defaults.OUTBOX_CALL_ATTEMPTS),
+        wait=wait,
+        retry=retry_if_exception(short),
+        reraise=True,
+    )
+    return retrying(sender.send, request)
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next attempt after `attempts` failed ones: exponential with full jitter in its
+    upper half, at least the vendor's `Retry-After`."""
+    base = min(defaults.OUTBOX_BACKOFF_MAX_SECONDS, defaults.OUTBOX_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0))
+    wait = base * random.uniform(0.5, 1.0)
+    return max(wait, retry_after or 0.0)
+
+
+def _failed(rt: Runtime, outbox_id: int, message: str, *, retryable: bool, retry_after: float | None = None) -> str:
+    with rt.db.session() as s:
+        item = s.get(OutboxItem, outbox_id, with_for_update=True)
+        if item is None:
+            return f"outbox item {outbox_id} does not exist"
+        now = datetime.now(UTC)
+        if not retryable:
+            _close(s, item, OutboxStatus.DEAD, now, reason=f"refused: {message}")
+            metrics.JOBS.labels("deliver_outbox", "dead").inc()
+            return f"outbox item {outbox_id} dead: {message}"
+        if item.attempts >= defaults.OUTBOX_MAX_ATTEMPTS:
+            _close(s, item, OutboxStatus.DEAD, now, reason=f"gave up after {item.attempts} attempts: {message}")
+            metrics.JOBS.labels("deliver_outbox", "dead").inc()
+            return f"outbox item {outbox_id} dead after {item.attempts} attempts"
+        item.status = OutboxStatus.FAILED.value
+        item.reason = message
+        item.next_attempt_at = now + timedelta(seconds=backoff(item.attempts, retry_after))
+        item.enqueued_at = None
+        item.updated_at = now
+        metrics.JOBS.labels("deliver_outbox", "failed").inc()
+        log.warning(
+            "outbound intent failed; will retry",
+            extra={"outbox_id": outbox_id, "channel": item.channel, "attempts": item.attempts},
+        )
+        return f"outbox item {outbox_id} failed (attempt {item.attempts}); next at {item.next_attempt_at.isoformat()}"
+
+
+def _finish(
+    rt: Runtime, outbox_id: int, status: OutboxStatus, *, sent: Sent | None = None, reason: str | None = None
+) -> str:
+    with rt.db.session() as s:
+        item = s.get(OutboxItem, outbox_id, with_for_update=True)
+        if item is None:
+            return f"outbox item {outbox_id} does not exist"
+        now = datetime.now(UTC)
+        if sent is not None:
+            item.response = dict(sent.response)
+        _close(s, item, status, now, reason=reason, reference=sent.reference if sent else None)
+    metrics.JOBS.labels("deliver_outbox", status.value).inc()
+    return f"outbox item {outbox_id} {status.value}"
+
+
+def _close(
+    s: Session,
+    item: OutboxItem,
+    status: OutboxStatus,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    reference: str | None = None,
+) -> None:
+    """Put a row in a final status and say so on its ticket's timeline."""
+    item.status = status.value
+    item.reason = reason
+    item.updated_at = now
+    item.next_attempt_at = None
+    if status is OutboxStatus.SENT:
+        item.sent_at = now
+    if item.ticket_id is not None:
+        what = item.intent.replace("_", " ")
+        to = f" to {item.target}" if item.target else ""
+        summary = {
+            OutboxStatus.SENT: f"{what}{to} sent" + (f" ({reference})" if reference else ""),
+            OutboxStatus.NOT_SENT: f"{what}{to} not sent: {reason}",
+            OutboxStatus.DEAD: f"{what}{to} failed for good: {reason}",
+        }.get(status, f"{what}{to} {status.value}")
+        timeline.write(
+            s,
+            ticket_id=item.ticket_id,
+            at=now,
+            recorded_at=now,
+            source=f"connector/outbox/{item.channel}",
+            summary=summary,
+            record=OutboundRecorded(
+                outbox_id=item.id,
+                intent=item.intent,
+                channel=item.channel,
+                target=item.target,
+                status=status.value,
+                reference=reference,
+                reason=reason,
+            ),
+        )
+    log.info("outbound intent " + status.value, extra={"outbox_id": item.id, "channel": item.channel})
+
+
+def deliver_outbox(outbox_id: int) -> str:
+    """The queued job, as RQ calls it by name: one delivery attempt with this process's runtime."""
+    return deliver(runtime.current(), outbox_id)
+
+
+def sweep(rt: Runtime, *, now: datetime | None = None, limit: int = 500) -> int:
+    """Enqueue the outbox rows that are due and not enqueued (or enqueued long ago and still waiting),
+    and give back rows whose sending worker stopped. Returns how many were enqueued."""
+    now = now or datetime.now(UTC)
+    stale = now - timedelta(seconds=defaults.OUTBOX_REENQUEUE_AFTER_SECONDS)
+    with rt.db.session() as s:
+        s.execute(
+            update(OutboxItem)
+            .where(
+                OutboxItem.status == OutboxStatus.SENDING.value,
+                OutboxItem.claimed_at < now - timedelta(seconds=defaults.OUTBOX_CLAIM_TIMEOUT_SECONDS),
+            )
+            .values(
+                status=OutboxStatus.FAILED.value,
+                next_attempt_at=now,
+                enqueued_at=None,
+                reason="the worker sending it stopped before it answered; sending again",
+                updated_at=now,
+            )
+        )
+        q = (
+            select(OutboxItem)
+            .where(
+                OutboxItem.status.in_((OutboxStatus.PENDING.value, OutboxStatus.FAILED.value)),
+                or_(OutboxItem.next_attempt_at.is_(None), OutboxItem.next_attempt_at <= now),
+                or_(OutboxItem.enqueued_at.is_(None), OutboxItem.enqueued_at < stale),
+            )
+            .order_by(OutboxItem.id)
+            .limit(limit)
+        )
+        if not rt.db.is_sqlite:
+            q = q.with_for_update(skip_locked=True)
+        due = list(s.scalars(q))
+        for item in due:
+            item.enqueued_at = now
+        ids = [item.id for item in due]
+    for outbox_id in ids:
+        rt.queue.enqueue_outbox(outbox_id)
+    return len(ids)
+
+
+def backlog(rt: Runtime) -> dict[str, int]:
+    """Outbox rows per status (for /metrics and the admin)."""
+    with rt.db.session() as s:
+        return {
+            str(k): int(v) for k, v in s.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status))
+        }
+
+
+__all__ = ["backlog", "backoff", "deliver", "deliver_outbox", "sweep"]

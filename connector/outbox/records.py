@@ -1,0 +1,144 @@
+"""Outbox rows: record an intent (in the caller's transaction), list, show, replay.
+
+Recording is idempotent on the intent's key: a decision retried, replayed or duplicated finds its
+intent already there and records nothing. The ids of new rows are kept on the session (`NEW_IDS`),
+so the database's after-commit hook can enqueue their delivery jobs the moment the decision commits;
+the outbox sweep enqueues anything that hook missed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from connector.errors import ConnectorError, NotFound
+from connector.outbound import CHANNELS, OutboundRequest
+from connector.outbound.intents import to_json
+from connector.store import is_id
+from connector.store.tables import OUTBOX_FINAL, OutboxItem, OutboxStatus
+
+#: `Session.info` key under which the ids of outbox rows added in the transaction are kept
+NEW_IDS = "outbox_new_ids"
+#: query-string filters of the outbox list
+FILTERS = ("status", "channel", "intent", "ticket_id", "target")
+
+
+def record(
+    s: Session,
+    request: OutboundRequest,
+    *,
+    idempotency_key: str,
+    ticket_id: int | None,
+    escalation_id: int | None = None,
+    sequence_key: str | None = None,
+) -> OutboxItem | None:
+    """Add an intent to the outbox unless one with this key exists; the new row, else None."""
+    key = idempotency_key[:255]
+    if s.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key == key)) is not None:
+        return None
+    now = datetime.now(UTC)
+    item = OutboxItem(
+        ticket_id=ticket_id,
+        escalation_id=escalation_id,
+        channel=CHANNELS[request.kind],
+        intent=request.kind.value,
+        target=getattr(request, "target", None),
+        idempotency_key=key,
+        sequence_key=sequence_key,
+        payload=to_json(request),
+        status=OutboxStatus.PENDING.value,
+        attempts=0,
+        next_attempt_at=now,
+        enqueued_at=now,  # the after-commit hook enqueues it; the sweep only if that was missed
+        created_at=now,
+        updated_at=now,
+    )
+    s.add(item)
+    s.flush()  # a concurrent writer of the same key fails here; its job retries and finds this row
+    s.info.setdefault(NEW_IDS, []).append(item.id)
+    return item
+
+
+def take_new_ids(info: Mapping[str, Any]) -> list[int]:
+    """The ids of the outbox rows a committed session added (for the after-commit hook)."""
+    return list(info.get(NEW_IDS) or ())
+
+
+def list_items(s: Session, *, filters: Mapping[str, str], limit: int, offset: int) -> dict[str, Any]:
+    q = select(OutboxItem)
+    count = select(func.count()).select_from(OutboxItem)
+    for name in FILTERS:
+        value = filters.get(name)
+        if value is None:
+            continue
+        if name == "status" and value not in {st.value for st in OutboxStatus}:
+            raise ConnectorError(f"status: one of {', '.join(st.value for st in OutboxStatus)}; got {value[:40]!r}")
+        if name == "ticket_id":
+            if not value.isdigit() or not is_id(int(value)):
+                raise ConnectorError(f"ticket_id: a ticket id, a whole number; got {value[:40]!r}")
+            cond = OutboxItem.ticket_id == int(value)
+        else:
+            cond = getattr(OutboxItem, name) == value
+        q, count = q.where(cond), count.where(cond)
+    rows = s.scalars(q.order_by(OutboxItem.id.desc()).limit(limit).offset(offset))
+    return {"total": s.scalar(count) or 0, "items": [item_json(i) for i in rows]}
+
+
+def get_item(s: Session, item_id: int) -> dict[str, Any]:
+    item = s.get(OutboxItem, item_id) if is_id(item_id) else None
+    if item is None:
+        raise NotFound(f"no outbox item {item_id}")
+    return item_json(item, payload=True)
+
+
+def replay_item(s: Session, item_id: int) -> dict[str, Any]:
+    """Send a dead, not-sent or failed intent again (after fixing what stopped it): pending now, its
+    attempts counted afresh. A sent one is not sent twice."""
+    item = s.get(OutboxItem, item_id, with_for_update=True) if is_id(item_id) else None
+    if item is None:
+        raise NotFound(f"no outbox item {item_id}")
+    previous = item.status
+    if previous == OutboxStatus.SENT.value:
+        raise ConnectorError(f"outbox item {item_id} was sent at {item.sent_at}: it is not sent twice")
+    if previous == OutboxStatus.SENDING.value:
+        raise ConnectorError(f"outbox item {item_id} is being sent right now")
+    now = datetime.now(UTC)
+    item.status = OutboxStatus.PENDING.value
+    item.attempts = 0
+    item.next_attempt_at = now
+    item.enqueued_at = now
+    item.reason = f"replayed (was {previous})"
+    item.updated_at = now
+    s.info.setdefault(NEW_IDS, []).append(item.id)
+    return {"outbox_id": item.id, "previous_status": previous, "status": item.status}
+
+
+def item_json(item: OutboxItem, *, payload: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": item.id,
+        "ticket_id": item.ticket_id,
+        "escalation_id": item.escalation_id,
+        "channel": item.channel,
+        "intent": item.intent,
+        "target": item.target,
+        "status": item.status,
+        "final": item.status in OUTBOX_FINAL,
+        "attempts": item.attempts,
+        "reason": item.reason,
+        "created_at": _iso(item.created_at),
+        "next_attempt_at": _iso(item.next_attempt_at) if item.status not in OUTBOX_FINAL else None,
+        "sent_at": _iso(item.sent_at),
+        "idempotency_key": item.idempotency_key,
+    }
+    if payload:
+        out["payload"] = item.payload
+        out["response"] = item.response
+    return out
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
