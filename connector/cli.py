@@ -303,8 +303,9 @@ def replay(delivery_ids: tuple[int, ...], status: str | None) -> None:
 @click.argument("scenario", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--policy", "policy_ref", help="Preset name or policy file, if the scenario names none.")
 def simulate(scenario: str, policy_ref: str | None) -> None:
-    """Dry-run a scenario's SLA clocks (JSON in, JSON out); touches no ticket. See README."""
-    from connector.sla.simulate import simulate as run
+    """Dry-run a scenario: its SLA clocks and the escalations, pages and notifications they would cause
+    (JSON in, JSON out); touches no ticket and sends nothing. See README."""
+    from connector.escalation.simulate import simulate as run
 
     text = sys.stdin.read() if scenario == "-" else Path(scenario).read_text(encoding="utf-8")
     try:

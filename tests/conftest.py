@@ -83,6 +83,7 @@ def rt(database: Database) -> Iterator[Runtime]:
     prev = install(runtime)
     yield runtime
     install(prev)
+    runtime.release()
 
 
 @pytest.fixture

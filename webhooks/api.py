@@ -15,12 +15,13 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from connector import defaults
 from connector.config import valid_instance
 from connector.errors import ConnectorError, NotFound, SchemaError, StoreUnavailable, json_kind
+from connector.escalation.queries import ticket_escalation
+from connector.escalation.simulate import simulate
 from connector.inbox import deliveries
 from connector.inbox.preview import preview_delivery
 from connector.inbox.replay import replay
 from connector.runtime import Runtime
 from connector.sla.report import build_report, parse_range, render_text, report_csv
-from connector.sla.simulate import simulate
 from connector.store import MAX_ID
 from connector.tickets import get_ticket, list_tickets
 
@@ -91,8 +92,13 @@ def tickets_list() -> JsonAnswer:
 
 @api.get("/tickets/<int:ticket_id>")
 def ticket_one(ticket_id: int) -> JsonAnswer:
-    with _rt().db.session() as s:
-        return jsonify(get_ticket(s, ticket_id))
+    """Fields, links, SLA clocks, timeline, and the escalation story (level, owner, path, decisions,
+    follow-ups, outbound intents)."""
+    rt = _rt()
+    with rt.db.session() as s:
+        ticket = get_ticket(s, ticket_id)
+        ticket["escalation"] = ticket_escalation(s, rt.policies.active(s).policy, ticket_id)
+        return jsonify(ticket)
 
 
 @api.get("/deliveries")
@@ -192,7 +198,7 @@ def mapping_preview(vendor: str) -> JsonAnswer:
 
 @api.post("/simulate")
 def simulate_scenario() -> JsonAnswer:
-    """A dry run of a scenario's SLA clocks; the scenario may omit "policy" to use the active one.
+    """A dry run of a scenario's SLA clocks and escalations; the scenario may omit "policy" to use the active one.
 
     Over HTTP "policy" is a preset name or an inline document: never a file on this server."""
     scenario = _json_object("a scenario with 'policy', 'ticket', 'events' and 'until'")

@@ -20,6 +20,7 @@ from connector.logs import configure_logging, safe_traceback, where
 from connector.runtime import Runtime, install
 from connector.wiring import build_runtime, start_embedded
 from webhooks.api import api
+from webhooks.api_actions import ROUTES as _ACTION_ROUTES  # noqa: F401  (adds its routes to `api`)
 from webhooks.health import health
 from webhooks.receivers import receivers
 

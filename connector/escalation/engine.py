@@ -11,7 +11,7 @@ Rules (README "Escalation" documents them):
 - Occurrences: a `ticket`, `keywords` or `users_affected` trigger fires once per ticket; a `warning`
   or `breach` trigger once per SLA fire (clock cycle and point); `csat_below` once per rating;
   `repeat_issue` once per cluster of the customer's tickets; `followup_overdue` once per follow-up.
-- Intake: a ticket opened without a category gets the first whose keywords its subject or description
+- Intake: a ticket opened without any category gets the first whose keywords its subject or description
   mentions (`escalation.auto_categorize`); a category with an `initial_owner` routes the ticket there.
 - Levels only go up: `raise_level` to a level at or below the current one changes nothing (recorded
   as skipped, with the reason). Without `to`, it takes the next level on the current level's
@@ -90,6 +90,7 @@ class TicketState:
     csat: float | None = None
     subject: str = ""
     description: str = ""
+    category_given: bool = False  # the ticket has a category value, known to the policy or not
     pages: tuple[str, ...] = ()  # targets with an open page (triggered, not resolved)
     acknowledged: tuple[str, ...] = ()  # of those, the ones acknowledged
 
@@ -102,6 +103,7 @@ class TicketState:
             severity=policy.severity_of(_text(fields.get("severity"))),
             tier=policy.tier_of(_text(fields.get("customer_tier") or fields.get("tier"))),
             category=policy.category_of(_text(fields.get("category"))),
+            category_given=_text(fields.get("category")) is not None,
             level=_text(fields.get("support_level") or fields.get("level")) or policy.initial_level,
             owner=_text(fields.get("owner")),
             status=_text(fields.get("status")) or "new",
@@ -109,7 +111,7 @@ class TicketState:
             impact_users=impact if isinstance(impact, int) and not isinstance(impact, bool) else None,
             csat=float(csat) if isinstance(csat, int | float) and not isinstance(csat, bool) else None,
             subject=_text(fields.get("title") or fields.get("subject")) or "",
-            description=_text(fields.get("description")) or "",
+            description=_text(fields.get("description") or fields.get("text")) or "",
             **extra,
         )
 
@@ -191,7 +193,9 @@ class _Run:
     # ---- intake -------------------------------------------------------------------------------
 
     def _intake(self, at: datetime) -> None:
-        if self.state.category is None and self.policy.escalation.auto_categorize:
+        # Only a ticket that came with no category at all: one whose tool gave a value the policy does not
+        # know keeps it (writing ours would flip-flop with every later event of that tool).
+        if not self.state.category_given and self.policy.escalation.auto_categorize:
             text = f"{self.state.subject}\n{self.state.description}"
             for category in self.policy.categories:
                 if category.keywords and _mentions(category.keywords, text):
@@ -473,6 +477,8 @@ class _Run:
         updates: dict[str, Any] = {}
         for name, (_old, new) in decision.changes.items():
             updates[{"support_level": "level"}.get(name, name)] = new
+        if "category" in updates:
+            updates["category_given"] = True
         self.state = replace(self.state, **updates)
         if "category" in decision.changes:
             self._route(decision.at)

@@ -50,7 +50,7 @@ class Runtime:
         #: outbound senders by channel (pagerduty, notify, jira, ...): a channel without one records
         #: its intents as not sent, with the reason
         self.senders: dict[str, Sender] = dict(senders or {})
-        self.db.after_commit.append(self._enqueue_outbox)
+        self.db.on_commit(self._enqueue_outbox)
         self.mappings = MappingVersions(mappings)
         self.policies = PolicyVersions(fallback=settings.policy)
         self.embedded_worker: EmbeddedWorker | None = None
@@ -100,14 +100,18 @@ class Runtime:
             loop.stop()
         self.dispatcher = self.ticker = self.embedded_worker = None
 
-    def close(self) -> None:
+    def release(self) -> None:
+        """Stop this runtime's loops, close its senders and unhook it from the database, which stays
+        open (a database shared with other runtimes, as in tests)."""
         self.close_loops()
         for sender in self.senders.values():
             close = getattr(sender, "close", None)
             if callable(close):
                 close()
-        if self._enqueue_outbox in self.db.after_commit:
-            self.db.after_commit.remove(self._enqueue_outbox)
+        self.db.off_commit(self._enqueue_outbox)
+
+    def close(self) -> None:
+        self.release()
         self.db.dispose()
 
 

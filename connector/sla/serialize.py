@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypedDict, cast
 
@@ -94,13 +94,16 @@ def fire_json(fire: Fire) -> dict[str, Any]:
     }
 
 
-def events_from(items: Iterable[Any]) -> list[SlaEvent]:
-    """Scenario events (`{"at", "type", ...}`) → SlaEvents; raises ValueError naming the bad item and key."""
+def events_from(items: Iterable[Any], *, skip: Collection[str] = ()) -> list[SlaEvent]:
+    """Scenario events (`{"at", "type", ...}`) → SlaEvents; raises ValueError naming the bad item and key.
+    Items whose type is in `skip` are another engine's (a CSAT rating, users affected): left out."""
     out = []
     for i, item in enumerate(items):
         where = f"events[{i}]"
         if not isinstance(item, dict) or "at" not in item or "type" not in item:
             raise ValueError(f"{where}: an event is an object with 'at' and 'type'")
+        if isinstance(item["type"], str) and item["type"] in skip:
+            continue
         at = scenario_time(item["at"], f"{where}.at")
         kind = _event_type(item["type"], where)
         value = None

@@ -16,14 +16,15 @@ category, channel, level, resolved, reopened, escalated, paged, acknowledged, as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from connector.errors import ConnectorError, json_kind
 from connector.policy import Policy, load_policy, load_policy_document, preset_names
-from connector.sla.engine import evaluate, iso_utc
-from connector.sla.events import FireKind
+from connector.sla.engine import Evaluation, evaluate, iso_utc
+from connector.sla.events import FireKind, SlaEvent
 from connector.sla.serialize import clock_json, events_from, fire_json, scenario_time
 
 #: fire kinds shown as actions: all of them
@@ -40,6 +41,17 @@ class ScenarioError(ConnectorError):
     """A scenario that cannot be simulated; the message names the offending key."""
 
 
+@dataclass
+class Scenario:
+    """A checked scenario: its policy, the ticket's starting attributes, its SLA events and its end."""
+
+    policy: Policy
+    ticket: dict[str, Any]
+    events: list[SlaEvent]
+    until: datetime
+    raw_events: list[Any]  # as given (other engines read their own keys: a reply's text, a rating)
+
+
 def simulate(
     scenario: Mapping[str, Any], *, default_policy: str | Policy | None = None, allow_files: bool = True
 ) -> dict[str, Any]:
@@ -50,6 +62,18 @@ def simulate(
     an inline document (an object, or YAML text) and nothing the scenario says touches the filesystem.
     `default_policy`, used when the scenario names none, is the caller's (a Policy, a preset or a file).
     """
+    sc = parse_scenario(scenario, default_policy=default_policy, allow_files=allow_files)
+    return clocks_result(sc, run_clocks(sc))
+
+
+def parse_scenario(
+    scenario: Mapping[str, Any],
+    *,
+    default_policy: str | Policy | None = None,
+    allow_files: bool = True,
+    skip: Collection[str] = (),
+) -> Scenario:
+    """Check a scenario (see `simulate`); events of the types in `skip` are left to the caller."""
     if not isinstance(scenario, Mapping):
         raise ScenarioError("a scenario is a JSON object with 'policy', 'ticket', 'events' and 'until'")
     if "policy" in scenario:
@@ -61,7 +85,7 @@ def simulate(
     if not isinstance(events_raw, list) or not events_raw:
         raise ScenarioError('events: a non-empty list, starting with {"at": ..., "type": "created"}')
     try:
-        events = events_from(events_raw)
+        events = events_from(events_raw, skip=skip)
     except ValueError as exc:
         raise ScenarioError(str(exc)) from exc
     for i, event in enumerate(events):
@@ -72,18 +96,28 @@ def simulate(
         except ValueError as exc:
             raise ScenarioError(str(exc)) from exc
         _in_range(until, "until")
-    else:
+    elif events:
         until = max(e.at for e in events)
+    else:
+        raise ScenarioError('events: a non-empty list, starting with {"at": ..., "type": "created"}')
     if ticket_attrs.get("severity") is None and ticket_attrs.get("text"):
         ticket_attrs["severity"] = policy.severity_hint(str(ticket_attrs["text"]))
+    return Scenario(policy=policy, ticket=ticket_attrs, events=events, until=until, raw_events=list(events_raw))
+
+
+def run_clocks(sc: Scenario, extra: Sequence[SlaEvent] = ()) -> Evaluation:
+    """The clocks of a scenario, with `extra` events (another engine's effects) among its own."""
     try:
-        result = evaluate(policy, ticket=ticket_attrs, events=events, until=until)
+        return evaluate(sc.policy, ticket=sc.ticket, events=[*sc.events, *extra], until=sc.until)
     except ValueError as exc:
         raise ScenarioError(str(exc)) from exc
+
+
+def clocks_result(sc: Scenario, result: Evaluation) -> dict[str, Any]:
     return {
-        "policy": policy.name,
-        "until": until.isoformat().replace("+00:00", "Z"),
-        "clocks": [clock_json(c, policy, at=until) for c in result.clocks],
+        "policy": sc.policy.name,
+        "until": sc.until.isoformat().replace("+00:00", "Z"),
+        "clocks": [clock_json(c, sc.policy, at=sc.until) for c in result.clocks],
         "actions": [fire_json(f) for f in result.fires if f.kind in ACTIONS],
     }
 

@@ -8,6 +8,7 @@ telling the user to run `connector db upgrade`.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,9 +35,10 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._gate = WriterGate() if self.engine.dialect.name == "sqlite" else None
-        #: called with a session's `info` after it committed (e.g. to enqueue the outbox rows it added);
-        #: a hook must not raise: what it misses, a sweep finds in the database
-        self.after_commit: list[Callable[[dict[Any, Any]], None]] = []
+        # called with a session's `info` after it committed (e.g. to enqueue the outbox rows it added);
+        # held weakly, so a runtime that is gone leaves no hook behind; a hook must not raise: what it
+        # misses, a sweep finds in the database
+        self._after_commit: list[weakref.WeakMethod[Callable[[dict[Any, Any]], None]]] = []
 
     @property
     def is_sqlite(self) -> bool:
@@ -48,9 +50,20 @@ class Database:
         hooks run once it committed (outside the SQLite writer gate)."""
         with self._serialized(urgent=False), self.sessions.begin() as s:
             yield s
-        if s.info and self.after_commit:
-            for hook in self.after_commit:
-                hook(s.info)
+        if s.info and self._after_commit:
+            for ref in list(self._after_commit):
+                hook = ref()
+                if hook is None:
+                    self._after_commit.remove(ref)
+                else:
+                    hook(s.info)
+
+    def on_commit(self, hook: Callable[[dict[Any, Any]], None]) -> None:
+        """Call the bound method `hook` with each committed session's `info` (while its object lives)."""
+        self._after_commit.append(weakref.WeakMethod(hook))
+
+    def off_commit(self, hook: Callable[[dict[Any, Any]], None]) -> None:
+        self._after_commit = [ref for ref in self._after_commit if ref() not in (None, hook)]
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

@@ -1,0 +1,86 @@
+"""Reading escalations: a ticket's escalation state (level, owner, path and position), its decisions,
+owed follow-ups and outbound intents, and the list across tickets. Shared by the API, the CLI and the demo."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from connector.errors import ConnectorError, NotFound
+from connector.escalation.engine import escalation_path, path_position
+from connector.escalation.followups import followup_json
+from connector.escalation.live import current_state
+from connector.outbox import item_json
+from connector.policy import Policy
+from connector.store import is_id
+from connector.store.tables import Escalation, Followup, OutboxItem, Ticket
+
+FILTERS = ("ticket_id", "trigger_id", "action", "outcome", "target")
+
+
+def ticket_escalation(s: Session, policy: Policy, ticket_id: int) -> dict[str, Any]:
+    """One ticket's escalation story: where it stands and everything the engine did for it."""
+    ticket = s.get(Ticket, ticket_id) if is_id(ticket_id) else None
+    if ticket is None:
+        raise NotFound(f"no ticket {ticket_id}")
+    state = current_state(s, policy, ticket)
+    rows = s.scalars(select(Escalation).where(Escalation.ticket_id == ticket_id).order_by(Escalation.id))
+    followups = s.scalars(select(Followup).where(Followup.ticket_id == ticket_id).order_by(Followup.id))
+    outbox = s.scalars(select(OutboxItem).where(OutboxItem.ticket_id == ticket_id).order_by(OutboxItem.id))
+    return {
+        "level": state.level,
+        "owner": state.owner,
+        "path": escalation_path(policy, state),
+        "position": path_position(policy, state),
+        "open_pages": list(state.pages),
+        "decisions": [escalation_json(e) for e in rows],
+        "followups": [followup_json(f) for f in followups],
+        "outbox": [item_json(i) for i in outbox],
+    }
+
+
+def list_escalations(s: Session, *, filters: Mapping[str, str], limit: int, offset: int) -> dict[str, Any]:
+    """Decisions across tickets, newest first; `filters` may name any of FILTERS."""
+    q = select(Escalation)
+    count = select(func.count()).select_from(Escalation)
+    for name in FILTERS:
+        value = filters.get(name)
+        if value is None:
+            continue
+        if name == "ticket_id":
+            if not value.isdigit() or not is_id(int(value)):
+                raise ConnectorError(f"ticket_id: a ticket id, a whole number; got {value[:40]!r}")
+            cond = Escalation.ticket_id == int(value)
+        else:
+            cond = getattr(Escalation, name) == value
+        q, count = q.where(cond), count.where(cond)
+    rows = s.scalars(q.order_by(Escalation.id.desc()).limit(limit).offset(offset))
+    return {"total": s.scalar(count) or 0, "escalations": [escalation_json(e) for e in rows]}
+
+
+def escalation_json(e: Escalation) -> dict[str, Any]:
+    data = e.data or {}
+    return {
+        "id": e.id,
+        "ticket_id": e.ticket_id,
+        "at": _iso(e.at),
+        "recorded_at": _iso(e.recorded_at),
+        "trigger": e.trigger_id,
+        "event": data.get("event"),
+        "occurrence": e.occurrence,
+        "action": e.action,
+        "target": e.target,
+        "outcome": e.outcome,
+        "reason": e.reason,
+        "changes": data.get("changes") or {},
+        "within_seconds": data.get("within_seconds"),
+        "params": data.get("params") or {},
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")

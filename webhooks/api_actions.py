@@ -1,0 +1,69 @@
+"""The admin API's routes for what the connector does: escalations, owed follow-ups and post-mortems,
+and the outbox (list, show, replay). They join the `api` blueprint (same auth, same errors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request
+
+from connector.escalation import followups
+from connector.escalation.queries import list_escalations
+from connector.outbox import get_item, list_items, replay_item
+from webhooks.api import JsonAnswer, _json_object, _page, _rt, _whole_number, api
+
+
+@api.get("/escalations")
+def escalations_list() -> JsonAnswer:
+    limit, offset = _page()
+    with _rt().db.session() as s:
+        return jsonify(list_escalations(s, filters=request.args, limit=limit, offset=offset))
+
+
+@api.get("/followups")
+def followups_list() -> JsonAnswer:
+    limit, _ = _page()
+    ticket = _whole_number("ticket_id", 0, low=1) if "ticket_id" in request.args else None
+    with _rt().db.session() as s:
+        items = followups.list_followups(
+            s, kind=request.args.get("kind"), state=request.args.get("state"), ticket_id=ticket, limit=limit
+        )
+    return jsonify(followups=items)
+
+
+@api.post("/followups/<int:followup_id>/done")
+def followup_done(followup_id: int) -> JsonAnswer:
+    """Body (optional): {"by": "...", "note": "...", "url": "https://..."}."""
+    body: dict[str, Any] = _json_object('{"by", "note", "url"}') if request.get_data().strip() else {}
+    values = {}
+    for name in ("by", "note", "url"):
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            return jsonify(error="ConnectorError", message=f"{name}: text"), 400
+        values[name] = value
+    with _rt().db.session() as s:
+        return jsonify(followups.done(s, followup_id, by=values["by"], note=values["note"], url=values["url"]))
+
+
+@api.get("/outbox")
+def outbox_list() -> JsonAnswer:
+    limit, offset = _page()
+    with _rt().db.session() as s:
+        return jsonify(list_items(s, filters=request.args, limit=limit, offset=offset))
+
+
+@api.get("/outbox/<int:item_id>")
+def outbox_one(item_id: int) -> JsonAnswer:
+    with _rt().db.session() as s:
+        return jsonify(get_item(s, item_id))
+
+
+@api.post("/outbox/<int:item_id>/replay")
+def outbox_replay(item_id: int) -> JsonAnswer:
+    with _rt().db.session() as s:
+        answer = replay_item(s, item_id)
+    return jsonify(answer), 202
+
+
+#: what this module adds to `api` (imported by the app factory so that the routes exist)
+ROUTES = (escalations_list, followups_list, followup_done, outbox_list, outbox_one, outbox_replay)
