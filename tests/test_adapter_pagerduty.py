@@ -110,6 +110,9 @@ def test_an_incident_moved_to_another_service_is_a_reassignment_naming_the_servi
     ("incident_key", "hint"),
     [
         ("hdc-ticket-1187", "1187"),
+        ("hdc-ticket-1187/eng_oncall", "1187"),  # the connector's dedup key: ticket and paged target
+        ("hdc-ticket-1187/", None),
+        ("hdc-ticket-1187/on call", None),
         ("hdc-ticket-7f3a9c2e-41b8", "7f3a9c2e-41b8"),
         ("hdc-ticket-", None),
         ("hdc-ticket-1187 retry", None),

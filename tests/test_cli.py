@@ -86,7 +86,7 @@ def test_demo_runs_end_to_end():
     tickets = json.loads(result.stdout)  # standard output is only JSON: `connector demo --json | jq` works
     assert "connector demo" in result.stderr  # the progress went to standard error
     channels = sorted(t["channel"] for t in tickets)
-    assert channels == ["email", "jira"]
+    assert channels == ["email", "jira", "web"]
     zendesk = next(t for t in tickets if t["channel"] == "email")
     assert zendesk["severity"] == "P0"  # the late, older priority change did not roll it back
     assert zendesk["status"] == "waiting_on_customer"
@@ -99,6 +99,27 @@ def test_demo_runs_end_to_end():
     assert "sla_breach" not in kinds and "sla_warning" not in kinds
     first = next(c for c in zendesk["sla_clocks"] if c["metric"] == "first_response")
     assert first["state"] == "met"
+    # act two: the Enterprise P0 nobody acknowledged paged on-call once, then the secondary on the
+    # acknowledgement breach, and its resolution resolved both pages
+    p0 = next(t for t in tickets if t["channel"] == "web")
+    story = p0["escalation"]
+    assert [(d["trigger"], d["action"], d["target"]) for d in story["decisions"]] == [
+        ("p0-p1-auto-escalate", "raise_level", "L3"),
+        ("p0-p1-auto-escalate", "page", "oncall_primary"),
+        ("p0-p1-auto-escalate", "create_linked_issue", "jira"),
+        ("p0-ack-breach", "page", "oncall_secondary"),
+        ("lifecycle", "page_resolve", "oncall_primary"),
+        ("lifecycle", "page_resolve", "oncall_secondary"),
+    ]
+    assert [(i["intent"], i["target"], i["status"]) for i in story["outbox"]] == [
+        ("page_trigger", "oncall_primary", "sent"),
+        ("create_linked_issue", None, "not_sent"),
+        ("page_trigger", "oncall_secondary", "sent"),
+        ("page_resolve", "oncall_primary", "sent"),
+        ("page_resolve", "oncall_secondary", "sent"),
+    ]
+    assert "JIRA_URL" in story["outbox"][1]["reason"]
+    assert story["open_pages"] == []
 
 
 def test_report_sla_cli(tmp_path, monkeypatch):

@@ -40,17 +40,18 @@ LEGACY_WEBHOOK = (
     "v3 webhook subscription instead: in PagerDuty, Integrations → Generic Webhooks (v3) → New "
     "Webhook, with this endpoint URL; then remove the old v1/v2 webhook extension"
 )
-#: The connector pages with Events API dedup keys `hdc-ticket-<ticket id>`; an incident opened by
-#: such a page carries the key as its `incident_key`, which leads it back to the ticket.
+#: The connector pages with Events API dedup keys `hdc-ticket-<ticket id>/<target>` (one alert per
+#: ticket and paged target); an incident opened by such a page carries the key as its `incident_key`,
+#: which leads it back to the ticket. (Keys without the target, `hdc-ticket-<id>`, are read too.)
 DEDUP_KEY_PREFIX = "hdc-ticket-"
-_TICKET_KEY = re.compile(re.escape(DEDUP_KEY_PREFIX) + r"([A-Za-z0-9][A-Za-z0-9_-]{0,127})")
+_TICKET_KEY = re.compile(re.escape(DEDUP_KEY_PREFIX) + r"([A-Za-z0-9][A-Za-z0-9_-]{0,127})(?:/[A-Za-z0-9_.-]{1,64})?")
 
 D = TypeVar("D", bound=BaseModel)
 IncidentDetail = Callable[[Incident], dict[str, Any]]
 
 
 def ticket_hint_from_key(incident_key: str | None) -> str | None:
-    """The connector ticket id in an incident key of the form `hdc-ticket-<id>`, else None."""
+    """The connector ticket id in an incident key `hdc-ticket-<id>[/<target>]`, else None."""
     if not incident_key:
         return None
     match = _TICKET_KEY.fullmatch(incident_key)

@@ -23,29 +23,36 @@ from werkzeug.serving import make_server
 
 from connector.config import Settings
 from connector.demo import payloads as p
+from connector.demo.simulators import PagerDutySimulator
 from connector.inbox.deliveries import count_unfinished
 from connector.runtime import Runtime
 from connector.sla.report import human
 from connector.wiring import build_runtime
 
-#: The "what happens if this ticket arrives now" dry run the demo ends with (policy: signx, seed 001).
+#: The "what happens if this ticket arrives now" dry run the demo ends with (policy: signx, seed 001):
+#: a P1 opened late on a Friday is paged at once (P0/P1 escalate automatically), acknowledged in
+#: PagerDuty 20 minutes later, answered on Monday, raised to P0, and resolved on Tuesday.
 SCENARIO: dict[str, Any] = {
     "policy": "signx",
     "ticket": {"severity": "P1", "customer_tier": "enterprise", "category": "technical", "channel": "web"},
     "events": [
         {"at": "2026-03-06T16:30:00-05:00", "type": "created"},
+        {"at": "2026-03-06T16:50:00-05:00", "type": "acknowledged"},
         {"at": "2026-03-09T09:10:00-04:00", "type": "public_reply", "author": "agent"},
         {"at": "2026-03-09T09:40:00-04:00", "type": "status", "status": "waiting_on_customer"},
         {"at": "2026-03-09T15:00:00-04:00", "type": "status", "status": "open"},
         {"at": "2026-03-09T15:05:00-04:00", "type": "severity", "severity": "P0"},
-        {"at": "2026-03-09T15:10:00-04:00", "type": "paged"},
-        {"at": "2026-03-09T15:31:00-04:00", "type": "acknowledged"},
         {"at": "2026-03-10T14:00:00-04:00", "type": "resolved"},
     ],
     "until": "2026-03-11T00:00:00Z",
 }
 SECRETS = {"zendesk": "demo-zendesk-secret", "jira": "demo-jira-secret", "pagerduty": "demo-pagerduty-secret"}
 ADMIN_TOKEN = "demo-admin-token"
+#: Events API routing keys of the demo's PagerDuty services (the local simulator takes any)
+ROUTING_KEYS = {
+    "oncall_primary": "R0DEMOPRIMARY0000000000000000001",
+    "oncall_secondary": "R0DEMOSECONDARY00000000000000002",
+}
 
 
 def _steps(now: datetime) -> list[tuple[str, str, dict[str, Any]]]:
@@ -152,7 +159,7 @@ def _steps(now: datetime) -> list[tuple[str, str, dict[str, Any]]]:
         incident_id="Q3KX8Z1VN5RT2B",
         number=1207,
         title="Render queue depth > 500 for 10 minutes",
-        incident_key="hdc-ticket-1",
+        incident_key="hdc-ticket-1/oncall_primary",  # the connector's page for ticket 1 (dedup key)
         priority="P1",
         urgency="high",
         created=at(5),
@@ -179,7 +186,7 @@ def _steps(now: datetime) -> list[tuple[str, str, dict[str, Any]]]:
     resolved = p.pd_event("incident.resolved", p.pd_incident(**pd, status="resolved"), at(64))
     return [
         ("zendesk", "customer opens an urgent ticket by email", created),
-        ("pagerduty", "on-call is paged (dedup key hdc-ticket-1 links it)", triggered),
+        ("pagerduty", "PagerDuty opens an incident for our page (dedup key links it)", triggered),
         ("pagerduty", "on-call acknowledges", acked),
         ("zendesk", "agent's first public reply", reply),
         ("zendesk", "internal note (not a first response)", internal),
@@ -226,11 +233,14 @@ def run_demo(
     if db_path is None:
         tmp = tempfile.TemporaryDirectory(prefix="connector-demo-")
         db_path = str(Path(tmp.name) / "demo.db")
+    pagerduty = PagerDutySimulator().start()
     settings = Settings.from_env(
         {
             "DATABASE_URL": f"sqlite:///{db_path}",
             "CONNECTOR_ADMIN_TOKEN": ADMIN_TOKEN,
             **{f"{v.upper()}_WEBHOOK_SECRETS": s for v, s in SECRETS.items()},
+            "PAGERDUTY_EVENTS_URL": pagerduty.url,
+            "PAGERDUTY_ROUTING_KEYS": ",".join(f"{t}={k}" for t, k in ROUTING_KEYS.items()),
         }
     )
     rt = build_runtime(settings)
@@ -241,13 +251,20 @@ def run_demo(
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}"
     try:
-        progress(f"connector demo — app on {base}, database {db_path}, embedded queue\n")
+        progress(f"connector demo — app on {base}, database {db_path}, embedded queue")
+        progress(f"PagerDuty: a local Events API v2 simulator on {pagerduty.url}\n")
         with requests.Session() as http:
-            for vendor, what, payload in _steps(datetime.now(UTC)):
+
+            def send(vendor: str, what: str, payload: dict[str, Any]) -> None:
                 body = json.dumps(payload).encode()
                 r = http.post(f"{base}/webhooks/{vendor}", data=body, headers=_headers(rt, vendor, body), timeout=10)
                 progress(f"  {vendor:<9} {what:<62} → {r.status_code} {r.text.strip()}")
+
+            now = datetime.now(UTC)
+            for vendor, what, payload in _steps(now):
+                send(vendor, what, payload)
             _wait_processed(rt)
+            _escalation_story(rt, http, base, pagerduty, send, now, progress)
             tickets = http.get(
                 f"{base}/api/tickets", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10
             ).json()["tickets"]
@@ -267,13 +284,113 @@ def run_demo(
             echo("")
             echo(render_ticket(t))
         echo("")
+        echo(render_pages(pagerduty))
+        echo("")
         echo(render_simulation(simulated))
         return len(full)
     finally:
         server.shutdown()
         rt.close()
+        pagerduty.stop()
         if tmp is not None:
             tmp.cleanup()
+
+
+Send = Callable[[str, str, dict[str, Any]], None]
+
+
+def _escalation_story(
+    rt: Runtime,
+    http: requests.Session,
+    base: str,
+    pagerduty: PagerDutySimulator,
+    send: Send,
+    now: datetime,
+    progress: Callable[[str], None],
+) -> None:
+    """Act two: an Enterprise P0 arrives, on-call is paged once, nobody acknowledges within the seed's
+    15 minutes, the secondary on-call is paged ("Backup for critical issues"), and resolving the ticket
+    resolves both pages. The ticket was opened 40 minutes ago (the tools tell of the past), so the
+    acknowledgement clock has already run out when the page's incident is reported."""
+    progress("\n  escalation: an Enterprise P0 arrives; nobody acknowledges the page")
+    opened = now - timedelta(minutes=40)
+    zd: dict[str, Any] = dict(
+        ticket_id=48230,
+        subject="Checkout API answers 503 for every enterprise customer",
+        description="All checkouts fail since 14:02. Our storefront is down.",
+        requester_id="20077902",
+        organization_id="360099001188",
+        tags=["checkout", "tier_enterprise"],
+        created=opened,
+        channel="web",
+    )
+    send(
+        "zendesk",
+        "an Enterprise P0 arrives",
+        p.zendesk_event("created", p.zendesk_ticket(**zd, status="NEW", priority="URGENT", updated=opened), {}, opened),
+    )
+    _wait_processed(rt)
+    ticket = max(_tickets(http, base), key=lambda t: t["id"])
+    key = f"hdc-ticket-{ticket['id']}/oncall_primary"
+    _wait_for_page(pagerduty, "trigger", key)
+    incident = dict(
+        incident_id="Q1CHK503ENTRP9",
+        number=1208,
+        title=ticket["title"],
+        incident_key=key,
+        priority="P1",
+        urgency="high",
+        created=opened + timedelta(minutes=1),
+    )
+    send(
+        "pagerduty",
+        "PagerDuty opens an incident for the page; nobody acknowledges",
+        p.pd_event("incident.triggered", p.pd_incident(**incident, status="triggered"), opened + timedelta(minutes=1)),
+    )
+    _wait_processed(rt)
+    # the acknowledgement clock ran out 15 min after the page: the sweeper pages the secondary
+    secondary = f"hdc-ticket-{ticket['id']}/oncall_secondary"
+    _wait_for_page(pagerduty, "trigger", secondary)
+    solved = now + timedelta(seconds=1)
+    send(
+        "zendesk",
+        "the ticket is solved",
+        p.zendesk_event(
+            "status_changed",
+            p.zendesk_ticket(**zd, status="SOLVED", priority="URGENT", updated=solved),
+            {"current": "SOLVED", "previous": "OPEN"},
+            solved,
+        ),
+    )
+    _wait_processed(rt)
+    _wait_for_page(pagerduty, "resolve", key)
+    _wait_for_page(pagerduty, "resolve", secondary)
+
+
+def _tickets(http: requests.Session, base: str) -> list[dict[str, Any]]:
+    answer = http.get(f"{base}/api/tickets", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
+    tickets: list[dict[str, Any]] = answer.json()["tickets"]
+    return tickets
+
+
+def _wait_for_page(pagerduty: PagerDutySimulator, action: str, dedup_key: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(e["event_action"] == action and e["dedup_key"] == dedup_key for e in pagerduty.events()):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"the PagerDuty simulator got no {action} for {dedup_key} in {timeout:.0f} s")
+
+
+def render_pages(pagerduty: PagerDutySimulator) -> str:
+    """What the PagerDuty simulator received, and each alert's state."""
+    lines = [f"PagerDuty (the local Events API simulator) received {len(pagerduty.events())} events:"]
+    for e in pagerduty.events():
+        payload = e.get("payload") or {}
+        what = f"{payload.get('severity', ''):<8} {payload.get('summary', '')}" if payload else ""
+        lines.append(f"  {e['event_action']:<11} {e['dedup_key']:<30} {what}".rstrip())
+    lines.append("  alerts: " + "; ".join(f"{k} {a.status} (opened {a.opened}×)" for k, a in pagerduty.alerts.items()))
+    return "\n".join(lines)
 
 
 def _wait_processed(rt: Runtime, timeout: float = 20.0) -> None:
@@ -311,8 +428,9 @@ def render_ticket(t: dict[str, Any]) -> str:
 
 def render_simulation(result: dict[str, Any]) -> str:
     lines = [
-        f"SLA dry run (POST /api/simulate, policy {result['policy']}): a P1 ticket opened Friday "
-        "2026-03-06 16:30 New York time; first reply Monday; waiting on the customer; raised to P0; paged.",
+        f"Dry run (POST /api/simulate, policy {result['policy']}): a P1 ticket opened Friday 2026-03-06 16:30 "
+        "New York time; acknowledged in PagerDuty at 16:50; first reply Monday; waiting on the customer; "
+        "raised to P0; resolved Tuesday.",
         "  clocks:",
     ]
     for c in result["clocks"]:
@@ -324,4 +442,10 @@ def render_simulation(result: dict[str, Any]) -> str:
     for a in result["actions"]:
         if a["kind"] != "started":
             lines.append(f"    {a['at']}  {a['kind']:<10} {a['detail']}")
+    escalations = result.get("escalations") or []
+    if escalations:
+        lines.append("  what the escalation engine would do (nothing is sent in a dry run):")
+        for e in escalations:
+            target = f" {e['target']}" if e["target"] else ""
+            lines.append(f"    {e['at']}  {e['action']}{target} [{e['rule']}, {e['outcome']}]: {e['reason']}")
     return "\n".join(lines)

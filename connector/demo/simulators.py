@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 _ACTIONS = ("trigger", "acknowledge", "resolve")
 _SEVERITIES = ("critical", "error", "warning", "info")
@@ -81,7 +81,7 @@ class _Server:
         port = self.httpd.server_address[1]
         return f"http://127.0.0.1:{port}"
 
-    def start(self) -> _Server:
+    def start(self) -> Self:
         self.thread.start()
         return self
 

@@ -91,7 +91,14 @@ def _claim(rt: Runtime, outbox_id: int, now: datetime) -> tuple[Sender, Outbound
                 return f"outbox item {outbox_id} not sent"
         sender = rt.senders.get(item.channel)
         if sender is None:
-            _close(s, item, OutboxStatus.NOT_SENT, now, reason=f"no {item.channel} sender in this connector")
+            setup = defaults.CHANNEL_SETUP.get(item.channel, "")
+            _close(
+                s,
+                item,
+                OutboxStatus.NOT_SENT,
+                now,
+                reason=f"{item.channel} is not configured" + (f": {setup}" if setup else ""),
+            )
             return f"outbox item {outbox_id} not sent"
         request = request_from_json(item.intent, item.payload)
         if sender.rate_limit is not None:
