@@ -38,6 +38,7 @@ def build_senders(
     notify_webhooks: Mapping[str, str],
     notify_secret: str | None,
     timeout: float,
+    pagerduty_events_per_minute: int = 120,
 ) -> dict[str, Sender]:
     """One outbound sender per channel, keyed by channel. A sender without credentials for a target
     records that target's intents as not sent, with the reason."""
@@ -47,6 +48,7 @@ def build_senders(
             routing_keys=pagerduty_routing_keys,
             default_key=pagerduty_routing_key,
             timeout=timeout,
+            events_per_minute=pagerduty_events_per_minute,
         ),
         WebhookNotifier(webhooks=notify_webhooks, secret=notify_secret, timeout=timeout),
     ]

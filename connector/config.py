@@ -51,6 +51,8 @@ class Settings:
     #: policy target (owner group or support level id) → Events API v2 routing key (secrets: never shown)
     pagerduty_routing_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
     pagerduty_routing_key: str | None = field(default=None, repr=False)  # for any other target
+    #: the most Events API events sent per minute per routing key (PagerDuty: about 120)
+    pagerduty_events_per_minute: int = defaults.PAGERDUTY_EVENTS_PER_MINUTE
     #: policy target → notification webhook URL (Slack-compatible); the URLs of Slack webhooks are secrets
     notify_webhooks: Mapping[str, str] = field(default_factory=dict, repr=False)
     notify_secret: str | None = field(default=None, repr=False)
@@ -87,6 +89,7 @@ class Settings:
             pagerduty_events_url=_url(env, "PAGERDUTY_EVENTS_URL") or defaults.PAGERDUTY_EVENTS_URL,
             pagerduty_routing_keys=_pairs(env, "PAGERDUTY_ROUTING_KEYS", "target=routing_key"),
             pagerduty_routing_key=(env.get("PAGERDUTY_ROUTING_KEY") or "").strip() or None,
+            pagerduty_events_per_minute=_int(env, "PAGERDUTY_EVENTS_PER_MINUTE", defaults.PAGERDUTY_EVENTS_PER_MINUTE),
             notify_webhooks=_pairs(env, "CONNECTOR_NOTIFY_WEBHOOKS", "target=https://…", urls=True),
             notify_secret=env.get("CONNECTOR_NOTIFY_SECRET") or None,
         )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from adapters import build_adapters, build_senders
 from connector import defaults
 from connector.config import Settings
-from connector.escalation import fire_signals, followups, settle
+from connector.escalation import Acting, fire_signals, followups, settle
 from connector.inbox.reconciler import reconcile
 from connector.outbox.delivery import sweep as outbox_sweep
 from connector.policy import Policy
@@ -39,6 +39,7 @@ def build_runtime(settings: Settings, *, db: Database | None = None, queue: JobQ
             notify_webhooks=settings.notify_webhooks,
             notify_secret=settings.notify_secret,
             timeout=defaults.OUTBOUND_TIMEOUT_SECONDS,
+            pagerduty_events_per_minute=settings.pagerduty_events_per_minute,
         ),
     )
 
@@ -52,7 +53,7 @@ def periodic_duties(rt: Runtime) -> list[Duty]:
         Duty(
             "followups",
             defaults.SLA_TICK_SECONDS * 4,
-            lambda: followups.sweep(rt.db, rt.policies, public_url=rt.settings.public_url),
+            lambda: followups.sweep(rt.db, rt.policies, acting=acting(rt)),
         ),
         Duty("outbox", defaults.OUTBOX_TICK_SECONDS, lambda: outbox_sweep(rt)),
     ]
@@ -62,9 +63,7 @@ def escalate_fires(rt: Runtime) -> OnFires:
     """The SLA sweeper's fires → the escalation engine (in the ticket's savepoint)."""
 
     def on_fires(s: Session, policy: Policy, ticket_id: int, fires: list[SlaFire], now: datetime) -> object:
-        return settle(
-            s, policy, ticket_id, fire_signals(fires), now, refresh=refresh, public_url=rt.settings.public_url
-        )
+        return settle(s, policy, ticket_id, fire_signals(fires), now, refresh=refresh, acting=acting(rt))
 
     return on_fires
 
@@ -82,3 +81,8 @@ def start_worker_duties(rt: Runtime) -> None:
     """`connector worker`: the dispatcher and the periodic duties beside the RQ worker loop."""
     rt.start_dispatcher()
     rt.start_ticker(periodic_duties(rt))
+
+
+def acting(rt: Runtime) -> Acting:
+    """What the escalation engine needs of this process: the public URL and the channels it can send on."""
+    return Acting(public_url=rt.settings.public_url, channels=frozenset(rt.senders))

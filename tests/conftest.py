@@ -101,8 +101,8 @@ def client(app: Flask) -> FlaskClient:
 def drain(rt: Runtime) -> int:
     """Run every queued job with a real RQ worker in burst mode; returns how many ran."""
     rt.queue.dispatch()
-    worker = ThreadWorker([rt.queue.rq], connection=rt.queue.connection)
-    before = rt.queue.rq.count
+    worker = ThreadWorker(rt.queue.queues, connection=rt.queue.connection)
+    before = sum(q.count for q in rt.queue.queues)
     worker.work(burst=True, logging_level="WARNING")
     return before
 

@@ -197,6 +197,36 @@ def test_an_unreachable_database_is_one_line_without_its_password(monkeypatch):
     assert "cannot reach the database" in text and "s3cret-pw" not in text and "127.0.0.1:9" in text
 
 
+def test_db_upgrade_with_the_database_unreachable_is_one_line(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://connector:s3cret-pw@127.0.0.1:9/nowhere")
+    text = _one_line(CliRunner().invoke(main, ["db", "upgrade"]))
+    assert "cannot upgrade the database" in text and "s3cret-pw" not in text and "OperationalError" in text
+
+
+def test_gunicorn_stops_instead_of_respawning_a_worker_that_cannot_boot(tmp_path):
+    """A schema behind (or a bad setting) is one line and gunicorn's boot-error status: the arbiter
+    halts with it instead of starting the same failing worker for ever."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    url = f"sqlite:///{tmp_path / 'behind.db'}"
+    env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:9/0"}
+    assert CliRunner().invoke(main, ["db", "upgrade", "--revision", "0003"], env={"DATABASE_URL": url}).exit_code == 0
+    proc = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "webhooks.wsgi:app"],
+        cwd=Path(__file__).parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 3  # the arbiter's own "worker failed to boot"
+    assert proc.stderr.count("run `connector db upgrade`") == 1  # one worker tried, once
+    assert "Traceback" not in proc.stderr and "Worker failed to boot" in proc.stderr
+
+
 def test_a_worker_with_redis_down_says_so_in_one_line_per_attempt(tmp_path):
     """Run as the operator would: a real process, Redis on a closed port; it waits (a supervisor would
     keep it), one line per attempt, no traceback, no password."""

@@ -229,6 +229,7 @@ def _one_page(rt: Runtime) -> int:
             s, request, idempotency_key=f"test-{ticket.id}", ticket_id=ticket.id, sequence_key=request.dedup_key
         )
         assert item is not None
+        s.flush()
         return item.id
 
 
@@ -323,6 +324,7 @@ def test_a_resolve_waits_for_its_trigger_and_is_not_sent_without_one(rt: Runtime
         resolve = PageRequest(action="resolve", target="vp_product", dedup_key="hdc-ticket-1/vp_product", ticket_id=1)
         item = record(s, resolve, idempotency_key="test-resolve", ticket_id=1, sequence_key=resolve.dedup_key)
         assert item is not None
+        s.flush()
         resolve_id = item.id
     assert "waits for item" in deliver(rt, resolve_id)
     assert deliver(rt, trigger_id).endswith("sent")
@@ -332,6 +334,7 @@ def test_a_resolve_waits_for_its_trigger_and_is_not_sent_without_one(rt: Runtime
         lone = PageRequest(action="acknowledge", target="eng_oncall", dedup_key="hdc-ticket-1/eng_oncall", ticket_id=1)
         item = record(s, lone, idempotency_key="test-ack", ticket_id=1, sequence_key=lone.dedup_key)
         assert item is not None
+        s.flush()
         ack_id = item.id
     deliver(rt, ack_id)
     with rt.db.session() as s:
@@ -341,12 +344,10 @@ def test_a_resolve_waits_for_its_trigger_and_is_not_sent_without_one(rt: Runtime
 
 
 def test_the_events_api_rate_is_respected_per_routing_key(
-    rt: Runtime, pd: PagerDutySimulator, monkeypatch: pytest.MonkeyPatch
+    database: Database, pd: PagerDutySimulator, chat: WebhookReceiver
 ) -> None:
-    from adapters.pagerduty.outbound import PagerDutySender
-    from connector.outbound import RateLimit
-
-    monkeypatch.setattr(PagerDutySender, "rate_limit", RateLimit(events=2, seconds=60.0))
+    rt = acting_runtime(database, pd, chat, PAGERDUTY_EVENTS_PER_MINUTE="2")
+    install(rt)
     ids = [_one_page(rt) for _ in range(3)]
     results = [deliver(rt, i) for i in ids]
     assert results[:2] == [f"outbox item {ids[0]} sent", f"outbox item {ids[1]} sent"]
@@ -358,6 +359,7 @@ def test_the_events_api_rate_is_respected_per_routing_key(
         assert third.next_attempt_at == first.sent_at + timedelta(seconds=60)
         assert third.rate_key is not None and VP_KEY not in third.rate_key  # a digest, never the key
     assert len(pd.events()) == 2
+    rt.release()
 
 
 def test_intents_lost_with_redis_are_enqueued_again_and_sent_once(rt: Runtime, pd: PagerDutySimulator) -> None:
@@ -440,9 +442,9 @@ def test_an_overdue_follow_up_is_marked_once_and_done_by_the_api(rt: Runtime, cl
     post(client, "zendesk", critical_enterprise("comment_added", minutes=20, event=comment))
     drain(rt)
     due = T0 + timedelta(minutes=20, hours=2)
-    assert followups.sweep(rt.db, rt.policies, now=due - timedelta(seconds=1), public_url=None) == 0
-    assert followups.sweep(rt.db, rt.policies, now=due + timedelta(seconds=1), public_url=None) == 1
-    assert followups.sweep(rt.db, rt.policies, now=due + timedelta(minutes=5), public_url=None) == 0
+    assert followups.sweep(rt.db, rt.policies, now=due - timedelta(seconds=1)) == 0
+    assert followups.sweep(rt.db, rt.policies, now=due + timedelta(seconds=1)) == 1
+    assert followups.sweep(rt.db, rt.policies, now=due + timedelta(minutes=5)) == 0
     listed = client.get("/api/followups?state=overdue", headers=ADMIN).get_json()["followups"]
     assert [(f["kind"], f["target"], f["overdue"]) for f in listed] == [("notify", "csm", True)]
     done = client.post(

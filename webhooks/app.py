@@ -34,7 +34,7 @@ def create_app(rt: Runtime | None = None, *, start_worker: bool | None = None) -
         settings = Settings.from_env()
         configure_logging(settings.log_level)
         rt = build_runtime(settings)
-        if rt.db.is_sqlite:  # the embedded default needs no separate `connector db upgrade`
+        if rt.db.is_sqlite and settings.embedded:  # the embedded default needs no `connector db upgrade`
             rt.db.upgrade()
         else:
             rt.db.require_current()

@@ -45,7 +45,7 @@ class WebhookNotifier:
     """Posts notifications to each target's webhook URL (`webhooks`: target → URL; `*` for any other)."""
 
     channel: ClassVar[str] = VENDOR
-    rate_limit: ClassVar[RateLimit | None] = None
+    rate_limit: RateLimit | None = None
 
     def __init__(
         self,

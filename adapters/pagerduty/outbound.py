@@ -23,7 +23,9 @@ from connector.errors import NotSent, OutboundError
 from connector.outbound import OutboundRequest, PageRequest, RateLimit, Sent
 
 VENDOR = "pagerduty"
-#: Events API v2 limits (https://developer.pagerduty.com/docs/events-api-v2/overview)
+#: Events API v2 limits (https://developer.pagerduty.com/docs/events-api-v2/overview): "about 120 events
+#: per minute per routing key"
+EVENTS_PER_MINUTE = 120
 SUMMARY_LIMIT = 1024
 DEDUP_KEY_LIMIT = 255
 
@@ -83,8 +85,6 @@ class PagerDutySender:
     """Sends pages for policy targets; each target's routing key comes from `routing_keys`, else `default_key`."""
 
     channel: ClassVar[str] = VENDOR
-    #: "about 120 events per minute per routing key"
-    rate_limit: ClassVar[RateLimit | None] = RateLimit(events=120, seconds=60.0)
 
     def __init__(
         self,
@@ -93,8 +93,10 @@ class PagerDutySender:
         routing_keys: Mapping[str, str],
         default_key: str | None = None,
         timeout: float = 10.0,
+        events_per_minute: int = EVENTS_PER_MINUTE,
     ):
         self.events_url = events_url
+        self.rate_limit: RateLimit | None = RateLimit(events=events_per_minute, seconds=60.0)
         self._keys = dict(routing_keys)
         self._default = default_key
         self.timeout = timeout

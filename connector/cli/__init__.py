@@ -32,13 +32,13 @@ def _settings() -> Settings:
 
 
 def _runtime(*, migrate: bool = False) -> Runtime:
-    """The runtime of this command, installed for jobs. `migrate`: the embedded SQLite default may
-    bring its own schema up to date; otherwise a schema that is not current stops the command. A
+    """The runtime of this command, installed for jobs. `migrate`: the embedded SQLite default (no
+    REDIS_URL) may bring its own schema up to date; otherwise a schema that is not current stops the command. A
     database that cannot be reached stops it too, with one line saying which and what to check."""
     settings = _settings()
     rt = build_runtime(settings)
     try:
-        if migrate and rt.db.is_sqlite:
+        if migrate and rt.db.is_sqlite and settings.embedded:
             rt.db.upgrade()
         else:
             rt.db.require_current()
@@ -169,9 +169,15 @@ def db_upgrade(revision: str) -> None:
     """Apply the Alembic migrations to DATABASE_URL (the only command that changes the schema)."""
     from connector.store import Database
 
-    database = Database(Settings.from_env().database_url)
+    settings = _settings()
+    database = Database(settings.database_url)
     try:
         database.upgrade(revision)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"cannot upgrade the database at DATABASE_URL={redact_url(settings.database_url)} "
+            f"({type(exc.orig if isinstance(exc, DBAPIError) else exc).__name__}): is it running, and is the URL right?"
+        ) from exc
     finally:
         database.dispose()
     click.echo(f"database at {revision} ({database.engine.dialect.name})")

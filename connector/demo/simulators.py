@@ -54,6 +54,10 @@ class _Server:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # one write per answer, sent at once: no 40 ms stall of Nagle's algorithm against the
+            # client's delayed acknowledgement between the headers and the body
+            wbufsize = 1 << 16
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:  # noqa: N802  (the stdlib's name)
                 length = int(self.headers.get("Content-Length") or 0)

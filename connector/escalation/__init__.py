@@ -7,7 +7,7 @@ and the outbox."""
 from __future__ import annotations
 
 from connector.escalation.engine import TicketState, decide, escalation_path, path_position
-from connector.escalation.live import fire_signals, react, settle, signals_of
+from connector.escalation.live import Acting, fire_signals, react, settle, signals_of
 from connector.escalation.signals import (
     ActionKind,
     Changed,
@@ -22,6 +22,7 @@ from connector.escalation.signals import (
 )
 
 __all__ = [
+    "Acting",
     "ActionKind",
     "Changed",
     "Decision",

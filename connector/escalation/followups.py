@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from connector.errors import ConnectorError, NotFound
-from connector.escalation.live import settle
+from connector.escalation.live import ANYWHERE, Acting, settle
 from connector.escalation.signals import FollowupMissed
 from connector.logs import where
 from connector.sla.live import refresh
@@ -31,7 +31,12 @@ SOURCE = "connector/followups"
 
 
 def sweep(
-    db: Database, policies: PolicyVersions, *, now: datetime | None = None, limit: int = 200, public_url: str | None
+    db: Database,
+    policies: PolicyVersions,
+    *,
+    now: datetime | None = None,
+    limit: int = 200,
+    acting: Acting = ANYWHERE,
 ) -> int:
     """Mark every follow-up past its due time as overdue (once), and escalate it. Returns how many."""
     now = now or datetime.now(UTC)
@@ -51,7 +56,7 @@ def sweep(
         for f in due:
             try:
                 with s.begin_nested():
-                    _overdue(s, policy, f, now, public_url)
+                    _overdue(s, policy, f, now, acting)
             except (SQLAlchemyError, ValueError, LookupError) as exc:
                 log.error(
                     "follow-up escalation failed; trying again later",
@@ -60,7 +65,7 @@ def sweep(
     return len(due)
 
 
-def _overdue(s: Session, policy: Any, f: Followup, now: datetime, public_url: str | None) -> None:
+def _overdue(s: Session, policy: Any, f: Followup, now: datetime, acting: Acting) -> None:
     assert f.due_at is not None
     s.scalar(select(Ticket.id).where(Ticket.id == f.ticket_id).with_for_update())
     f.overdue_at = now
@@ -77,7 +82,7 @@ def _overdue(s: Session, policy: Any, f: Followup, now: datetime, public_url: st
         ),
     )
     signal = FollowupMissed(at=f.due_at, key=str(f.id), kind=f.kind, target=f.target, due_at=f.due_at)
-    settle(s, policy, f.ticket_id, [signal], now, refresh=refresh, public_url=public_url)
+    settle(s, policy, f.ticket_id, [signal], now, refresh=refresh, acting=acting)
 
 
 def done(

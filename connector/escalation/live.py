@@ -13,12 +13,12 @@ refreshes the clocks again and feeds their new fires back, a bounded number of r
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.escalation.engine import TicketState, decide
@@ -35,17 +35,17 @@ from connector.escalation.signals import (
     TextAdded,
 )
 from connector.model import TERMINAL, Comment, LinkRole
-from connector.outbound import LinkedIssueRequest, Notification, PageRequest, WebLink
-from connector.outbox import record
-from connector.policy import Policy, RepeatIssueTrigger, format_duration
+from connector.outbound import CHANNELS, LinkedIssueRequest, Notification, PageRequest, WebLink
+from connector.outbox import not_configured, record
+from connector.policy import ARRIVALS, Policy, RepeatIssueTrigger, format_duration
 from connector.sla.events import FireKind
+from connector.sla.live import earliest_due
 from connector.store.tables import (
     Escalation,
     Followup,
     FollowupKind,
     Link,
     RepeatCluster,
-    SlaClock,
     SlaFire,
     Ticket,
 )
@@ -63,6 +63,20 @@ MAX_ROUNDS = 4
 _SLA_KINDS = frozenset({FireKind.WARNING, FireKind.BREACH, FireKind.MAXIMUM_BREACH, FireKind.OVERDUE, FireKind.MET})
 
 Refresh = Callable[[Session, Policy, int, datetime], list[SlaFire]]
+
+
+@dataclass(frozen=True)
+class Acting:
+    """What the engine knows of the process it acts in: where people reach the connector (links in pages
+    and notifications) and which outbound channels have a sender (None: all of them). An intent for a
+    channel without one is recorded as not sent at once, with what to configure, and no job is queued."""
+
+    public_url: str | None = None
+    channels: frozenset[str] | None = None
+
+
+#: no public URL; every channel assumed to have a sender (intents are queued, and their jobs decide)
+ANYWHERE = Acting()
 
 
 @dataclass
@@ -120,7 +134,7 @@ def settle(
     now: datetime,
     *,
     refresh: Refresh,
-    public_url: str | None = None,
+    acting: Acting = ANYWHERE,
 ) -> list[Decision]:
     """React to `signals`, then while decisions retarget the clocks: refresh them and react to their
     new fires. Returns every decision taken."""
@@ -129,7 +143,7 @@ def settle(
     for _ in range(MAX_ROUNDS):
         if not pending:
             break
-        reaction = react(s, policy, ticket_id, pending, now, public_url=public_url)
+        reaction = react(s, policy, ticket_id, pending, now, acting=acting)
         taken += reaction.decisions
         if not reaction.retargets:
             break
@@ -138,52 +152,106 @@ def settle(
 
 
 def react(
-    s: Session, policy: Policy, ticket_id: int, signals: Sequence[Signal], now: datetime, *, public_url: str | None
+    s: Session, policy: Policy, ticket_id: int, signals: Sequence[Signal], now: datetime, *, acting: Acting = ANYWHERE
 ) -> Reaction:
     """Run the engine over `signals` for one ticket and carry out its decisions (see the module)."""
     ticket = s.get(Ticket, ticket_id)
     if ticket is None or not signals:
         return Reaction()
-    state = current_state(s, policy, ticket)
-    done = taken_keys(s, ticket_id)
+    with s.no_autoflush:
+        taken = _taken(s, ticket_id)
+        state = _state(policy, ticket, taken)
+        done = {(t.trigger_id, t.occurrence, t.action_index) for t in taken}
+        before = {name: getattr(ticket, name) for name in _STATE_FIELDS}
     out = Reaction()
     for signal in [*signals, *_repeats(s, policy, ticket, signals)]:
         state, decisions = decide(policy, state, signal, done=done)
-        for d in decisions:
-            done.add(d.key)
-            _carry_out(s, policy, ticket, d, now, public_url)
-            out.decisions.append(d)
-            out.retargets |= bool({"support_level", "category"} & set(d.changes))
-        if isinstance(signal, Changed) and "status" in signal.fields:
-            _postmortems_fall_due(s, ticket)
+        done.update(d.key for d in decisions)
+        out.decisions += decisions
+    if not out.decisions:
+        return out
+    rows = [_row(ticket, d, now) for d in out.decisions]
+    s.add_all(rows)
+    s.flush()  # a concurrent job taking the same decisions fails here (unique key) and retries
+    context = _Context(s, policy, ticket, acting)
+    for d, row in zip(out.decisions, rows, strict=True):
+        _carry_out(context, d, row, now)
+        out.retargets |= _moves_clocks(policy, before, d.changes)
+    if any(isinstance(x, Changed) and "status" in x.fields for x in signals):
+        _postmortems_fall_due(s, ticket)
     return out
+
+
+def _moves_clocks(policy: Policy, ticket: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
+    """Could these changes of level or category change a clock: another target, or a metric that starts
+    or is met at a level? (Else refreshing the clocks again would change nothing.)"""
+    for name, (old, new) in changes.items():
+        if name not in ("support_level", "category"):
+            continue
+        if name == "support_level" and any(
+            f"level:{lv}" == m.start or f"level:{lv}" in m.met_by for m in policy.metrics for lv in (old, new)
+        ):
+            return True
+        for received in (None, *ARRIVALS):
+            common = {
+                "severity": ticket.get("severity"),
+                "tier": ticket.get("customer_tier"),
+                "category": ticket.get("category"),
+                "channel": ticket.get("channel"),
+                "received": received,
+                "level": ticket.get("support_level"),
+            }
+            key = "level" if name == "support_level" else "category"
+            if policy.targets_for(**{**common, key: old}) != policy.targets_for(**{**common, key: new}):
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class _Taken:
+    trigger_id: str
+    occurrence: str
+    action_index: int
+    action: str
+    target: str | None
+    outcome: str
+
+
+def _taken(s: Session, ticket_id: int) -> list[_Taken]:
+    """The decisions taken for a ticket so far, in order (one query: keys and pages)."""
+    rows = s.execute(
+        select(
+            Escalation.trigger_id,
+            Escalation.occurrence,
+            Escalation.action_index,
+            Escalation.action,
+            Escalation.target,
+            Escalation.outcome,
+        )
+        .where(Escalation.ticket_id == ticket_id)
+        .order_by(Escalation.id)
+    )
+    return [_Taken(*row) for row in rows]
 
 
 def current_state(s: Session, policy: Policy, ticket: Ticket) -> TicketState:
     """The ticket as the triggers read it, with its open pages (from the decisions taken so far)."""
+    return _state(policy, ticket, _taken(s, ticket.id))
+
+
+def _state(policy: Policy, ticket: Ticket, taken: Iterable[_Taken]) -> TicketState:
     pages: list[str] = []
     acknowledged: list[str] = []
-    for action, target in s.execute(
-        select(Escalation.action, Escalation.target)
-        .where(
-            Escalation.ticket_id == ticket.id,
-            Escalation.action.in_(
-                [ActionKind.PAGE.value, ActionKind.PAGE_RESOLVE.value, ActionKind.PAGE_ACKNOWLEDGE.value]
-            ),
-            Escalation.outcome != Outcome.SKIPPED.value,
-            Escalation.target.is_not(None),
-        )
-        .order_by(Escalation.id)
-    ):
-        if target is None:
+    for t in taken:
+        if t.outcome == Outcome.SKIPPED or t.target is None:
             continue
-        if action == ActionKind.PAGE and target not in pages:
-            pages.append(target)
-        elif action == ActionKind.PAGE_RESOLVE:
-            pages = [p for p in pages if p != target]
-            acknowledged = [p for p in acknowledged if p != target]
-        elif action == ActionKind.PAGE_ACKNOWLEDGE and target not in acknowledged:
-            acknowledged.append(target)
+        if t.action == ActionKind.PAGE and t.target not in pages:
+            pages.append(t.target)
+        elif t.action == ActionKind.PAGE_RESOLVE:
+            pages = [p for p in pages if p != t.target]
+            acknowledged = [p for p in acknowledged if p != t.target]
+        elif t.action == ActionKind.PAGE_ACKNOWLEDGE and t.target not in acknowledged:
+            acknowledged.append(t.target)
     fields = {name: getattr(ticket, name) for name in _STATE_FIELDS}
     return TicketState.of(policy, fields, pages=tuple(pages), acknowledged=tuple(acknowledged))
 
@@ -192,6 +260,7 @@ _STATE_FIELDS = (
     "severity",
     "customer_tier",
     "category",
+    "channel",
     "support_level",
     "owner",
     "status",
@@ -205,21 +274,36 @@ _STATE_FIELDS = (
 
 
 def taken_keys(s: Session, ticket_id: int) -> set[Key]:
-    return {
-        (t, o, i)
-        for t, o, i in s.execute(
-            select(Escalation.trigger_id, Escalation.occurrence, Escalation.action_index).where(
-                Escalation.ticket_id == ticket_id
-            )
-        )
-    }
+    return {(t.trigger_id, t.occurrence, t.action_index) for t in _taken(s, ticket_id)}
 
 
 # ---- carrying a decision out ------------------------------------------------------------------
 
 
-def _carry_out(s: Session, policy: Policy, ticket: Ticket, d: Decision, now: datetime, public_url: str | None) -> None:
-    row = Escalation(
+@dataclass
+class _Context:
+    """What the decisions of one reaction share: the ticket's links and earliest SLA due time, read once."""
+
+    s: Session
+    policy: Policy
+    ticket: Ticket
+    acting: Acting
+    _links: list[WebLink] | None = None
+    _due: tuple[datetime | None] | None = None
+
+    def links(self) -> list[WebLink]:
+        if self._links is None:
+            self._links = _links(self.s, self.ticket, self.acting.public_url)
+        return self._links
+
+    def sla_due(self) -> datetime | None:
+        if self._due is None:
+            self._due = (earliest_due(self.s, self.ticket.id),)
+        return self._due[0]
+
+
+def _row(ticket: Ticket, d: Decision, now: datetime) -> Escalation:
+    return Escalation(
         ticket_id=ticket.id,
         trigger_id=d.trigger_id[:96],
         occurrence=d.occurrence[:160],
@@ -232,8 +316,10 @@ def _carry_out(s: Session, policy: Policy, ticket: Ticket, d: Decision, now: dat
         reason=d.reason,
         data=d.facts(),
     )
-    s.add(row)
-    s.flush()  # a concurrent job taking the same decision fails here (unique key) and retries
+
+
+def _carry_out(c: _Context, d: Decision, row: Escalation, now: datetime) -> None:
+    s, policy, ticket = c.s, c.policy, c.ticket
     applied: dict[str, tuple[Any, Any]] = {}
     for name, (old, new) in d.changes.items():
         if set_field(ticket, name, new, d.at):
@@ -258,9 +344,11 @@ def _carry_out(s: Session, policy: Policy, ticket: Ticket, d: Decision, now: dat
     )
     if d.outcome is Outcome.SKIPPED:
         return
-    request = _request(s, policy, ticket, d, public_url)
+    request = _request(c, d)
     if request is not None:
         sequence = request.dedup_key if isinstance(request, PageRequest) else None
+        channels = c.acting.channels
+        channel = CHANNELS[request.kind]
         record(
             s,
             request,
@@ -268,6 +356,8 @@ def _carry_out(s: Session, policy: Policy, ticket: Ticket, d: Decision, now: dat
             ticket_id=ticket.id,
             escalation_id=row.id,
             sequence_key=sequence,
+            fresh=True,  # keyed by a decision row this transaction made
+            unavailable=None if channels is None or channel in channels else not_configured(channel),
         )
     if d.action is ActionKind.NOTIFY and d.within is not None:
         _owe(s, ticket, row, d, FollowupKind.NOTIFY, due_at=d.at + d.within)
@@ -313,12 +403,11 @@ def _postmortems_fall_due(s: Session, ticket: Ticket) -> None:
         f.due_at = ticket.resolved_at + timedelta(seconds=f.within_seconds)
 
 
-def _request(
-    s: Session, policy: Policy, ticket: Ticket, d: Decision, public_url: str | None
-) -> PageRequest | Notification | LinkedIssueRequest | None:
+def _request(c: _Context, d: Decision) -> PageRequest | Notification | LinkedIssueRequest | None:
+    policy, ticket = c.policy, c.ticket
     if d.action in (ActionKind.PAGE, ActionKind.PAGE_ACKNOWLEDGE, ActionKind.PAGE_RESOLVE) and d.target:
         action = {ActionKind.PAGE: "trigger", ActionKind.PAGE_ACKNOWLEDGE: "acknowledge"}.get(d.action, "resolve")
-        facts = _facts(s, policy, ticket, d)
+        facts = _facts(c, d)
         return PageRequest(
             action=action,  # type: ignore[arg-type]  # one of PageAction
             target=d.target,
@@ -329,21 +418,21 @@ def _request(
             component=ticket.category,
             group=ticket.owner,
             custom_details=facts,
-            links=tuple(_links(s, ticket, public_url)),
+            links=tuple(c.links()),
             timestamp=d.at.isoformat(),
         )
     if d.action is ActionKind.NOTIFY and d.target:
-        facts = _facts(s, policy, ticket, d)
+        facts = _facts(c, d)
         message = str(d.params.get("message") or "")
         within = f" within {format_duration(d.within)}" if d.within is not None else ""
         text = f"{_summary(policy, ticket)} — {message or 'escalation'}: {d.reason} (rule {d.trigger_id}){within}."
-        links = _links(s, ticket, public_url)
+        links = c.links()
         if links:
             text += " " + " ".join(f"<{x.href}|{x.text}>" for x in links)
         return Notification(target=d.target, ticket_id=ticket.id, text=text, escalation=facts)
     if d.action is ActionKind.CREATE_LINKED_ISSUE:
-        facts = _facts(s, policy, ticket, d)
-        origin = next((x for x in _links(s, ticket, public_url)), None)
+        facts = _facts(c, d)
+        origin = next(iter(c.links()), None)
         lines = [f"{k.replace('_', ' ')}: {v}" for k, v in facts.items() if v not in (None, "")]
         return LinkedIssueRequest(
             ticket_id=ticket.id,
@@ -365,12 +454,8 @@ def _summary(policy: Policy, ticket: Ticket) -> str:
     return f"[{severity}] [{tier}] {ticket.title or f'ticket {ticket.id}'}"[:1024]
 
 
-def _facts(s: Session, policy: Policy, ticket: Ticket, d: Decision) -> dict[str, Any]:
-    due = s.scalar(
-        select(func.min(SlaClock.due_at)).where(
-            SlaClock.ticket_id == ticket.id, SlaClock.met_at.is_(None), SlaClock.state.in_(("running", "breached"))
-        )
-    )
+def _facts(c: _Context, d: Decision) -> dict[str, Any]:
+    policy, ticket, due = c.policy, c.ticket, c.sla_due()
     return {
         "ticket": ticket.id,
         "customer": ticket.customer_name or ticket.customer_id,

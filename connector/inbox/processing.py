@@ -111,7 +111,7 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
                     [*escalation.signals_of(applied_to[ticket_id]), *escalation.fire_signals(fires)],
                     now,
                     refresh=partial(sla.refresh, until=until),
-                    public_url=rt.settings.public_url,
+                    acting=escalation.Acting(public_url=rt.settings.public_url, channels=frozenset(rt.senders)),
                 )
         _finish(d, DeliveryStatus.PROCESSED, "; ".join(outcomes) or "no events")
         log.info(

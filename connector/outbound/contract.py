@@ -38,7 +38,8 @@ class RateLimit:
 @runtime_checkable
 class Sender(Protocol):
     channel: ClassVar[str]
-    rate_limit: ClassVar[RateLimit | None]
+    #: at most this many sends per rate key (None: no limit of ours; the vendor's 429s still count)
+    rate_limit: RateLimit | None
 
     def rate_key(self, request: OutboundRequest) -> str | None:
         """What the vendor's rate limit counts this request against (a digest, never a secret), or None."""

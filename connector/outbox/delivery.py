@@ -32,10 +32,9 @@ from connector import defaults, metrics, runtime
 from connector.errors import NotSent, OutboundError
 from connector.logs import where
 from connector.outbound import IntentKind, OutboundRequest, Sender, Sent, request_from_json
+from connector.outbox.records import close_item, not_configured
 from connector.runtime import Runtime
 from connector.store.tables import OUTBOX_FINAL, OutboxItem, OutboxStatus
-from connector.tickets import timeline
-from connector.tickets.timeline import OutboundRecorded
 
 log = logging.getLogger(__name__)
 
@@ -87,18 +86,13 @@ def _claim(rt: Runtime, outbox_id: int, now: datetime) -> tuple[Sender, Outbound
             trigger = next(((i, status) for i, status, intent in ahead if intent == IntentKind.PAGE_TRIGGER), None)
             if item.intent in _PAGE_FOLLOWERS and (trigger is None or trigger[1] != OutboxStatus.SENT.value):
                 why = "no page was triggered" if trigger is None else f"its page (item {trigger[0]}) is {trigger[1]}"
-                _close(s, item, OutboxStatus.NOT_SENT, now, reason=f"nothing to {item.intent.split('_')[-1]}: {why}")
+                close_item(
+                    s, item, OutboxStatus.NOT_SENT, now, reason=f"nothing to {item.intent.split('_')[-1]}: {why}"
+                )
                 return f"outbox item {outbox_id} not sent"
         sender = rt.senders.get(item.channel)
         if sender is None:
-            setup = defaults.CHANNEL_SETUP.get(item.channel, "")
-            _close(
-                s,
-                item,
-                OutboxStatus.NOT_SENT,
-                now,
-                reason=f"{item.channel} is not configured" + (f": {setup}" if setup else ""),
-            )
+            close_item(s, item, OutboxStatus.NOT_SENT, now, reason=not_configured(item.channel))
             return f"outbox item {outbox_id} not sent"
         request = request_from_json(item.intent, item.payload)
         if sender.rate_limit is not None:
@@ -177,11 +171,11 @@ def _failed(rt: Runtime, outbox_id: int, message: str, *, retryable: bool, retry
             return f"outbox item {outbox_id} does not exist"
         now = datetime.now(UTC)
         if not retryable:
-            _close(s, item, OutboxStatus.DEAD, now, reason=f"refused: {message}")
+            close_item(s, item, OutboxStatus.DEAD, now, reason=f"refused: {message}")
             metrics.JOBS.labels("deliver_outbox", "dead").inc()
             return f"outbox item {outbox_id} dead: {message}"
         if item.attempts >= defaults.OUTBOX_MAX_ATTEMPTS:
-            _close(s, item, OutboxStatus.DEAD, now, reason=f"gave up after {item.attempts} attempts: {message}")
+            close_item(s, item, OutboxStatus.DEAD, now, reason=f"gave up after {item.attempts} attempts: {message}")
             metrics.JOBS.labels("deliver_outbox", "dead").inc()
             return f"outbox item {outbox_id} dead after {item.attempts} attempts"
         item.status = OutboxStatus.FAILED.value
@@ -207,53 +201,9 @@ def _finish(
         now = datetime.now(UTC)
         if sent is not None:
             item.response = dict(sent.response)
-        _close(s, item, status, now, reason=reason, reference=sent.reference if sent else None)
+        close_item(s, item, status, now, reason=reason, reference=sent.reference if sent else None)
     metrics.JOBS.labels("deliver_outbox", status.value).inc()
     return f"outbox item {outbox_id} {status.value}"
-
-
-def _close(
-    s: Session,
-    item: OutboxItem,
-    status: OutboxStatus,
-    now: datetime,
-    *,
-    reason: str | None = None,
-    reference: str | None = None,
-) -> None:
-    """Put a row in a final status and say so on its ticket's timeline."""
-    item.status = status.value
-    item.reason = reason
-    item.updated_at = now
-    item.next_attempt_at = None
-    if status is OutboxStatus.SENT:
-        item.sent_at = now
-    if item.ticket_id is not None:
-        what = item.intent.replace("_", " ")
-        to = f" to {item.target}" if item.target else ""
-        summary = {
-            OutboxStatus.SENT: f"{what}{to} sent" + (f" ({reference})" if reference else ""),
-            OutboxStatus.NOT_SENT: f"{what}{to} not sent: {reason}",
-            OutboxStatus.DEAD: f"{what}{to} failed for good: {reason}",
-        }.get(status, f"{what}{to} {status.value}")
-        timeline.write(
-            s,
-            ticket_id=item.ticket_id,
-            at=now,
-            recorded_at=now,
-            source=f"connector/outbox/{item.channel}",
-            summary=summary,
-            record=OutboundRecorded(
-                outbox_id=item.id,
-                intent=item.intent,
-                channel=item.channel,
-                target=item.target,
-                status=status.value,
-                reference=reference,
-                reason=reason,
-            ),
-        )
-    log.info("outbound intent " + status.value, extra={"outbox_id": item.id, "channel": item.channel})
 
 
 def deliver_outbox(outbox_id: int) -> str:

@@ -15,11 +15,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connector import defaults
 from connector.errors import ConnectorError, NotFound
 from connector.outbound import CHANNELS, OutboundRequest
 from connector.outbound.intents import to_json
 from connector.store import is_id
 from connector.store.tables import OUTBOX_FINAL, OutboxItem, OutboxStatus
+from connector.tickets import timeline
+from connector.tickets.timeline import OutboundRecorded
 
 #: `Session.info` key under which the ids of outbox rows added in the transaction are kept
 NEW_IDS = "outbox_new_ids"
@@ -35,10 +38,15 @@ def record(
     ticket_id: int | None,
     escalation_id: int | None = None,
     sequence_key: str | None = None,
+    fresh: bool = False,
+    unavailable: str | None = None,
 ) -> OutboxItem | None:
-    """Add an intent to the outbox unless one with this key exists; the new row, else None."""
+    """Add an intent to the outbox unless one with this key exists; the new row, else None. `fresh`: the
+    key cannot exist yet (it names a row this transaction made): no look-up, the unique key still holds.
+    `unavailable`: why it cannot be sent here (its channel has no sender): recorded as not sent at once,
+    with the reason, and no job is queued for it."""
     key = idempotency_key[:255]
-    if s.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key == key)) is not None:
+    if not fresh and s.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key == key)) is not None:
         return None
     now = datetime.now(UTC)
     item = OutboxItem(
@@ -58,14 +66,68 @@ def record(
         updated_at=now,
     )
     s.add(item)
-    s.flush()  # a concurrent writer of the same key fails here; its job retries and finds this row
-    s.info.setdefault(NEW_IDS, []).append(item.id)
+    if unavailable is not None:
+        s.flush()  # for its id on the timeline
+        close_item(s, item, OutboxStatus.NOT_SENT, now, reason=unavailable)
+        return item
+    # its id is known once the transaction flushes (a concurrent writer of the same key fails there, and
+    # its job retries and finds this row); the after-commit hook reads it then
+    s.info.setdefault(NEW_IDS, []).append(item)
     return item
 
 
+def not_configured(channel: str) -> str:
+    """Why an intent of a channel without a sender is not sent, and what to set."""
+    setup = defaults.CHANNEL_SETUP.get(channel)
+    return f"{channel} is not configured" + (f": {setup}" if setup else "")
+
+
+def close_item(
+    s: Session,
+    item: OutboxItem,
+    status: OutboxStatus,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    reference: str | None = None,
+) -> None:
+    """Put a row in a final status and say so on its ticket's timeline."""
+    item.status = status.value
+    item.reason = reason
+    item.updated_at = now
+    item.next_attempt_at = None
+    if status is OutboxStatus.SENT:
+        item.sent_at = now
+    if item.ticket_id is not None:
+        what = item.intent.replace("_", " ")
+        to = f" to {item.target}" if item.target else ""
+        summary = {
+            OutboxStatus.SENT: f"{what}{to} sent" + (f" ({reference})" if reference else ""),
+            OutboxStatus.NOT_SENT: f"{what}{to} not sent: {reason}",
+            OutboxStatus.DEAD: f"{what}{to} failed for good: {reason}",
+        }.get(status, f"{what}{to} {status.value}")
+        timeline.write(
+            s,
+            ticket_id=item.ticket_id,
+            at=now,
+            recorded_at=now,
+            source=f"connector/outbox/{item.channel}",
+            summary=summary,
+            record=OutboundRecorded(
+                outbox_id=item.id,
+                intent=item.intent,
+                channel=item.channel,
+                target=item.target,
+                status=status.value,
+                reference=reference,
+                reason=reason,
+            ),
+        )
+
+
 def take_new_ids(info: Mapping[str, Any]) -> list[int]:
-    """The ids of the outbox rows a committed session added (for the after-commit hook)."""
-    return list(info.get(NEW_IDS) or ())
+    """The ids of the outbox rows a committed session added or replayed (for the after-commit hook)."""
+    return [x.id if isinstance(x, OutboxItem) else int(x) for x in info.get(NEW_IDS) or ()]
 
 
 def list_items(s: Session, *, filters: Mapping[str, str], limit: int, offset: int) -> dict[str, Any]:

@@ -26,7 +26,15 @@ class JobQueue:
         self.connection = connection
         self.url = url  # None: embedded (in-process fakeredis)
         self.rq = Queue(name, connection=connection)
+        #: outbound intents (pages, notifications) go on a queue of their own that workers take from
+        #: first: a page never waits behind a backlog of deliveries to process
+        self.outbound = Queue(f"{name}-outbound", connection=connection)
         self.inbox_key = f"connector:inbox:{name}"
+
+    @property
+    def queues(self) -> list[Queue]:
+        """The queues a worker takes jobs from, in priority order."""
+        return [self.outbound, self.rq]
 
     def notify_delivery(self, delivery_id: int) -> None:
         """The acknowledgement path's one Redis command: put a stored delivery's id in the inbox.
@@ -82,7 +90,7 @@ class JobQueue:
 
     def enqueue_outbox(self, outbox_id: int) -> None:
         """Deliver one outbox row (the job claims it, so a second job for the same row does nothing)."""
-        self.rq.enqueue_call(
+        self.outbound.enqueue_call(
             "connector.outbox.delivery.deliver_outbox",
             args=(outbox_id,),
             timeout=defaults.JOB_TIMEOUT_SECONDS,
@@ -95,8 +103,8 @@ class JobQueue:
         self.rq.enqueue_call(func, args=args, job_id=job_id, timeout=defaults.JOB_TIMEOUT_SECONDS, result_ttl=300)
 
     def depth(self) -> int:
-        """Deliveries waiting: in the inbox, or enqueued and not yet started."""
-        return int(self.connection.llen(self.inbox_key)) + self.rq.count
+        """Work waiting: deliveries in the inbox, jobs enqueued and not yet started."""
+        return int(self.connection.llen(self.inbox_key)) + self.rq.count + self.outbound.count
 
     def ping(self) -> None:
         self.connection.ping()

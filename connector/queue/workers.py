@@ -33,6 +33,13 @@ class ConnectorWorker(SimpleWorker):
     resumes within seconds."""
 
     max_connection_wait_time = 5
+    #: a SIGTERM/SIGINT arrived. RQ stops an idle worker by raising StopRequested out of its dequeue
+    #: without saying so anywhere else; this is how `run_worker` tells a stop from a lost connection.
+    stop_signalled = False
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        self.stop_signalled = True
+        super().request_stop(signum, frame)
 
 
 class ThreadWorker(ConnectorWorker):
@@ -49,7 +56,7 @@ def run_worker(queue: JobQueue, *, burst: bool = False, logging_level: str = "IN
     it was asked to stop (SIGTERM/SIGINT: RQ's warm shutdown) or, in `burst` mode, has run out of jobs."""
     backoff = Backoff(1.0, 30.0)
     while True:
-        worker = ConnectorWorker([queue.rq], connection=queue.worker_connection(), worker_ttl=WORKER_TTL_SECONDS)
+        worker = ConnectorWorker(queue.queues, connection=queue.worker_connection(), worker_ttl=WORKER_TTL_SECONDS)
         try:
             worker.work(burst=burst, logging_level=logging_level, with_scheduler=False)
         except Exception as exc:  # RQ lost Redis in setup or teardown: start again
@@ -62,7 +69,7 @@ def run_worker(queue: JobQueue, *, burst: bool = False, logging_level: str = "IN
 
 
 def _stop_requested(worker: Any) -> bool:
-    return bool(getattr(worker, "_stop_requested", False))
+    return bool(getattr(worker, "stop_signalled", False) or getattr(worker, "_stop_requested", False))
 
 
 class EmbeddedWorker(Loop):
@@ -75,7 +82,7 @@ class EmbeddedWorker(Loop):
 
     def _work(self) -> float:
         # worker_ttl 16 → the blocking dequeue wakes every second to notice stop().
-        self.worker = ThreadWorker([self.queue.rq], connection=self.queue.connection, worker_ttl=16)
+        self.worker = ThreadWorker(self.queue.queues, connection=self.queue.connection, worker_ttl=16)
         self.worker.work(burst=False, logging_level="WARNING", with_scheduler=False)
         if not self.stopping:
             raise WorkerLoopEnded("the worker loop returned without being asked to stop")

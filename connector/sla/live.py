@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from connector import defaults
 from connector.logs import where
 from connector.model import EventKind, LinkRole
 from connector.policy import Policy
+from connector.sla.clock import ClockState
 from connector.sla.engine import Evaluation, evaluate
 from connector.sla.events import FireKind, SlaEvent, SlaEventType
 from connector.sla.serialize import clock_json
@@ -224,7 +225,28 @@ def _record_fires(s: Session, ticket: Ticket, result: Evaluation, now: datetime,
     return new
 
 
+#: `Session.info` key: ticket id → the earliest due time of its open clocks, as the last refresh stored them
+_DUE = "sla_earliest_due"
+
+
+def earliest_due(s: Session, ticket_id: int) -> datetime | None:
+    """When the ticket's next open clock is due (for pages and notifications): as this transaction's
+    refresh left it, else read from the stored clocks."""
+    known: dict[int, datetime | None] = s.info.get(_DUE) or {}
+    if ticket_id in known:
+        return known[ticket_id]
+    return s.scalar(
+        select(func.min(SlaClock.due_at)).where(
+            SlaClock.ticket_id == ticket_id,
+            SlaClock.met_at.is_(None),
+            SlaClock.state.in_((ClockState.RUNNING.value, ClockState.BREACHED.value)),
+        )
+    )
+
+
 def _store_clocks(s: Session, ticket: Ticket, result: Evaluation, policy: Policy, now: datetime) -> None:
+    dues = [c.due_at() for c in result.clocks if c.open and c.state is not ClockState.PAUSED]
+    s.info.setdefault(_DUE, {})[ticket.id] = min((d for d in dues if d is not None), default=None)
     rows = {(c.metric, c.cycle): c for c in s.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))}
     for clock in result.clocks:
         data = clock_json(clock, policy, at=now)
