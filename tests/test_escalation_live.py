@@ -124,6 +124,8 @@ def test_a_critical_enterprise_ticket_pages_once_however_often_it_arrives(
         "page trigger to eng_oncall sent (hdc-ticket-1/eng_oncall)",
         "page trigger to vp_product sent (hdc-ticket-1/vp_product)",
     ]
+    scrape = client.get("/metrics").get_data(as_text=True)
+    assert 'connector_outbox{channel="pagerduty",status="sent"} 2.0' in scrape
     story = ticket["escalation"]
     assert story["owner"] == "csm" and story["level"] == "L2"
     assert sorted(story["open_pages"]) == ["eng_oncall", "vp_product"]

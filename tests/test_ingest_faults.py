@@ -269,3 +269,21 @@ def test_a_rejected_body_gets_its_own_delivery_id(client, rt):
     again = post(client, "zendesk", bad)  # the same refused body again: the same row, said so
     assert again.status_code == 400 and again.get_json()["delivery_id"] == refused.get_json()["delivery_id"]
     assert again.get_json()["duplicate"] is True
+
+
+def test_a_readable_body_whose_event_id_names_a_rejected_one_is_stored_and_processed(client, rt):
+    """The reverse order: the unreadable body first, then a readable one with the same event id. The
+    readable one is not that rejected body's duplicate: it is kept (under its own digest) and processed;
+    sent again, it is its own duplicate."""
+    good = zd_event("created")
+    bad = dict(good, detail={"id": "not a number"})
+    refused = post(client, "zendesk", bad)
+    accepted = post(client, "zendesk", good)
+    assert refused.status_code == 400 and accepted.status_code == 202
+    assert accepted.get_json()["delivery_id"] != refused.get_json()["delivery_id"]
+    assert sorted(r.status for r in _rows(rt)) == ["received", "rejected"]
+    again = post(client, "zendesk", good)
+    assert again.status_code == 200 and again.get_json() == {
+        "delivery_id": accepted.get_json()["delivery_id"],
+        "duplicate": True,
+    }

@@ -11,7 +11,7 @@ from prometheus_client.core import GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
-from connector import metrics
+from connector import metrics, outbox
 from connector.inbox import deliveries
 from connector.queue import QueueUnavailable
 from connector.runtime import Runtime
@@ -83,16 +83,24 @@ class StoreCollector(Collector):
             labels=["vendor"],
         )
         store_up = GaugeMetricFamily("connector_store_up", "1 if the database answered the scrape, else 0.")
+        intents = GaugeMetricFamily(
+            "connector_outbox",
+            "Outbound intents (pages, notifications, linked issues) by channel and status.",
+            labels=["channel", "status"],
+        )
         try:
             with self.rt.db.session() as s:
                 counts = deliveries.counts_by_status(s)
                 processed = deliveries.processed_since(s, datetime.now(UTC) - LATENCY_WINDOW)
+                outbound = outbox.counts_by_status(s)
         except SQLAlchemyError:  # a scrape must still answer while the database is down
             store_up.add_metric([], 0)
         else:
             store_up.add_metric([], 1)
             for vendor, status, n in counts:
                 stored.add_metric([vendor, status], n)
+            for channel, status, n in outbound:
+                intents.add_metric([channel, status], n)
             per_vendor: dict[str, list[float]] = {}
             for p in processed:
                 per_vendor.setdefault(p.vendor, []).append(p.seconds)
@@ -100,6 +108,7 @@ class StoreCollector(Collector):
                 latency.add_metric([vendor], count_value=len(values), sum_value=sum(values))
             yield stored
             yield latency
+            yield intents
         yield store_up
         running = GaugeMetricFamily("connector_loop_running", "1 if the background loop is running.", labels=["loop"])
         failing = GaugeMetricFamily("connector_loop_failing", "Consecutive failures of the loop.", labels=["loop"])

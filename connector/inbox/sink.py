@@ -90,6 +90,7 @@ class Stored:
     delivery_id: int
     created: bool
     same_body: bool  # the stored row (new or earlier) holds this very body
+    rejected: bool = False  # the earlier row was kept as rejected (unreadable)
 
 
 def receive(
@@ -193,6 +194,10 @@ def _accept(rt: Runtime, row: Row, reading: Reading, parsed: Parsed) -> Answer:
         about=_about(parsed, row.instance),
     )
     stored = _store(rt, row)
+    if not stored.created and stored.rejected and not stored.same_body:
+        # Its delivery id names a body kept as unreadable: this readable one is a delivery of its own
+        # (kept under its own digest), not that one's duplicate — nothing readable is dropped.
+        stored = _store(rt, replace(row, key=f"sha256:{row.content}"))
     if not stored.created:
         metrics.DELIVERIES.labels(vendor, "duplicate").inc()
         log.info(
@@ -279,7 +284,7 @@ _INSERTS = {
     for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
 _EXISTING = (
-    select(_TABLE.c.id, _TABLE.c.body_sha256)
+    select(_TABLE.c.id, _TABLE.c.body_sha256, _TABLE.c.status)
     .where(
         _TABLE.c.vendor == bindparam("vendor"),
         _TABLE.c.instance == bindparam("instance"),
@@ -318,7 +323,7 @@ def _store(rt: Runtime, row: Row) -> Stored:
                 existing = conn.execute(_EXISTING, params).first()
             if existing is None:
                 raise StoreUnavailable(f"delivery {row.vendor}/{row.instance}/{row.key} conflicted but is gone")
-            return Stored(existing[0], False, existing[1] == row.digest)
+            return Stored(existing[0], False, existing[1] == row.digest, existing[2] == DeliveryStatus.REJECTED.value)
         except DBAPIError as exc:
             if attempt == 1 and exc.connection_invalidated:
                 continue  # a connection the database dropped (it restarted): once more, on a new one

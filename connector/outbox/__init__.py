@@ -8,6 +8,7 @@ from __future__ import annotations
 from connector.outbox.records import (
     NEW_IDS,
     close_item,
+    counts_by_status,
     get_item,
     item_json,
     list_items,
@@ -20,6 +21,7 @@ from connector.outbox.records import (
 __all__ = [
     "NEW_IDS",
     "close_item",
+    "counts_by_status",
     "get_item",
     "item_json",
     "list_items",

@@ -24,7 +24,7 @@ import logging
 import random
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
@@ -252,12 +252,4 @@ def sweep(rt: Runtime, *, now: datetime | None = None, limit: int = 500) -> int:
     return len(ids)
 
 
-def backlog(rt: Runtime) -> dict[str, int]:
-    """Outbox rows per status (for /metrics and the admin)."""
-    with rt.db.session() as s:
-        return {
-            str(k): int(v) for k, v in s.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status))
-        }
-
-
-__all__ = ["backlog", "backoff", "deliver", "deliver_outbox", "sweep"]
+__all__ = ["backoff", "deliver", "deliver_outbox", "sweep"]

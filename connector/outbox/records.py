@@ -204,3 +204,11 @@ def item_json(item: OutboxItem, *, payload: bool = False) -> dict[str, Any]:
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def counts_by_status(s: Session) -> list[tuple[str, str, int]]:
+    """(channel, status, rows) of the outbox, for /metrics."""
+    rows = s.execute(
+        select(OutboxItem.channel, OutboxItem.status, func.count()).group_by(OutboxItem.channel, OutboxItem.status)
+    )
+    return [(str(c), str(st), int(n)) for c, st, n in rows]
