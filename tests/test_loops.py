@@ -58,9 +58,13 @@ def test_the_worker_starts_again_after_it_loses_redis(rt, monkeypatch):
     worker — until it is asked to stop (warm shutdown) or, in burst mode, runs out of jobs."""
     outcomes: list[Any] = [redis.exceptions.ConnectionError("Connection refused"), "lost", "stop"]
     made: list[Any] = []
+    # building a worker for several queues already talks to Redis: that fails too while it is down
+    refusals = [redis.exceptions.ConnectionError("Error 111 connecting"), redis.exceptions.TimeoutError("timeout")]
 
     class FakeWorker:
         def __init__(self, *_: Any, **__: Any) -> None:
+            if refusals:
+                raise refusals.pop(0)
             made.append(self)
             self._stop_requested = False
 
@@ -74,7 +78,7 @@ def test_the_worker_starts_again_after_it_loses_redis(rt, monkeypatch):
     monkeypatch.setattr(workers, "ConnectorWorker", FakeWorker)
     monkeypatch.setattr(workers.time, "sleep", lambda _: None)
     workers.run_worker(rt.queue)
-    assert len(made) == 3 and outcomes == []
+    assert len(made) == 3 and outcomes == [] and refusals == []
 
 
 def test_the_worker_connection_outwaits_the_blocking_dequeue(rt):

@@ -56,13 +56,15 @@ def run_worker(queue: JobQueue, *, burst: bool = False, logging_level: str = "IN
     it was asked to stop (SIGTERM/SIGINT: RQ's warm shutdown) or, in `burst` mode, has run out of jobs."""
     backoff = Backoff(1.0, 30.0)
     while True:
-        worker = ConnectorWorker(queue.queues, connection=queue.worker_connection(), worker_ttl=WORKER_TTL_SECONDS)
+        worker: ConnectorWorker | None = None
         try:
+            # inside the try: building a worker for several queues already talks to Redis
+            worker = ConnectorWorker(queue.queues, connection=queue.worker_connection(), worker_ttl=WORKER_TTL_SECONDS)
             worker.work(burst=burst, logging_level=logging_level, with_scheduler=False)
         except Exception as exc:  # RQ lost Redis in setup or teardown: start again
             log.error("worker failed; starting again", extra={"error": type(exc).__name__, "where": where(exc)})
         else:
-            if burst or _stop_requested(worker):
+            if burst or (worker is not None and _stop_requested(worker)):
                 return
             log.error("worker loop ended (the queue connection was lost); starting again")
         time.sleep(backoff.next())
