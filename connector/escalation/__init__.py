@@ -1,12 +1,13 @@
 """Escalation routing: the policy's triggers → raise level, reassign, page, notify, create a linked
 issue, require a post-mortem. `engine` is pure (signals in, decisions out: live processing, `simulate`
 and the tests share it); `live` applies decisions to stored tickets and writes their intents to the
-outbox; `followups` tracks what is owed. May import the model, the policy, the store, tickets, SLA
-and the outbox."""
+outbox (`requests` builds them, `repeats` finds repeat-issue clusters); `state` is the ticket as the
+triggers read it; `followups` tracks what is owed; `simulate` is the dry run. May import the model,
+the policy, the store, tickets, SLA and the outbox."""
 
 from __future__ import annotations
 
-from connector.escalation.engine import TicketState, decide, escalation_path, path_position
+from connector.escalation.engine import decide
 from connector.escalation.live import Acting, fire_signals, react, settle, signals_of
 from connector.escalation.signals import (
     ActionKind,
@@ -20,6 +21,7 @@ from connector.escalation.signals import (
     SlaFired,
     TextAdded,
 )
+from connector.escalation.state import TicketState, escalation_path, path_position
 
 __all__ = [
     "Acting",

@@ -42,6 +42,7 @@ from connector.escalation.signals import (
     SlaFired,
     TextAdded,
 )
+from connector.escalation.state import TicketState, escalation_path, owner_of, path_position
 from connector.model import TERMINAL
 from connector.policy import (
     Action,
@@ -74,48 +75,6 @@ INTAKE = "intake"
 LIFECYCLE = "lifecycle"
 
 
-@dataclass(frozen=True)
-class TicketState:
-    """What the triggers read of a ticket. Values are the policy's ids (`severity_of`, `tier_of`, ...);
-    `level` is the effective support level (the initial level while none was set)."""
-
-    severity: str | None = None
-    tier: str | None = None
-    category: str | None = None
-    level: str | None = None
-    owner: str | None = None
-    status: str = "new"
-    customer: str | None = None
-    impact_users: int | None = None
-    csat: float | None = None
-    subject: str = ""
-    description: str = ""
-    category_given: bool = False  # the ticket has a category value, known to the policy or not
-    pages: tuple[str, ...] = ()  # targets with an open page (triggered, not resolved)
-    acknowledged: tuple[str, ...] = ()  # of those, the ones acknowledged
-
-    @classmethod
-    def of(cls, policy: Policy, fields: Mapping[str, Any], **extra: Any) -> TicketState:
-        """The state of a ticket whose fields are `fields` (canonical names; aliases resolved here)."""
-        impact = fields.get("impact_users")
-        csat = fields.get("csat")
-        return cls(
-            severity=policy.severity_of(_text(fields.get("severity"))),
-            tier=policy.tier_of(_text(fields.get("customer_tier") or fields.get("tier"))),
-            category=policy.category_of(_text(fields.get("category"))),
-            category_given=_text(fields.get("category")) is not None,
-            level=_text(fields.get("support_level") or fields.get("level")) or policy.initial_level,
-            owner=_text(fields.get("owner")),
-            status=_text(fields.get("status")) or "new",
-            customer=_text(fields.get("customer_id") or fields.get("requester_email") or fields.get("customer")),
-            impact_users=impact if isinstance(impact, int) and not isinstance(impact, bool) else None,
-            csat=float(csat) if isinstance(csat, int | float) and not isinstance(csat, bool) else None,
-            subject=_text(fields.get("title") or fields.get("subject")) or "",
-            description=_text(fields.get("description") or fields.get("text")) or "",
-            **extra,
-        )
-
-
 def decide(
     policy: Policy, state: TicketState, signal: Signal, *, done: Collection[Key] = ()
 ) -> tuple[TicketState, list[Decision]]:
@@ -124,30 +83,6 @@ def decide(
     run = _Run(policy, state, set(done))
     run.handle(signal)
     return run.state, run.decisions
-
-
-def escalation_path(policy: Policy, state: TicketState) -> list[str]:
-    """The owners the ticket escalates through: its category's path, else its owner's or level's."""
-    if state.category is not None:
-        category = next((c for c in policy.categories if c.id == state.category), None)
-        if category is not None and category.escalation_path:
-            return list(category.escalation_path)
-    for owner_id in (state.owner, state.level):
-        owner = _owner(policy, owner_id)
-        if isinstance(owner, OwnerGroup) and owner.level is not None:
-            owner = _owner(policy, owner.level)
-        if isinstance(owner, SupportLevel) and owner.escalation_path:
-            return list(owner.escalation_path)
-    return []
-
-
-def path_position(policy: Policy, state: TicketState) -> int | None:
-    """Where the ticket's owner (else its level) stands on its escalation path; None if off it."""
-    path = escalation_path(policy, state)
-    for here in (state.owner, state.level):
-        if here in path:
-            return path.index(here)
-    return None
 
 
 @dataclass
@@ -392,7 +327,7 @@ class _Run:
 
     def _next_level(self) -> str | None:
         current = self.policy.level_rank(self.state.level)
-        level = _owner(self.policy, self.state.level)
+        level = owner_of(self.policy, self.state.level)
         path = level.escalation_path if isinstance(level, SupportLevel) else []
         for step in path:
             if self.policy.level_rank(step) > current:
@@ -407,7 +342,7 @@ class _Run:
         return rest[0] if rest else None
 
     def _level_of(self, owner_id: str | None) -> str | None:
-        owner = _owner(self.policy, owner_id)
+        owner = owner_of(self.policy, owner_id)
         if isinstance(owner, SupportLevel):
             return owner.id
         if isinstance(owner, OwnerGroup):
@@ -526,15 +461,6 @@ def _breach_reason(t: BreachTrigger, signal: SlaFired) -> str:
     return f"{signal.metric} breached"
 
 
-def _owner(policy: Policy, owner_id: str | None) -> SupportLevel | OwnerGroup | None:
-    if owner_id is None:
-        return None
-    try:
-        return policy.owner(owner_id)
-    except KeyError:
-        return None
-
-
 def _mentions(keywords: list[str], text: str) -> bool:
     return _first_match(keywords, text) is not None
 
@@ -544,10 +470,3 @@ def _first_match(keywords: list[str], text: str) -> str | None:
         if phrase_pattern([word]).search(text):
             return word
     return None
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None

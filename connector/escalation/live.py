@@ -21,7 +21,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.escalation.engine import TicketState, decide
+from connector.escalation.engine import decide
+from connector.escalation.repeats import repeat_signals
+from connector.escalation.requests import Context, build_request
 from connector.escalation.signals import (
     ActionKind,
     Changed,
@@ -29,23 +31,20 @@ from connector.escalation.signals import (
     Key,
     Opened,
     Outcome,
-    RepeatSeen,
     Signal,
     SlaFired,
     TextAdded,
 )
-from connector.model import TERMINAL, Comment, LinkRole
-from connector.outbound import CHANNELS, LinkedIssueRequest, Notification, PageRequest, WebLink
+from connector.escalation.state import TICKET_STATE_FIELDS, TicketState
+from connector.model import TERMINAL, Comment
+from connector.outbound import CHANNELS, PageRequest
 from connector.outbox import not_configured, record
-from connector.policy import ARRIVALS, Policy, RepeatIssueTrigger, format_duration
+from connector.policy import ARRIVALS, Policy
 from connector.sla.events import FireKind
-from connector.sla.live import earliest_due
 from connector.store.tables import (
     Escalation,
     Followup,
     FollowupKind,
-    Link,
-    RepeatCluster,
     SlaFire,
     Ticket,
 )
@@ -56,8 +55,6 @@ log = logging.getLogger(__name__)
 
 SOURCE = "connector/escalation"
 _RESOLVED = frozenset(s.value for s in TERMINAL)
-#: the dedup key of the connector's pages: one alert per ticket and target (PagerDuty dedupes on it)
-DEDUP_KEY = "hdc-ticket-{ticket_id}/{target}"
 #: rounds of "escalation changed the level → clocks retarget → their fires escalate" per call
 MAX_ROUNDS = 4
 _SLA_KINDS = frozenset({FireKind.WARNING, FireKind.BREACH, FireKind.MAXIMUM_BREACH, FireKind.OVERDUE, FireKind.MET})
@@ -162,9 +159,9 @@ def react(
         taken = _taken(s, ticket_id)
         state = _state(policy, ticket, taken)
         done = {(t.trigger_id, t.occurrence, t.action_index) for t in taken}
-        before = {name: getattr(ticket, name) for name in _STATE_FIELDS}
+        before = {name: getattr(ticket, name) for name in TICKET_STATE_FIELDS}
     out = Reaction()
-    for signal in [*signals, *_repeats(s, policy, ticket, signals)]:
+    for signal in [*signals, *repeat_signals(s, policy, ticket, signals)]:
         state, decisions = decide(policy, state, signal, done=done)
         done.update(d.key for d in decisions)
         out.decisions += decisions
@@ -173,9 +170,9 @@ def react(
     rows = [_row(ticket, d, now) for d in out.decisions]
     s.add_all(rows)
     s.flush()  # a concurrent job taking the same decisions fails here (unique key) and retries
-    context = _Context(s, policy, ticket, acting)
+    context = Context(s, policy, ticket, acting.public_url)
     for d, row in zip(out.decisions, rows, strict=True):
-        _carry_out(context, d, row, now)
+        _carry_out(context, acting, d, row, now)
         out.retargets |= _moves_clocks(policy, before, d.changes)
     if any(isinstance(x, Changed) and "status" in x.fields for x in signals):
         _postmortems_fall_due(s, ticket)
@@ -252,25 +249,8 @@ def _state(policy: Policy, ticket: Ticket, taken: Iterable[_Taken]) -> TicketSta
             acknowledged = [p for p in acknowledged if p != t.target]
         elif t.action == ActionKind.PAGE_ACKNOWLEDGE and t.target not in acknowledged:
             acknowledged.append(t.target)
-    fields = {name: getattr(ticket, name) for name in _STATE_FIELDS}
+    fields = {name: getattr(ticket, name) for name in TICKET_STATE_FIELDS}
     return TicketState.of(policy, fields, pages=tuple(pages), acknowledged=tuple(acknowledged))
-
-
-_STATE_FIELDS = (
-    "severity",
-    "customer_tier",
-    "category",
-    "channel",
-    "support_level",
-    "owner",
-    "status",
-    "customer_id",
-    "requester_email",
-    "impact_users",
-    "csat",
-    "title",
-    "description",
-)
 
 
 def taken_keys(s: Session, ticket_id: int) -> set[Key]:
@@ -278,28 +258,6 @@ def taken_keys(s: Session, ticket_id: int) -> set[Key]:
 
 
 # ---- carrying a decision out ------------------------------------------------------------------
-
-
-@dataclass
-class _Context:
-    """What the decisions of one reaction share: the ticket's links and earliest SLA due time, read once."""
-
-    s: Session
-    policy: Policy
-    ticket: Ticket
-    acting: Acting
-    _links: list[WebLink] | None = None
-    _due: tuple[datetime | None] | None = None
-
-    def links(self) -> list[WebLink]:
-        if self._links is None:
-            self._links = _links(self.s, self.ticket, self.acting.public_url)
-        return self._links
-
-    def sla_due(self) -> datetime | None:
-        if self._due is None:
-            self._due = (earliest_due(self.s, self.ticket.id),)
-        return self._due[0]
 
 
 def _row(ticket: Ticket, d: Decision, now: datetime) -> Escalation:
@@ -318,7 +276,7 @@ def _row(ticket: Ticket, d: Decision, now: datetime) -> Escalation:
     )
 
 
-def _carry_out(c: _Context, d: Decision, row: Escalation, now: datetime) -> None:
+def _carry_out(c: Context, acting: Acting, d: Decision, row: Escalation, now: datetime) -> None:
     s, policy, ticket = c.s, c.policy, c.ticket
     applied: dict[str, tuple[Any, Any]] = {}
     for name, (old, new) in d.changes.items():
@@ -344,10 +302,10 @@ def _carry_out(c: _Context, d: Decision, row: Escalation, now: datetime) -> None
     )
     if d.outcome is Outcome.SKIPPED:
         return
-    request = _request(c, d)
+    request = build_request(c, d)
     if request is not None:
         sequence = request.dedup_key if isinstance(request, PageRequest) else None
-        channels = c.acting.channels
+        channels = acting.channels
         channel = CHANNELS[request.kind]
         record(
             s,
@@ -401,166 +359,3 @@ def _postmortems_fall_due(s: Session, ticket: Ticket) -> None:
         )
     ):
         f.due_at = ticket.resolved_at + timedelta(seconds=f.within_seconds)
-
-
-def _request(c: _Context, d: Decision) -> PageRequest | Notification | LinkedIssueRequest | None:
-    policy, ticket = c.policy, c.ticket
-    if d.action in (ActionKind.PAGE, ActionKind.PAGE_ACKNOWLEDGE, ActionKind.PAGE_RESOLVE) and d.target:
-        action = {ActionKind.PAGE: "trigger", ActionKind.PAGE_ACKNOWLEDGE: "acknowledge"}.get(d.action, "resolve")
-        facts = _facts(c, d)
-        return PageRequest(
-            action=action,  # type: ignore[arg-type]  # one of PageAction
-            target=d.target,
-            dedup_key=DEDUP_KEY.format(ticket_id=ticket.id, target=d.target),
-            ticket_id=ticket.id,
-            summary=_summary(policy, ticket),
-            severity=policy.page_severity(ticket.severity),
-            component=ticket.category,
-            group=ticket.owner,
-            custom_details=facts,
-            links=tuple(c.links()),
-            timestamp=d.at.isoformat(),
-        )
-    if d.action is ActionKind.NOTIFY and d.target:
-        facts = _facts(c, d)
-        message = str(d.params.get("message") or "")
-        within = f" within {format_duration(d.within)}" if d.within is not None else ""
-        text = f"{_summary(policy, ticket)} — {message or 'escalation'}: {d.reason} (rule {d.trigger_id}){within}."
-        links = c.links()
-        if links:
-            text += " " + " ".join(f"<{x.href}|{x.text}>" for x in links)
-        return Notification(target=d.target, ticket_id=ticket.id, text=text, escalation=facts)
-    if d.action is ActionKind.CREATE_LINKED_ISSUE:
-        facts = _facts(c, d)
-        origin = next(iter(c.links()), None)
-        lines = [f"{k.replace('_', ' ')}: {v}" for k, v in facts.items() if v not in (None, "")]
-        return LinkedIssueRequest(
-            ticket_id=ticket.id,
-            issue_type=str(d.params.get("issue_type") or "Bug"),
-            project=d.params.get("project"),
-            summary=(ticket.title or f"Ticket {ticket.id}")[:255],
-            description="\n".join([ticket.description or "", "", *lines]).strip(),
-            labels=(f"hdc-ticket-{ticket.id}",),
-            link_url=origin.href if origin else None,
-            link_title=origin.text if origin else None,
-            details=facts,
-        )
-    return None
-
-
-def _summary(policy: Policy, ticket: Ticket) -> str:
-    severity = policy.severity_of(ticket.severity) or ticket.severity or "no severity"
-    tier = policy.tier_of(ticket.customer_tier)
-    return f"[{severity}] [{tier}] {ticket.title or f'ticket {ticket.id}'}"[:1024]
-
-
-def _facts(c: _Context, d: Decision) -> dict[str, Any]:
-    policy, ticket, due = c.policy, c.ticket, c.sla_due()
-    return {
-        "ticket": ticket.id,
-        "customer": ticket.customer_name or ticket.customer_id,
-        "tier": policy.tier_of(ticket.customer_tier),
-        "severity": policy.severity_of(ticket.severity) or ticket.severity,
-        "category": ticket.category,
-        "level": ticket.support_level or policy.initial_level,
-        "owner": ticket.owner,
-        "sla_due": None if due is None else due.isoformat(),
-        "rule": d.trigger_id,
-        "reason": d.reason,
-    }
-
-
-def _links(s: Session, ticket: Ticket, public_url: str | None) -> list[WebLink]:
-    out = [
-        WebLink(href=link.url, text=f"{link.vendor} {link.object_type} {link.key or link.external_id}")
-        for link in s.scalars(select(Link).where(Link.ticket_id == ticket.id).order_by(Link.id))
-        if link.url and link.role in (LinkRole.ORIGIN.value, LinkRole.ENGINEERING.value)
-    ]
-    if public_url:
-        out.append(
-            WebLink(href=f"{public_url.rstrip('/')}/admin/tickets/{ticket.id}", text=f"connector ticket {ticket.id}")
-        )
-    return out
-
-
-# ---- repeat issues ----------------------------------------------------------------------------
-
-
-def _repeats(s: Session, policy: Policy, ticket: Ticket, signals: Sequence[Signal]) -> list[Signal]:
-    """A ticket opened (or given its category or customer) may complete a cluster of its customer's
-    tickets of one category: `count` of them within the window since the customer's last cluster."""
-    if not any(
-        isinstance(x, Opened) or (isinstance(x, Changed) and {"category", "customer_id"} & x.fields) for x in signals
-    ):
-        return []
-    customer = ticket.customer_id or ticket.requester_email
-    category = policy.category_of(ticket.category) or ticket.category
-    if not customer or not category:
-        return []
-    state = TicketState.of(policy, {name: getattr(ticket, name) for name in _STATE_FIELDS})
-    out: list[Signal] = []
-    for t in policy.triggers:
-        if not isinstance(t, RepeatIssueTrigger) or (t.category is not None and category not in t.category):
-            continue
-        if (t.severity is not None and (state.severity or policy.severity.default) not in t.severity) or (
-            t.tier is not None and state.tier not in t.tier
-        ):
-            continue
-        window = t.window or policy.escalation.repeat_window
-        last = s.scalar(
-            select(RepeatCluster)
-            .where(
-                RepeatCluster.trigger_id == t.id,
-                RepeatCluster.customer == customer[:255],
-                RepeatCluster.category == category,
-            )
-            .order_by(RepeatCluster.seq.desc())
-            .limit(1)
-        )
-        if last is not None and ticket.id in (last.ticket_ids or []):
-            continue
-        since = ticket.created_at - window
-        if last is not None and last.fired_at > since:
-            since = last.fired_at
-        column = Ticket.customer_id if ticket.customer_id else Ticket.requester_email
-        ids = list(
-            s.scalars(
-                select(Ticket.id)
-                .where(
-                    column == customer,
-                    Ticket.category == ticket.category,
-                    Ticket.created_at > since,
-                    Ticket.created_at <= ticket.created_at,
-                )
-                .order_by(Ticket.created_at, Ticket.id)
-            )
-        )
-        if ticket.id not in ids:
-            ids.append(ticket.id)
-        if len(ids) < t.count:
-            continue
-        seq = (last.seq if last is not None else 0) + 1
-        s.add(
-            RepeatCluster(
-                trigger_id=t.id,
-                customer=customer[:255],
-                category=category,
-                seq=seq,
-                ticket_id=ticket.id,
-                ticket_ids=ids,
-                fired_at=ticket.created_at,
-            )
-        )
-        s.flush()  # two tickets completing the same cluster at once: one fails here and its job retries
-        out.append(
-            RepeatSeen(
-                at=ticket.created_at,
-                trigger_id=t.id,
-                cluster=f"{customer}/{category}#{seq}",
-                customer=customer,
-                category=category,
-                tickets=len(ids),
-                window=window,
-            )
-        )
-    return out

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connector.errors import ConnectorError, NotFound
-from connector.escalation.engine import escalation_path, path_position
 from connector.escalation.followups import followup_json
 from connector.escalation.live import current_state
+from connector.escalation.state import escalation_path, path_position
 from connector.outbox import item_json
 from connector.policy import Policy
 from connector.store import is_id

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from connector.errors import json_kind
-from connector.escalation.engine import TicketState, decide
+from connector.escalation.engine import decide
 from connector.escalation.signals import (
     ActionKind,
     Changed,
@@ -37,6 +37,7 @@ from connector.escalation.signals import (
     SlaFired,
     TextAdded,
 )
+from connector.escalation.state import TicketState
 from connector.policy import Policy, RepeatIssueTrigger, format_duration
 from connector.sla.engine import Evaluation, iso_utc
 from connector.sla.events import FireKind, SlaEvent, SlaEventType, rank

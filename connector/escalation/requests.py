@@ -1,0 +1,126 @@
+"""The outbound intents of a decision: the page, notification or linked issue it asks for, with the ticket's
+facts (customer, tier, severity, level, owner, SLA due, rule, reason) and its links in each tool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.escalation.signals import ActionKind, Decision
+from connector.model import LinkRole
+from connector.outbound import LinkedIssueRequest, Notification, PageRequest, WebLink
+from connector.policy import Policy, format_duration
+from connector.sla.live import earliest_due
+from connector.store.tables import Link, Ticket
+
+#: the dedup key of the connector's pages: one alert per ticket and target (PagerDuty dedupes on it)
+DEDUP_KEY = "hdc-ticket-{ticket_id}/{target}"
+
+
+@dataclass
+class Context:
+    """What the decisions of one reaction share: the ticket's links and earliest SLA due time, read once."""
+
+    s: Session
+    policy: Policy
+    ticket: Ticket
+    public_url: str | None
+    _links: list[WebLink] | None = None
+    _due: tuple[datetime | None] | None = None
+
+    def links(self) -> list[WebLink]:
+        if self._links is None:
+            self._links = _links(self.s, self.ticket, self.public_url)
+        return self._links
+
+    def sla_due(self) -> datetime | None:
+        if self._due is None:
+            self._due = (earliest_due(self.s, self.ticket.id),)
+        return self._due[0]
+
+
+def build_request(c: Context, d: Decision) -> PageRequest | Notification | LinkedIssueRequest | None:
+    policy, ticket = c.policy, c.ticket
+    if d.action in (ActionKind.PAGE, ActionKind.PAGE_ACKNOWLEDGE, ActionKind.PAGE_RESOLVE) and d.target:
+        action = {ActionKind.PAGE: "trigger", ActionKind.PAGE_ACKNOWLEDGE: "acknowledge"}.get(d.action, "resolve")
+        facts = _facts(c, d)
+        return PageRequest(
+            action=action,  # type: ignore[arg-type]  # one of PageAction
+            target=d.target,
+            dedup_key=DEDUP_KEY.format(ticket_id=ticket.id, target=d.target),
+            ticket_id=ticket.id,
+            summary=_summary(policy, ticket),
+            severity=policy.page_severity(ticket.severity),
+            component=ticket.category,
+            group=ticket.owner,
+            custom_details=facts,
+            links=tuple(c.links()),
+            timestamp=d.at.isoformat(),
+        )
+    if d.action is ActionKind.NOTIFY and d.target:
+        facts = _facts(c, d)
+        message = str(d.params.get("message") or "")
+        within = f" within {format_duration(d.within)}" if d.within is not None else ""
+        text = f"{_summary(policy, ticket)} — {message or 'escalation'}: {d.reason} (rule {d.trigger_id}){within}."
+        links = c.links()
+        if links:
+            text += " " + " ".join(f"<{x.href}|{x.text}>" for x in links)
+        return Notification(target=d.target, ticket_id=ticket.id, text=text, escalation=facts)
+    if d.action is ActionKind.CREATE_LINKED_ISSUE:
+        facts = _facts(c, d)
+        origin = next(iter(c.links()), None)
+        lines = [f"{k.replace('_', ' ')}: {v}" for k, v in facts.items() if v not in (None, "")]
+        return LinkedIssueRequest(
+            ticket_id=ticket.id,
+            issue_type=str(d.params.get("issue_type") or "Bug"),
+            project=d.params.get("project"),
+            summary=(ticket.title or f"Ticket {ticket.id}")[:255],
+            description="\n".join([ticket.description or "", "", *lines]).strip(),
+            labels=(f"hdc-ticket-{ticket.id}",),
+            link_url=origin.href if origin else None,
+            link_title=origin.text if origin else None,
+            details=facts,
+        )
+    return None
+
+
+def _summary(policy: Policy, ticket: Ticket) -> str:
+    severity = policy.severity_of(ticket.severity) or ticket.severity or "no severity"
+    tier = policy.tier_of(ticket.customer_tier)
+    return f"[{severity}] [{tier}] {ticket.title or f'ticket {ticket.id}'}"[:1024]
+
+
+def _facts(c: Context, d: Decision) -> dict[str, Any]:
+    policy, ticket, due = c.policy, c.ticket, c.sla_due()
+    return {
+        "ticket": ticket.id,
+        "customer": ticket.customer_name or ticket.customer_id,
+        "tier": policy.tier_of(ticket.customer_tier),
+        "severity": policy.severity_of(ticket.severity) or ticket.severity,
+        "category": ticket.category,
+        "level": ticket.support_level or policy.initial_level,
+        "owner": ticket.owner,
+        "sla_due": None if due is None else due.isoformat(),
+        "rule": d.trigger_id,
+        "reason": d.reason,
+    }
+
+
+def _links(s: Session, ticket: Ticket, public_url: str | None) -> list[WebLink]:
+    out = [
+        WebLink(href=link.url, text=f"{link.vendor} {link.object_type} {link.key or link.external_id}")
+        for link in s.scalars(select(Link).where(Link.ticket_id == ticket.id).order_by(Link.id))
+        if link.url and link.role in (LinkRole.ORIGIN.value, LinkRole.ENGINEERING.value)
+    ]
+    if public_url:
+        out.append(
+            WebLink(href=f"{public_url.rstrip('/')}/admin/tickets/{ticket.id}", text=f"connector ticket {ticket.id}")
+        )
+    return out
+
+
+# ---- repeat issues ----------------------------------------------------------------------------
