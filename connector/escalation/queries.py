@@ -7,16 +7,17 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.errors import ConnectorError, NotFound
+from connector.errors import NotFound
 from connector.escalation.followups import followup_json
 from connector.escalation.live import current_state
 from connector.escalation.state import escalation_path, path_position
 from connector.outbox import item_json
 from connector.policy import Policy
 from connector.store import is_id
+from connector.store.listing import conditions, newest_first
 from connector.store.tables import Escalation, Followup, OutboxItem, Ticket
 
 FILTERS = ("ticket_id", "trigger_id", "action", "outcome", "target")
@@ -45,21 +46,9 @@ def ticket_escalation(s: Session, policy: Policy, ticket_id: int) -> dict[str, A
 
 def list_escalations(s: Session, *, filters: Mapping[str, str], limit: int, offset: int) -> dict[str, Any]:
     """Decisions across tickets, newest first; `filters` may name any of FILTERS."""
-    q = select(Escalation)
-    count = select(func.count()).select_from(Escalation)
-    for name in FILTERS:
-        value = filters.get(name)
-        if value is None:
-            continue
-        if name == "ticket_id":
-            if not value.isdigit() or not is_id(int(value)):
-                raise ConnectorError(f"ticket_id: a ticket id, a whole number; got {value[:40]!r}")
-            cond = Escalation.ticket_id == int(value)
-        else:
-            cond = getattr(Escalation, name) == value
-        q, count = q.where(cond), count.where(cond)
-    rows = s.scalars(q.order_by(Escalation.id.desc()).limit(limit).offset(offset))
-    return {"total": s.scalar(count) or 0, "escalations": [escalation_json(e) for e in rows]}
+    where = conditions(Escalation, FILTERS, filters)
+    total, rows = newest_first(s, Escalation, where, limit=limit, offset=offset)
+    return {"total": total, "escalations": [escalation_json(e) for e in rows]}
 
 
 def escalation_json(e: Escalation) -> dict[str, Any]:

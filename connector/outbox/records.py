@@ -20,6 +20,7 @@ from connector.errors import ConnectorError, NotFound
 from connector.outbound import CHANNELS, OutboundRequest
 from connector.outbound.intents import to_json
 from connector.store import is_id
+from connector.store.listing import conditions, newest_first
 from connector.store.tables import OUTBOX_FINAL, OutboxItem, OutboxStatus
 from connector.tickets import timeline
 from connector.tickets.timeline import OutboundRecorded
@@ -131,23 +132,10 @@ def take_new_ids(info: Mapping[str, Any]) -> list[int]:
 
 
 def list_items(s: Session, *, filters: Mapping[str, str], limit: int, offset: int) -> dict[str, Any]:
-    q = select(OutboxItem)
-    count = select(func.count()).select_from(OutboxItem)
-    for name in FILTERS:
-        value = filters.get(name)
-        if value is None:
-            continue
-        if name == "status" and value not in {st.value for st in OutboxStatus}:
-            raise ConnectorError(f"status: one of {', '.join(st.value for st in OutboxStatus)}; got {value[:40]!r}")
-        if name == "ticket_id":
-            if not value.isdigit() or not is_id(int(value)):
-                raise ConnectorError(f"ticket_id: a ticket id, a whole number; got {value[:40]!r}")
-            cond = OutboxItem.ticket_id == int(value)
-        else:
-            cond = getattr(OutboxItem, name) == value
-        q, count = q.where(cond), count.where(cond)
-    rows = s.scalars(q.order_by(OutboxItem.id.desc()).limit(limit).offset(offset))
-    return {"total": s.scalar(count) or 0, "items": [item_json(i) for i in rows]}
+    """Outbox items, newest first; `filters` may name any of FILTERS."""
+    where = conditions(OutboxItem, FILTERS, filters, choices={"status": {st.value for st in OutboxStatus}})
+    total, rows = newest_first(s, OutboxItem, where, limit=limit, offset=offset)
+    return {"total": total, "items": [item_json(i) for i in rows]}
 
 
 def get_item(s: Session, item_id: int) -> dict[str, Any]:
