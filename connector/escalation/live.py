@@ -48,7 +48,7 @@ from connector.store.tables import (
     SlaFire,
     Ticket,
 )
-from connector.tickets import Applied, set_field, timeline
+from connector.tickets import Applied, locks, set_field, timeline
 from connector.tickets.timeline import Escalated
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def react(
     s: Session, policy: Policy, ticket_id: int, signals: Sequence[Signal], now: datetime, *, acting: Acting = ANYWHERE
 ) -> Reaction:
     """Run the engine over `signals` for one ticket and carry out its decisions (see the module)."""
-    ticket = s.get(Ticket, ticket_id)
+    ticket = locks.lock(s, ticket_id)
     if ticket is None or not signals:
         return Reaction()
     with s.no_autoflush:

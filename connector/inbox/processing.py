@@ -86,10 +86,11 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
         touched: dict[int, datetime] = {}  # ticket → the latest event time this delivery brought
         applied_to: dict[int, list[Applied]] = {}
         outcomes = []
+        ticket_id = d.ticket_id  # set on the row with its status at the end: one UPDATE of the delivery
         for event in parsed.events:
             mapped = rt.mappings.engine.apply(mapping.document, event.shape, event.document)
             applied = apply_event(s, event=event, instance=d.instance, fields=mapped.fields, delivery_id=d.id)
-            d.ticket_id = applied.ticket_id or d.ticket_id
+            ticket_id = applied.ticket_id or ticket_id
             if applied.ticket_id is not None:
                 touched[applied.ticket_id] = max(event.occurred_at, touched.get(applied.ticket_id, event.occurred_at))
                 applied_to.setdefault(applied.ticket_id, []).append(applied)
@@ -113,6 +114,7 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
                     refresh=partial(sla.refresh, until=until),
                     acting=escalation.Acting(public_url=rt.settings.public_url, channels=frozenset(rt.senders)),
                 )
+        d.ticket_id = ticket_id
         _finish(d, DeliveryStatus.PROCESSED, "; ".join(outcomes) or "no events")
         log.info(
             "processed delivery",

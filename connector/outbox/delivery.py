@@ -116,18 +116,17 @@ def _rate_wait(s: Session, key: str, sender: Sender, now: datetime) -> datetime 
     limit = sender.rate_limit
     if limit is None:
         return None
-    since = now - timedelta(seconds=limit.seconds)
-    recent = list(
-        s.scalars(
-            select(OutboxItem.sent_at)
-            .where(OutboxItem.rate_key == key, OutboxItem.sent_at > since)
-            .order_by(OutboxItem.sent_at)
-            .limit(limit.events)
-        )
+    window = timedelta(seconds=limit.seconds)
+    # The N-th most recent send under the key (one row, however high the limit): with N sends in the
+    # window already, the next fits once that one has left it.
+    nth = s.scalar(
+        select(OutboxItem.sent_at)
+        .where(OutboxItem.rate_key == key, OutboxItem.sent_at > now - window)
+        .order_by(OutboxItem.sent_at.desc())
+        .offset(limit.events - 1)
+        .limit(1)
     )
-    if len(recent) < limit.events or recent[0] is None:
-        return None
-    return recent[0] + timedelta(seconds=limit.seconds)
+    return None if nth is None else nth + window
 
 
 def _send(sender: Sender, request: OutboundRequest) -> Sent:

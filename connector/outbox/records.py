@@ -66,11 +66,14 @@ def record(
         created_at=now,
         updated_at=now,
     )
-    s.add(item)
-    if unavailable is not None:
-        s.flush()  # for its id on the timeline
+    if unavailable is not None:  # final at once: inserted as not sent (its id, for the timeline, by the flush)
+        item.status, item.reason = OutboxStatus.NOT_SENT.value, unavailable
+        item.next_attempt_at = item.enqueued_at = None
+        s.add(item)
+        s.flush()
         close_item(s, item, OutboxStatus.NOT_SENT, now, reason=unavailable)
         return item
+    s.add(item)
     # its id is known once the transaction flushes (a concurrent writer of the same key fails there, and
     # its job retries and finds this row); the after-commit hook reads it then
     s.info.setdefault(NEW_IDS, []).append(item)

@@ -15,8 +15,11 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Table, bindparam, delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -30,7 +33,7 @@ from connector.sla.events import FireKind, SlaEvent, SlaEventType
 from connector.sla.serialize import clock_json
 from connector.store import Database, DeliveryStatus, PolicyVersions
 from connector.store.tables import Delivery, Link, SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry, object_key
-from connector.tickets import timeline
+from connector.tickets import locks, timeline
 from connector.tickets.timeline import (
     CommentPosted,
     Escalated,
@@ -154,7 +157,7 @@ def refresh(
     A fire's `recorded_at` is `now` plus the time spent since `started` (a `time.monotonic()` reading
     taken when `now` was; default: this call's start), so it measures real lateness."""
     started = time.monotonic() if started is None else started
-    ticket = s.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+    ticket = locks.lock(s, ticket_id)
     if ticket is None:
         s.execute(delete(SlaTimer).where(SlaTimer.ticket_id == ticket_id))
         return []
@@ -269,15 +272,26 @@ def _store_clocks(s: Session, ticket: Ticket, result: Evaluation, policy: Policy
         s.delete(stale)
 
 
+_TIMERS = SlaTimer.__table__
+assert isinstance(_TIMERS, Table)
+
+
+def _upsert_timer(insert: Callable[[Any], Any]) -> Any:
+    stmt = insert(_TIMERS).values(ticket_id=bindparam("ticket_id"), fire_at=bindparam("fire_at"))
+    return stmt.on_conflict_do_update(index_elements=[_TIMERS.c.ticket_id], set_={"fire_at": stmt.excluded.fire_at})
+
+
+#: one statement arms a ticket's timer, whether or not it had one
+_ARM = {"sqlite": _upsert_timer(sqlite_insert), "postgresql": _upsert_timer(pg_insert)}
+
+
 def _arm(s: Session, ticket_id: int, fire_at: datetime | None) -> None:
-    timer = s.get(SlaTimer, ticket_id)
+    """Set (or clear) the ticket's timer: one statement, not a read then a write (timers are only ever
+    written here and read by the sweeper's query, never held as objects)."""
     if fire_at is None:
-        if timer is not None:
-            s.delete(timer)
-    elif timer is None:
-        s.add(SlaTimer(ticket_id=ticket_id, fire_at=fire_at))
+        s.execute(delete(SlaTimer).where(SlaTimer.ticket_id == ticket_id))
     else:
-        timer.fire_at = fire_at
+        s.execute(_ARM[s.get_bind().dialect.name], {"ticket_id": ticket_id, "fire_at": fire_at})
 
 
 def _waiting_for_backlog(s: Session, ticket_ids: list[int], now: datetime) -> set[int]:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from connector.model import JOIN_ROLE, SLA_FIELDS, TERMINAL, Comment, EventKind, InboundEvent, LinkRole, Status
 from connector.store.tables import Link, Ticket
-from connector.tickets import timeline
+from connector.tickets import locks, timeline
 from connector.tickets.timeline import CommentPosted, FieldsChanged, Kind, Linked, ObjectEvent, TicketCreated
 
 _COMMENT_CHANGE = {EventKind.COMMENT_UPDATED: Kind.COMMENT_UPDATED, EventKind.COMMENT_DELETED: Kind.COMMENT_DELETED}
@@ -60,10 +60,10 @@ def apply_event(
     linked the same object first; the caller retries the whole delivery, which then finds the link."""
     ref = event.object
     source = f"{ref.vendor}/{instance}"
-    found = _ticket_and_link(s, event, instance, source, delivery_id)
+    found = _ticket_and_link(s, event, instance, source, delivery_id, fields)
     if found is None:
         return Applied(None, skipped=f"{_label(event)} is not linked to any ticket")
-    ticket, link, created = found
+    ticket, link, created, written = found
     role = LinkRole(link.role)
 
     def note(
@@ -83,7 +83,8 @@ def apply_event(
 
     result = Applied(ticket.id, created=created, at=event.occurred_at)
     if role is LinkRole.ORIGIN:
-        result.changes, result.stale = _write_fields(ticket, fields, event.occurred_at)
+        # a new ticket has its fields already (written before its INSERT: no UPDATE right after it)
+        result.changes, result.stale = written or _write_fields(ticket, fields, event.occurred_at)
         if event.kind is EventKind.DELETED and _newer(ticket, "status", event.occurred_at):
             old = ticket.status
             _set(ticket, "status", Status.CLOSED.value, event.occurred_at)
@@ -137,15 +138,16 @@ def apply_event(
 
 
 def _ticket_and_link(
-    s: Session, event: InboundEvent, instance: str, source: str, delivery_id: int | None
-) -> tuple[Ticket, Link, bool] | None:
+    s: Session, event: InboundEvent, instance: str, source: str, delivery_id: int | None, fields: Mapping[str, Any]
+) -> tuple[Ticket, Link, bool, tuple[dict[str, tuple[Any, Any]], list[str]] | None] | None:
     """The ticket the event's object belongs to and its link (linking or creating as the event
-    allows), and whether the ticket was created; None if the event may not open one."""
+    allows), whether the ticket was created, and (when it was) the fields written to it; None if the
+    event may not open one."""
     ref = event.object
     link = find_link(s, vendor=ref.vendor, instance=instance, object_type=ref.object_type, external_id=ref.external_id)
     if link is not None:
         _refresh_link(link, event)
-        return _lock(s, link.ticket_id), link, False
+        return _lock(s, link.ticket_id), link, False, None
     hint = event.ticket_hint
     hinted = _lock_if_exists(s, int(hint)) if hint is not None and hint.isdigit() else None
     if hinted is not None:
@@ -160,7 +162,7 @@ def _ticket_and_link(
             delivery_id=delivery_id,
             actor=event.actor,
         )
-        return hinted, link, False
+        return hinted, link, False, None
     if not event.creates_ticket or event.kind in (EventKind.DELETED, EventKind.COMMENT_DELETED):
         return None
     ticket = Ticket(
@@ -171,9 +173,11 @@ def _ticket_and_link(
         tags=[],
         field_versions={},
     )
+    written = _write_fields(ticket, fields, event.occurred_at)
     s.add(ticket)
     s.flush()
-    return ticket, _link(s, ticket, event, instance, LinkRole.ORIGIN), True
+    locks.hold(s, ticket)  # inserted by this transaction: no one else can lock it
+    return ticket, _link(s, ticket, event, instance, LinkRole.ORIGIN), True, written
 
 
 def _lock(s: Session, ticket_id: int) -> Ticket:
@@ -184,7 +188,7 @@ def _lock(s: Session, ticket_id: int) -> Ticket:
 
 
 def _lock_if_exists(s: Session, ticket_id: int) -> Ticket | None:
-    return s.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+    return locks.lock(s, ticket_id)
 
 
 def _link(s: Session, ticket: Ticket, event: InboundEvent, instance: str, role: LinkRole) -> Link:

@@ -1,0 +1,226 @@
+"""Where processing time goes: stored deliveries → `process()`, in one process, no worker, no HTTP.
+
+    python -m bench.profile_process --backend postgres|sqlite --deliveries 300 [--profile]
+
+Each mode runs on a fresh database (`connector db upgrade`) with the policy `signx`: the deliveries are
+new urgent Zendesk tickets (P0, paged at once), stored through the real sink, then processed one by one
+as a worker would. Three modes, in the same run:
+
+- `full`: parse, map, ticket upsert, SLA clocks, the escalation engine and its outbox row;
+- `no-escalation`: the same without the escalation engine;
+- `no-sla`: the same without the SLA refresh and the escalation engine (the floor of the upsert).
+
+For each: wall and CPU milliseconds per delivery (CPU is this process's; the database server's is not
+in it), SQL statements and commits per delivery. `--profile` adds a cProfile of the `full` mode: the
+parts of the path and the functions with the most own time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import logging
+import os
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+
+from adapters.zendesk import signature
+from bench.servers import Backend, PostgresBackend, SqliteBackend
+from connector.config import Settings
+from connector.demo.payloads import zendesk_event, zendesk_ticket
+
+SECRET = "bench-process-zendesk-secret"
+MODES = ("full", "no-escalation", "no-sla")
+
+#: (label, file suffix, function name) of the parts worth a line in the profile
+PARTS = (
+    ("process (one delivery)", "inbox/processing.py", "_process_once"),
+    ("  adapter.parse", "zendesk/inbound.py", "parse"),
+    ("  mapping apply", "mappings/engine.py", "apply"),
+    ("  apply_event (ticket upsert, timeline)", "tickets/apply.py", "apply_event"),
+    ("  sla refresh", "sla/live.py", "refresh"),
+    ("  escalation settle", "escalation/live.py", "settle"),
+    ("  session flush", "sqlalchemy/orm/session.py", "flush"),
+    ("  session commit", "sqlalchemy/orm/session.py", "commit"),
+    ("  cursor execute (driver)", "sqlalchemy/engine/default.py", "do_execute"),
+)
+
+
+def bodies(count: int, first_id: int) -> list[bytes]:
+    now = datetime.now(UTC)
+    out = []
+    for i in range(count):
+        detail = zendesk_ticket(
+            ticket_id=first_id + i,
+            subject=f"Checkout down #{first_id + i}",
+            description="All orders fail with 503 since 09:12.",
+            status="NEW",
+            priority="URGENT",
+            requester_id="900001",
+            organization_id="77",
+            tags=["checkout"],
+            created=now,
+            updated=now,
+        )
+        out.append(json.dumps(zendesk_event("created", detail, {}, now)).encode())
+    return out
+
+
+class Statements:
+    """Counts the statements and commits an engine runs."""
+
+    def __init__(self, engine: Any):
+        self.executed = self.commits = 0
+        event.listen(engine, "before_cursor_execute", self._execute)
+        event.listen(engine, "commit", self._commit)
+
+    def _execute(self, *args: Any) -> None:
+        self.executed += 1
+
+    def _commit(self, *args: Any) -> None:
+        self.commits += 1
+
+
+@contextmanager
+def without(mode: str) -> Iterator[None]:
+    """The processing module with the SLA refresh and/or the escalation engine replaced by no-ops."""
+    from connector.inbox import processing
+
+    saved = (processing.sla.refresh, processing.escalation.settle)
+
+    def no_refresh(*args: Any, **kwargs: Any) -> list[Any]:
+        return []
+
+    def no_settle(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    try:
+        if mode in ("no-escalation", "no-sla"):
+            processing.escalation.settle = no_settle  # type: ignore[assignment]
+        if mode == "no-sla":
+            processing.sla.refresh = no_refresh  # type: ignore[assignment]
+        yield
+    finally:
+        processing.sla.refresh, processing.escalation.settle = saved  # type: ignore[assignment]
+
+
+def run_mode(backend: Backend, mode: str, count: int, profile: bool) -> dict[str, Any]:
+    from connector.inbox.processing import process
+    from connector.inbox.sink import receive
+    from connector.runtime import install
+    from connector.wiring import build_runtime
+
+    backend.setup()
+    try:
+        env = {
+            **backend.env,
+            "CONNECTOR_POLICY": "signx",
+            "ZENDESK_WEBHOOK_SECRETS": SECRET,
+            "PAGERDUTY_ROUTING_KEY": "R0BENCHPROCESS00000000000000000A",
+            "PAGERDUTY_EVENTS_URL": "http://127.0.0.1:9",  # nothing is sent: no worker runs
+            "CONNECTOR_PUBLIC_URL": "https://connector.example.com",
+        }
+        env.pop("REDIS_URL", None)  # the in-process queue: outbox jobs are enqueued, never run
+        rt = build_runtime(Settings.from_env(env))
+        install(rt)
+        ids = []
+        for body in bodies(count + 10, 31_000_000):
+            signed = signature.sign(body=body, secret=SECRET, now=datetime.now(UTC))
+            headers = {"Content-Type": "application/json", **signed}
+            answer = receive(rt, vendor="zendesk", instance="default", headers=headers, body=body)
+            assert answer.status == 202, answer.body
+            ids.append(int(answer.body["delivery_id"]))
+        warm, measured = ids[:10], ids[10:]
+        with without(mode):
+            for delivery_id in warm:  # caches: mapping, policy, compiled statements
+                process(rt, delivery_id)
+            stats = Statements(rt.db.engine)
+            profiler = cProfile.Profile() if profile else None
+            wall0, cpu0 = time.perf_counter(), time.process_time()
+            if profiler:
+                profiler.enable()
+            for delivery_id in measured:
+                outcome = process(rt, delivery_id)
+                assert "rejected" not in outcome, outcome
+            if profiler:
+                profiler.disable()
+            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        rt.release()
+        install(None)
+        out: dict[str, Any] = {
+            "mode": mode,
+            "deliveries": count,
+            "wall_ms": round(wall / count * 1000, 2),
+            "cpu_ms": round(cpu / count * 1000, 2),
+            "statements": round(stats.executed / count, 1),
+            "commits": round(stats.commits / count, 2),
+        }
+        if profiler:
+            out["profile"] = report(profiler, count)
+        return out
+    finally:
+        backend.teardown()
+
+
+def report(profiler: cProfile.Profile, count: int) -> str:
+    stats = pstats.Stats(profiler)
+    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    lines = ["part                                        ms/delivery (cumulative, under the profiler)"]
+    for label, suffix, name in PARTS:
+        total = sum(v[3] for k, v in table.items() if k[0].endswith(suffix) and k[2] == name)
+        lines.append(f"{label:<44}{total / count * 1000:8.2f}")
+    buf = io.StringIO()
+    pstats.Stats(profiler, stream=buf).sort_stats("tottime").print_stats(25)
+    return "\n".join(lines) + "\n\n" + buf.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--backend", choices=("sqlite", "postgres"), default="postgres")
+    ap.add_argument("--deliveries", type=int, default=300)
+    ap.add_argument("--modes", default=",".join(MODES), help="comma-separated, of " + ", ".join(MODES))
+    ap.add_argument("--profile", action="store_true", help="cProfile the full mode")
+    ap.add_argument("--postgres-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("BENCH_LOG_LEVEL", "WARNING"))
+    workdir = Path(tempfile.mkdtemp(prefix="bench-process-"))
+    make: Callable[[], Backend] = (
+        (lambda: SqliteBackend(workdir))
+        if args.backend == "sqlite"
+        else (lambda: PostgresBackend(args.postgres_admin_url, "connector_bench_process", args.redis_url))
+    )
+    results = []
+    try:
+        for mode in args.modes.split(","):
+            if args.backend == "sqlite":
+                shutil.rmtree(workdir, ignore_errors=True)
+                workdir.mkdir()
+            result = run_mode(make(), mode, args.deliveries, args.profile and mode == "full")
+            profile = result.pop("profile", None)
+            print(json.dumps({"backend": args.backend, **result}), flush=True)
+            if profile:
+                print(profile)
+            results.append(result)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps({"backend": args.backend, "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
