@@ -156,7 +156,7 @@ def react(
     if ticket is None or not signals:
         return Reaction()
     with s.no_autoflush:
-        taken = _taken(s, ticket_id)
+        taken = _taken_here(s, ticket_id)
         state = _state(policy, ticket, taken)
         done = {(t.trigger_id, t.occurrence, t.action_index) for t in taken}
         before = {name: getattr(ticket, name) for name in TICKET_STATE_FIELDS}
@@ -169,6 +169,7 @@ def react(
         return out
     rows = [_row(ticket, d, now) for d in out.decisions]
     s.add_all(rows)
+    taken += [_Taken(r.trigger_id, r.occurrence, r.action_index, r.action, r.target, r.outcome) for r in rows]
     s.flush()  # a concurrent job taking the same decisions fails here (unique key) and retries
     context = Context(s, policy, ticket, acting.public_url)
     for d, row in zip(out.decisions, rows, strict=True):
@@ -229,6 +230,18 @@ def _taken(s: Session, ticket_id: int) -> list[_Taken]:
         .order_by(Escalation.id)
     )
     return [_Taken(*row) for row in rows]
+
+
+def _taken_here(s: Session, ticket_id: int) -> list[_Taken]:
+    """`_taken`, remembered for the rest of the transaction while the ticket is locked (the caller
+    appends what it takes): a ticket this transaction created has taken nothing before it."""
+    memo = locks.known(s, ticket_id)
+    if memo is None:
+        return _taken(s, ticket_id)
+    if "escalations_taken" not in memo:
+        memo["escalations_taken"] = [] if locks.created_here(s, ticket_id) else _taken(s, ticket_id)
+    taken: list[_Taken] = memo["escalations_taken"]
+    return taken
 
 
 def current_state(s: Session, policy: Policy, ticket: Ticket) -> TicketState:

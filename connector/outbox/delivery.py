@@ -98,8 +98,9 @@ def _claim(rt: Runtime, outbox_id: int, now: datetime) -> tuple[Sender, Outbound
         if sender.rate_limit is not None:
             key = sender.rate_key(request)
             if key is not None:
-                item.rate_key = key
-                wait = _rate_wait(s, key, sender, now)
+                item.rate_key = key  # written with the claim below: the query needs no flush first
+                with s.no_autoflush:
+                    wait = _rate_wait(s, key, sender, now)
                 if wait is not None:
                     item.next_attempt_at = wait
                     item.enqueued_at = None

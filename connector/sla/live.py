@@ -180,10 +180,21 @@ def _key(fire_label: str, kind: FireKind, at: datetime) -> str:
 
 
 def _record_fires(s: Session, ticket: Ticket, result: Evaluation, now: datetime, started: float) -> list[SlaFire]:
-    seen = {
-        tuple(row)
-        for row in s.execute(select(SlaFire.metric, SlaFire.cycle, SlaFire.label).where(SlaFire.ticket_id == ticket.id))
-    }
+    memo = locks.known(s, ticket.id)  # a second refresh in the same transaction (a retarget) reads nothing
+    seen: set[tuple[str, int, str]] | None = None if memo is None else memo.get("sla_fires")
+    if seen is None:
+        seen = (
+            set()  # a ticket this transaction created has no fires but the ones it records here
+            if locks.created_here(s, ticket.id)
+            else {
+                (m, c, label)
+                for m, c, label in s.execute(
+                    select(SlaFire.metric, SlaFire.cycle, SlaFire.label).where(SlaFire.ticket_id == ticket.id)
+                )
+            }
+        )
+        if memo is not None:
+            memo["sla_fires"] = seen
     new: list[SlaFire] = []
     for fire in result.fires:
         if fire.kind not in RECORDED:
@@ -250,14 +261,24 @@ def earliest_due(s: Session, ticket_id: int) -> datetime | None:
 def _store_clocks(s: Session, ticket: Ticket, result: Evaluation, policy: Policy, now: datetime) -> None:
     dues = [c.due_at() for c in result.clocks if c.open and c.state is not ClockState.PAUSED]
     s.info.setdefault(_DUE, {})[ticket.id] = min((d for d in dues if d is not None), default=None)
-    rows = {(c.metric, c.cycle): c for c in s.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))}
+    memo = locks.known(s, ticket.id)
+    stored: dict[tuple[str, int], SlaClock] | None = None if memo is None else memo.get("sla_clocks")
+    if stored is None:
+        stored = (
+            {}
+            if locks.created_here(s, ticket.id)
+            else {(c.metric, c.cycle): c for c in s.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket.id))}
+        )
+    rows = dict(stored)
+    kept: dict[tuple[str, int], SlaClock] = {}
     for clock in result.clocks:
         data = clock_json(clock, policy, at=now)
         row = rows.pop((clock.metric, clock.cycle), None)
         if row is None:
             row = SlaClock(ticket_id=ticket.id, metric=clock.metric, cycle=clock.cycle)
             s.add(row)
-        elif row.data == data:
+        kept[(clock.metric, clock.cycle)] = row
+        if row.data == data:
             continue  # a closed clock does not change: no write
         row.state = clock.state.value
         row.target_seconds = data["target_seconds"]
@@ -270,6 +291,8 @@ def _store_clocks(s: Session, ticket: Ticket, result: Evaluation, policy: Policy
         row.updated_at = now
     for stale in rows.values():  # e.g. a clock a policy change removed
         s.delete(stale)
+    if memo is not None:
+        memo["sla_clocks"] = kept  # held strongly: the identity map would let clean rows go
 
 
 _TIMERS = SlaTimer.__table__

@@ -176,7 +176,7 @@ def _ticket_and_link(
     written = _write_fields(ticket, fields, event.occurred_at)
     s.add(ticket)
     s.flush()
-    locks.hold(s, ticket)  # inserted by this transaction: no one else can lock it
+    locks.hold(s, ticket, new=True)  # inserted by this transaction: no one else can see it yet
     return ticket, _link(s, ticket, event, instance, LinkRole.ORIGIN), True, written
 
 

@@ -11,34 +11,79 @@ locks again.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from connector.store.tables import Ticket
 
-#: `Session.info` key: ticket id → (the ticket, the transaction whose lock holds its row)
+#: `Session.info` key: ticket id → what this transaction holds of it
 _LOCKED = "tickets_locked"
+
+
+@dataclass
+class _Held:
+    ticket: Ticket
+    transaction: SessionTransaction  # the one whose lock holds the row
+    new: bool  # inserted by this transaction
+    #: what later steps of the same transaction know of the ticket's rows (see `known`), and the
+    #: innermost transaction it was learnt in
+    known: dict[str, Any] = field(default_factory=dict)
+    known_in: SessionTransaction | None = None
 
 
 def lock(s: Session, ticket_id: int) -> Ticket | None:
     """The ticket, its row locked for the rest of the transaction; None if it does not exist."""
-    held: dict[int, tuple[Ticket, SessionTransaction]] = s.info.setdefault(_LOCKED, {})
-    known = held.get(ticket_id)
-    if known is not None and _active(known[1]):
-        return known[0]
+    held = _held(s, ticket_id)
+    if held is not None:
+        return held.ticket
     ticket = s.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
     if ticket is not None:
         hold(s, ticket)
-    else:
-        held.pop(ticket_id, None)
     return ticket
 
 
-def hold(s: Session, ticket: Ticket) -> None:
-    """Note a ticket this transaction has locked or inserted (its id assigned by a flush)."""
-    transaction = s.get_nested_transaction() or s.get_transaction()
+def hold(s: Session, ticket: Ticket, *, new: bool = False) -> None:
+    """Note a ticket this transaction has locked, or inserted (`new`, its id assigned by a flush)."""
+    transaction = _innermost(s)
     if transaction is not None:
-        s.info.setdefault(_LOCKED, {})[ticket.id] = (ticket, transaction)
+        s.info.setdefault(_LOCKED, {})[ticket.id] = _Held(ticket, transaction, new, known_in=transaction)
+
+
+def known(s: Session, ticket_id: int) -> dict[str, Any] | None:
+    """A place for what this transaction has read or written of a locked ticket's rows (its SLA fires
+    and clocks, say), so that a second look in the same transaction needs no query: valid while the
+    lock is, and forgotten whenever a savepoint begins or ends (what it wrote may be rolled back). None
+    when the ticket is not locked here."""
+    held = _held(s, ticket_id)
+    return None if held is None else held.known
+
+
+def created_here(s: Session, ticket_id: int) -> bool:
+    """Was the ticket inserted by this transaction, with no savepoint begun or ended since? Then it has
+    no rows elsewhere but the ones `known` holds."""
+    held = _held(s, ticket_id)
+    return held is not None and held.new
+
+
+def _held(s: Session, ticket_id: int) -> _Held | None:
+    registry: dict[int, _Held] = s.info.get(_LOCKED) or {}
+    held = registry.get(ticket_id)
+    if held is None:
+        return None
+    if not _active(held.transaction):
+        del registry[ticket_id]
+        return None
+    current = _innermost(s)
+    if held.known_in is not current:
+        held.known, held.known_in, held.new = {}, current, False
+    return held
+
+
+def _innermost(s: Session) -> SessionTransaction | None:
+    return s.get_nested_transaction() or s.get_transaction()
 
 
 def _active(transaction: SessionTransaction) -> bool:
