@@ -111,9 +111,11 @@ def _facts(c: Context, d: Decision) -> dict[str, Any]:
 
 
 def _links(s: Session, ticket: Ticket, public_url: str | None) -> list[WebLink]:
+    with s.no_autoflush:  # links are flushed as they are made; the pending escalation rows can wait
+        links = list(s.scalars(select(Link).where(Link.ticket_id == ticket.id).order_by(Link.id)))
     out = [
         WebLink(href=link.url, text=f"{link.vendor} {link.object_type} {link.key or link.external_id}")
-        for link in s.scalars(select(Link).where(Link.ticket_id == ticket.id).order_by(Link.id))
+        for link in links
         if link.url and link.role in (LinkRole.ORIGIN.value, LinkRole.ENGINEERING.value)
     ]
     if public_url:

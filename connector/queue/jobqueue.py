@@ -83,7 +83,7 @@ class JobQueue:
             args=(delivery_id,),
             job_id=f"delivery-{delivery_id}",
             timeout=defaults.JOB_TIMEOUT_SECONDS,
-            result_ttl=300,
+            result_ttl=0,  # the outcome is on the delivery row; a kept result is Redis work per job
             failure_ttl=7 * 24 * 3600,
             description=f"process delivery {delivery_id}",
         )
@@ -94,7 +94,7 @@ class JobQueue:
             "connector.outbox.delivery.deliver_outbox",
             args=(outbox_id,),
             timeout=defaults.JOB_TIMEOUT_SECONDS,
-            result_ttl=300,
+            result_ttl=0,  # the outcome is on the outbox row
             failure_ttl=7 * 24 * 3600,
             description=f"deliver outbox item {outbox_id}",
         )
