@@ -58,3 +58,20 @@ def test_both_targets_are_measured_in_both_phases(report: dict) -> None:
     assert set(measured) == {("connector", "max"), ("connector", "half"), ("bare", "max"), ("bare", "half")}
     assert all(n > 0 for n in measured.values()), measured
     assert report["ratio"] > 0
+
+
+def test_the_processing_benchmark_processes_every_delivery_in_each_mode(tmp_path: Path) -> None:
+    out = tmp_path / "process.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.profile_process", "--backend", "sqlite", "--deliveries", "3", "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    results = {r["mode"]: r for r in json.loads(out.read_text())["results"]}
+    assert set(results) == {"full", "no-escalation", "no-sla"}
+    # the modes do less and less: the escalation engine and the SLA refresh really are switched off
+    assert results["full"]["statements"] > results["no-escalation"]["statements"] > results["no-sla"]["statements"]
+    assert all(r["commits"] == 1.0 for r in results.values())
