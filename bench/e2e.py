@@ -127,6 +127,23 @@ def baseline(redis_url: str, queue_name: str, rate: float, duration: float) -> d
     return {"sent": total, **summary([(start - enq) * 1000 for enq, start in starts])}
 
 
+def urgent_ticket_body(ticket_id: int, now: datetime) -> bytes:
+    """A Zendesk `ticket.created` event of a new urgent ticket (P0 under `signx`: paged at once)."""
+    detail = zendesk_ticket(
+        ticket_id=ticket_id,
+        subject=f"Checkout down #{ticket_id}",
+        description="All orders fail with 503.",
+        status="NEW",
+        priority="URGENT",
+        requester_id="900001",
+        organization_id="77",
+        tags=["checkout"],
+        created=now,
+        updated=now,
+    )
+    return json.dumps(zendesk_event("created", detail, {}, now)).encode()
+
+
 def pages(port: int, sim: PagerDutySimulator, rate: float, duration: float, first_id: int) -> dict[str, Any]:
     """New urgent Zendesk tickets at `rate`; each one's latency to its page at the simulator."""
     total = int(rate * duration)
@@ -138,21 +155,7 @@ def pages(port: int, sim: PagerDutySimulator, rate: float, duration: float, firs
     conns = [Connection(HOST, port) for _ in range(8)]
 
     def request(i: int) -> bytes:
-        ticket_id = first_id + i
-        title = f"Checkout down #{ticket_id}"
-        detail = zendesk_ticket(
-            ticket_id=ticket_id,
-            subject=title,
-            description="All orders fail with 503.",
-            status="NEW",
-            priority="URGENT",
-            requester_id="900001",
-            organization_id="77",
-            tags=["checkout"],
-            created=now,
-            updated=now,
-        )
-        body = json.dumps(zendesk_event("created", detail, {}, now)).encode()
+        body = urgent_ticket_body(first_id + i, now)
         headers = {"Content-Type": "application/json", **signature.sign(body=body, secret=SECRET, now=now)}
         return http_request(HOST, port, "/webhooks/zendesk", body, headers)
 

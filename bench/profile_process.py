@@ -37,9 +37,9 @@ from typing import Any
 from sqlalchemy import event
 
 from adapters.zendesk import signature
+from bench.e2e import urgent_ticket_body
 from bench.servers import Backend, PostgresBackend, SqliteBackend
 from connector.config import Settings
-from connector.demo.payloads import zendesk_event, zendesk_ticket
 
 SECRET = "bench-process-zendesk-secret"
 MODES = ("full", "no-escalation", "no-sla")
@@ -60,22 +60,7 @@ PARTS = (
 
 def bodies(count: int, first_id: int) -> list[bytes]:
     now = datetime.now(UTC)
-    out = []
-    for i in range(count):
-        detail = zendesk_ticket(
-            ticket_id=first_id + i,
-            subject=f"Checkout down #{first_id + i}",
-            description="All orders fail with 503 since 09:12.",
-            status="NEW",
-            priority="URGENT",
-            requester_id="900001",
-            organization_id="77",
-            tags=["checkout"],
-            created=now,
-            updated=now,
-        )
-        out.append(json.dumps(zendesk_event("created", detail, {}, now)).encode())
-    return out
+    return [urgent_ticket_body(first_id + i, now) for i in range(count)]
 
 
 class Statements:
