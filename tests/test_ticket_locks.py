@@ -74,3 +74,25 @@ def test_a_missing_ticket_is_none(database: Database) -> None:
     _clean(database)
     with database.session() as s:
         assert locks.lock(s, 987654) is None
+
+
+def test_what_a_transaction_knows_is_forgotten_at_a_savepoint(database: Database) -> None:
+    _clean(database)
+    with database.session() as s:
+        t = Ticket(status="new", created_at=T0, updated_at=T0, tags=[], field_versions={}, title="New")
+        s.add(t)
+        s.flush()
+        locks.hold(s, t, new=True)
+        assert locks.created_here(s, t.id)
+        memo = locks.known(s, t.id)
+        assert memo == {}
+        memo["sla_fires"] = {("first_response", 0, "breach")}
+        assert locks.known(s, t.id) == memo
+        with s.begin_nested():  # what the savepoint writes may be rolled back: nothing is taken on trust
+            assert locks.known(s, t.id) == {}
+            assert not locks.created_here(s, t.id)
+        assert locks.known(s, t.id) == {}
+    with database.session() as s:  # a ticket locked by a later transaction was not created there
+        assert locks.lock(s, t.id) is not None
+        assert not locks.created_here(s, t.id)
+        assert locks.known(s, t.id) == {}

@@ -7,6 +7,11 @@ read followed. Here the session keeps each ticket it locked, with the transactio
 while that transaction (a savepoint, or the outer one) is active, the row is locked and the object is
 the current one; once it has ended (a savepoint rolled back releases its row locks), the next caller
 locks again.
+
+Beside the lock, a locked ticket carries what the transaction has learnt of its rows (`known`: the SLA
+refresh's fires and clocks, the escalation engine's decisions), so a second step of the same
+transaction needs no query, and whether the transaction inserted the ticket (`created_here`: then it
+has no such rows but the ones written here). Both are forgotten when a savepoint begins or ends.
 """
 
 from __future__ import annotations
