@@ -202,6 +202,13 @@ def test_csat_fires_per_rating_and_users_affected_once() -> None:
     assert ds == []
     state, ds = run(p, TicketState.of(p, {"impact_users": 12}), Changed(AT, frozenset({"impact_users"})))
     assert summary(ds) == [("many", "raise_level", "L2", "applied")]
+    # the requesters of a problem's linked incidents count too: the larger of the two numbers
+    linked = TicketState.of(p, {"impact_users": 3, "linked_users": 11})
+    state, ds = run(p, linked, Changed(AT, frozenset({"linked_users"})))
+    assert summary(ds) == [("many", "raise_level", "L2", "applied")]
+    assert "11 users affected (requesters of the incidents linked to this problem)" in (ds[0].reason or "")
+    state, ds = run(p, TicketState.of(p, {"linked_users": 4}), Changed(AT, frozenset({"linked_users"})))
+    assert ds == []
 
 
 def test_pages_are_resolved_with_the_ticket_and_acknowledged_when_the_policy_says() -> None:

@@ -401,6 +401,8 @@ HANDLERS: HandlerTable = MappingProxyType(
         TICKET + "description_changed": _field_change("description", values=False),
         TICKET + "type_changed": _field_change("type", enum=True),
         TICKET + "custom_status_changed": _field_change("custom_status"),
+        # An incident linked to (or unlinked from) its problem ticket: `current` is the problem's id.
+        TICKET + "problem_link_changed": _field_change("problem_id"),
         TICKET + "comment_added": _on_comment_added,
         TICKET + "comment_made_private": _comment_changed("made_private"),
         TICKET + "comment_redacted": _comment_changed("redacted"),

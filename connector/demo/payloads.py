@@ -31,6 +31,7 @@ def zendesk_ticket(
     channel: str = "email",
     assignee_id: str | None = None,
     group_id: str | None = "360004471234",
+    ticket_type: str = "INCIDENT",
 ) -> dict[str, Any]:
     return {
         "actor_id": "381726354",
@@ -51,7 +52,7 @@ def zendesk_ticket(
         "subject": subject,
         "submitter_id": requester_id,
         "tags": tags,
-        "type": "INCIDENT",
+        "type": ticket_type,
         "updated_at": updated.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "via": {"channel": channel},
     }

@@ -120,7 +120,7 @@ class _Run:
             self._route(at)
         if SELECTOR_FIELDS & set(fields):
             self._ticket_triggers(at)
-        if "impact_users" in fields:
+        if "impact_users" in fields or "linked_users" in fields:
             self._users_affected(at)
         if "csat" in fields:
             self._csat(at)
@@ -176,10 +176,21 @@ class _Run:
             self._depth -= 1
 
     def _users_affected(self, at: datetime) -> None:
-        users = self.state.impact_users
+        """Users affected: the impact the ticket reports, or the requesters of the incidents linked to
+        it as their problem, whichever is more."""
+        reported, linked = self.state.impact_users, self.state.linked_users
+        known = [n for n in (reported, linked) if n is not None]
+        if not known:
+            return
+        users = max(known)
+        why = (
+            f"{users} users affected"
+            if reported is not None and reported >= (linked or 0)
+            else f"{users} users affected (requesters of the incidents linked to this problem)"
+        )
         for t in self._of(UsersAffectedTrigger):
-            if users is not None and users >= t.at_least:
-                self._fire(t, _Fired(at, t.id, "users_affected", "users"), f"{users} users affected (≥ {t.at_least})")
+            if users >= t.at_least:
+                self._fire(t, _Fired(at, t.id, "users_affected", "users"), f"{why} (≥ {t.at_least})")
 
     def _csat(self, at: datetime) -> None:
         rating = self.state.csat

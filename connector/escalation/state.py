@@ -20,6 +20,7 @@ TICKET_STATE_FIELDS = (
     "customer_id",
     "requester_email",
     "impact_users",
+    "linked_users",
     "csat",
     "title",
     "description",
@@ -38,7 +39,8 @@ class TicketState:
     owner: str | None = None
     status: str = "new"
     customer: str | None = None
-    impact_users: int | None = None
+    impact_users: int | None = None  # as the ticket reports it
+    linked_users: int | None = None  # distinct requesters of the incidents linked to it as their problem
     csat: float | None = None
     subject: str = ""
     description: str = ""
@@ -49,7 +51,7 @@ class TicketState:
     @classmethod
     def of(cls, policy: Policy, fields: Mapping[str, Any], **extra: Any) -> TicketState:
         """The state of a ticket whose fields are `fields` (canonical names; aliases resolved here)."""
-        impact = fields.get("impact_users")
+        impact, linked = fields.get("impact_users"), fields.get("linked_users")
         csat = fields.get("csat")
         return cls(
             severity=policy.severity_of(_text(fields.get("severity"))),
@@ -61,6 +63,7 @@ class TicketState:
             status=_text(fields.get("status")) or "new",
             customer=_text(fields.get("customer_id") or fields.get("requester_email") or fields.get("customer")),
             impact_users=impact if isinstance(impact, int) and not isinstance(impact, bool) else None,
+            linked_users=linked if isinstance(linked, int) and not isinstance(linked, bool) else None,
             csat=float(csat) if isinstance(csat, int | float) and not isinstance(csat, bool) else None,
             subject=_text(fields.get("title") or fields.get("subject")) or "",
             description=_text(fields.get("description") or fields.get("text")) or "",

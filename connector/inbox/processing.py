@@ -114,6 +114,17 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
                     refresh=partial(sla.refresh, until=until),
                     acting=escalation.Acting(public_url=rt.settings.public_url, channels=frozenset(rt.senders)),
                 )
+            # an incident linked to its problem (or the problem arriving after them): the problem's users affected
+            for problem_id, signals in sorted(escalation.linked_impact(s, policy, applied_to).items()):
+                escalation.settle(
+                    s,
+                    policy,
+                    problem_id,
+                    signals,
+                    now,
+                    refresh=partial(sla.refresh, until=max(touched.values())),
+                    acting=escalation.Acting(public_url=rt.settings.public_url, channels=frozenset(rt.senders)),
+                )
         d.ticket_id = ticket_id
         _finish(d, DeliveryStatus.PROCESSED, "; ".join(outcomes) or "no events")
         log.info(

@@ -61,6 +61,9 @@ TICKET_FIELDS: dict[str, type] = {
     "channel": Channel,
     "tags": list,
     "impact_users": int,
+    # the id, in the same tool and instance, of the problem this ticket is an incident of (Zendesk's
+    # problem/incident link): the problem's users affected count every linked incident's requester
+    "problem_ref": str,
     "csat": float,
     "root_cause": str,
     "resolution_summary": str,

@@ -86,7 +86,7 @@ class Ticket(Base):
     """The canonical ticket. `field_versions` holds, per field, the time of the event that last set it."""
 
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_created_at", "created_at"),)
+    __table_args__ = (Index("ix_tickets_created_at", "created_at"), Index("ix_tickets_problem_ref", "problem_ref"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     title: Mapped[str | None] = mapped_column(SafeText)
@@ -108,6 +108,10 @@ class Ticket(Base):
     channel: Mapped[str | None] = mapped_column(Str(32))
     tags: Mapped[list[str]] = mapped_column(SafeJSON, default=list)
     impact_users: Mapped[int | None] = mapped_column(Integer)
+    #: see the canonical field: the problem this ticket is an incident of, by its id in the same tool
+    problem_ref: Mapped[str | None] = mapped_column(Str(64))
+    #: the connector's count of distinct requesters of the incidents linked to this ticket as their problem
+    linked_users: Mapped[int | None] = mapped_column(Integer)
     csat: Mapped[float | None] = mapped_column(Float)
     root_cause: Mapped[str | None] = mapped_column(SafeText)
     resolution_summary: Mapped[str | None] = mapped_column(SafeText)

@@ -46,6 +46,7 @@ def get_ticket(s: Session, ticket_id: int) -> dict[str, Any]:
 
 def ticket_json(t: Ticket, s: Session, *, full: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"id": t.id, **{name: getattr(t, name) for name in TICKET_FIELDS}}
+    out["linked_users"] = t.linked_users  # the connector's count: requesters of a problem's linked incidents
     for name in ("created_at", "updated_at", "first_response_at", "resolved_at", "closed_at"):
         out[name] = _iso(getattr(t, name))
     links = s.scalars(select(Link).where(Link.ticket_id == t.id).order_by(Link.id)).all()
