@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from adapters.jira import JiraAdapter
+from adapters.jira.outbound import JiraSender
 from adapters.notify import WebhookNotifier
 from adapters.pagerduty import PagerDutyAdapter
 from adapters.pagerduty.outbound import PagerDutySender
@@ -39,6 +40,11 @@ def build_senders(
     notify_secret: str | None,
     timeout: float,
     pagerduty_events_per_minute: int = 120,
+    jira_url: str | None = None,
+    jira_email: str | None = None,
+    jira_api_token: str | None = None,
+    jira_pat: str | None = None,
+    jira_project: str | None = None,
 ) -> dict[str, Sender]:
     """One outbound sender per channel, keyed by channel. A sender without credentials for a target
     records that target's intents as not sent, with the reason."""
@@ -52,6 +58,17 @@ def build_senders(
         ),
         WebhookNotifier(webhooks=notify_webhooks, secret=notify_secret, timeout=timeout),
     ]
+    if jira_url and (jira_pat or (jira_email and jira_api_token)):  # else: its intents are recorded as not sent
+        built.append(
+            JiraSender(
+                url=jira_url,
+                project=jira_project,
+                email=jira_email,
+                api_token=jira_api_token,
+                pat=jira_pat,
+                timeout=timeout,
+            )
+        )
     return {sender.channel: sender for sender in built}
 
 

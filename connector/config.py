@@ -56,6 +56,12 @@ class Settings:
     #: policy target → notification webhook URL (Slack-compatible); the URLs of Slack webhooks are secrets
     notify_webhooks: Mapping[str, str] = field(default_factory=dict, repr=False)
     notify_secret: str | None = field(default=None, repr=False)
+    #: Jira for linked engineering issues: the site, Cloud's email + API token or Server's PAT, the project
+    jira_url: str | None = None
+    jira_email: str | None = None
+    jira_api_token: str | None = field(default=None, repr=False)
+    jira_pat: str | None = field(default=None, repr=False)
+    jira_project: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -92,6 +98,11 @@ class Settings:
             pagerduty_events_per_minute=_int(env, "PAGERDUTY_EVENTS_PER_MINUTE", defaults.PAGERDUTY_EVENTS_PER_MINUTE),
             notify_webhooks=_pairs(env, "CONNECTOR_NOTIFY_WEBHOOKS", "target=https://…", urls=True),
             notify_secret=env.get("CONNECTOR_NOTIFY_SECRET") or None,
+            jira_url=_url(env, "JIRA_URL"),
+            jira_email=(env.get("JIRA_EMAIL") or "").strip() or None,
+            jira_api_token=(env.get("JIRA_API_TOKEN") or "").strip() or None,
+            jira_pat=(env.get("JIRA_PAT") or "").strip() or None,
+            jira_project=(env.get("JIRA_PROJECT") or "").strip() or None,
         )
 
 

@@ -40,6 +40,11 @@ def build_runtime(settings: Settings, *, db: Database | None = None, queue: JobQ
             notify_secret=settings.notify_secret,
             timeout=defaults.OUTBOUND_TIMEOUT_SECONDS,
             pagerduty_events_per_minute=settings.pagerduty_events_per_minute,
+            jira_url=settings.jira_url,
+            jira_email=settings.jira_email,
+            jira_api_token=settings.jira_api_token,
+            jira_pat=settings.jira_pat,
+            jira_project=settings.jira_project,
         ),
     )
 
