@@ -208,3 +208,27 @@ def test_an_escalated_ticket_opens_one_jira_issue_through_the_outbox(rt: Runtime
     rt.queue.enqueue_outbox(item.id)
     drain(rt)
     assert len(jira.made("POST", "/rest/api/2/issue")) == 1
+
+
+def test_the_local_jira_simulator_takes_what_the_sender_sends() -> None:
+    from connector.demo.simulators import JiraSimulator
+
+    sim = JiraSimulator().start()
+    try:
+        s = JiraSender(url=sim.url, project="PLAT", pat="demo-pat")
+        first, again = s.send(request()), s.send(request())
+        assert first.reference == again.reference == "PLAT-1"
+        assert list(sim.issues) == ["PLAT-1"] and sim.issues["PLAT-1"]["fields"]["labels"] == ["hdc-ticket-7"]
+        assert [link["object"]["url"] for link in sim.remote_links["PLAT-1"]] == [ZD_URL]
+        with pytest.raises(OutboundError) as caught:
+            s.send(request(ticket_id=9, issue_type=""))  # Jira: "issuetype is required."
+        assert not caught.value.retryable and "issuetype is required." in caught.value.message
+    finally:
+        sim.stop()
+
+
+def test_a_ticket_that_has_its_jira_issue_gets_no_second_one(jira: FakeJira) -> None:
+    with pytest.raises(NotSent) as caught:
+        sender().send(request(existing_issue="PLAT-311"))
+    assert "already has its Jira issue PLAT-311" in caught.value.message
+    assert jira.calls == []

@@ -73,6 +73,11 @@ class JiraSender:
     def send(self, request: OutboundRequest) -> Sent:
         if not isinstance(request, LinkedIssueRequest):
             raise NotSent(f"the Jira sender opens linked issues, not {request.kind.value}", vendor=VENDOR)
+        if request.existing_issue:
+            raise NotSent(
+                f"the ticket already has its Jira issue {request.existing_issue}: no second one is created",
+                vendor=VENDOR,
+            )
         project = request.project or self.project
         if not project:
             raise NotSent("no Jira project for the linked issue: set JIRA_PROJECT", vendor=VENDOR)

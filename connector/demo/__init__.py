@@ -23,10 +23,12 @@ from werkzeug.serving import make_server
 
 from connector.config import Settings
 from connector.demo import payloads as p
-from connector.demo.simulators import PagerDutySimulator
+from connector.demo.simulators import JiraSimulator, PagerDutySimulator
 from connector.inbox.deliveries import count_unfinished
+from connector.outbox import counts_by_status
 from connector.runtime import Runtime
 from connector.sla.report import human
+from connector.store.tables import OUTBOX_FINAL
 from connector.wiring import build_runtime
 
 #: The "what happens if this ticket arrives now" dry run the demo ends with (policy: signx, seed 001):
@@ -234,8 +236,13 @@ def run_demo(
         tmp = tempfile.TemporaryDirectory(prefix="connector-demo-")
         db_path = str(Path(tmp.name) / "demo.db")
     pagerduty = PagerDutySimulator().start()
+    jira = JiraSimulator().start()
     settings = Settings.from_env(
         {
+            "JIRA_URL": jira.url,
+            "JIRA_EMAIL": "support-bot@northwind.example",
+            "JIRA_API_TOKEN": "demo-jira-api-token",
+            "JIRA_PROJECT": "ENG",
             "DATABASE_URL": f"sqlite:///{db_path}",
             "CONNECTOR_ADMIN_TOKEN": ADMIN_TOKEN,
             **{f"{v.upper()}_WEBHOOK_SECRETS": s for v, s in SECRETS.items()},
@@ -252,7 +259,8 @@ def run_demo(
     base = f"http://127.0.0.1:{server.server_port}"
     try:
         progress(f"connector demo — app on {base}, database {db_path}, embedded queue")
-        progress(f"PagerDuty: a local Events API v2 simulator on {pagerduty.url}\n")
+        progress(f"PagerDuty: a local Events API v2 simulator on {pagerduty.url}")
+        progress(f"Jira: a local REST API v2 simulator on {jira.url} (linked engineering issues)\n")
         with requests.Session() as http:
 
             def send(vendor: str, what: str, payload: dict[str, Any]) -> None:
@@ -265,6 +273,7 @@ def run_demo(
                 send(vendor, what, payload)
             _wait_processed(rt)
             _escalation_story(rt, http, base, pagerduty, send, now, progress)
+            _wait_outbox(rt)
             tickets = http.get(
                 f"{base}/api/tickets", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10
             ).json()["tickets"]
@@ -286,12 +295,15 @@ def run_demo(
         echo("")
         echo(render_pages(pagerduty))
         echo("")
+        echo(render_jira(jira))
+        echo("")
         echo(render_simulation(simulated))
         return len(full)
     finally:
         server.shutdown()
         rt.close()
         pagerduty.stop()
+        jira.stop()
         if tmp is not None:
             tmp.cleanup()
 
@@ -391,6 +403,29 @@ def render_pages(pagerduty: PagerDutySimulator) -> str:
         lines.append(f"  {e['event_action']:<11} {e['dedup_key']:<30} {what}".rstrip())
     lines.append("  alerts: " + "; ".join(f"{k} {a.status} (opened {a.opened}×)" for k, a in pagerduty.alerts.items()))
     return "\n".join(lines)
+
+
+def render_jira(jira: JiraSimulator) -> str:
+    """What the Jira simulator was asked to create: each issue, its labels and its links back."""
+    lines = [f"Jira (the local REST simulator) holds {len(jira.issues)} linked engineering issues:"]
+    for key, issue in jira.issues.items():
+        fields = issue["fields"]
+        lines.append(f"  {key:<8} {fields['issuetype']['name']:<6} {fields['summary']}  labels {fields['labels']}")
+        for link in jira.remote_links.get(key, []):
+            lines.append(f"           remote link → {link['object']['url']}")
+    return "\n".join(lines)
+
+
+def _wait_outbox(rt: Runtime, channel: str = "jira", timeout: float = 20.0) -> None:
+    """Until every outbound intent of `channel` is in a final status (sent, not sent, dead)."""
+    final = {str(status.value) for status in OUTBOX_FINAL}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with rt.db.session() as s:
+            if not any(c == channel and st not in final for c, st, _ in counts_by_status(s)):
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"{channel} intents still waiting after {timeout:.0f} s")
 
 
 def _wait_processed(rt: Runtime, timeout: float = 20.0) -> None:

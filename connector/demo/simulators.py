@@ -5,13 +5,15 @@
 body it would refuse; it keeps every event it took and, per dedup key, the alert's state (triggered,
 acknowledged, resolved — a trigger after a resolve opens a new alert). `fail_next` queues answers to
 give instead (429 with `Retry-After`, 500, ...), for fault tests. `WebhookReceiver` keeps every
-notification POSTed to it, with its headers. Both are real HTTP servers: the connector reaches them
-through its real client libraries.
+notification POSTed to it, with its headers. `JiraSimulator` answers what linked engineering issues
+use of Jira's REST API v2 (fields, search, create, remote links). All are real HTTP servers: the
+connector reaches them through its real client libraries.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+from urllib.parse import parse_qs
 
 _ACTIONS = ("trigger", "acknowledge", "resolve")
 _SEVERITIES = ("critical", "error", "warning", "info")
@@ -30,6 +33,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float  # time.monotonic() when it arrived
+    method: str = "POST"
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -60,9 +64,15 @@ class _Server:
             disable_nagle_algorithm = True
 
             def do_POST(self) -> None:  # noqa: N802  (the stdlib's name)
+                self._handle("POST")
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._handle("GET")
+
+            def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                got = Received(self.path, {k: v for k, v in self.headers.items()}, body, time.monotonic())
+                got = Received(self.path, {k: v for k, v in self.headers.items()}, body, time.monotonic(), method)
                 status, headers, answer = outer.answer(got)
                 payload = json.dumps(answer).encode("utf-8")
                 self.send_response(status)
@@ -190,6 +200,70 @@ def _problems(event: Any) -> list[str]:
             if len(str(payload.get("summary") or "")) > 1024:
                 out.append("'payload.summary' is longer than 1024 characters")
     return out
+
+
+class JiraSimulator(_Server):
+    """The part of Jira's REST API v2 the connector's linked issues use, on 127.0.0.1: the field list,
+    JQL search by `project` and `labels`, creating an issue (`{"fields": …}` with project, issuetype
+    and summary required), and an issue's remote links. Keys are `<project>-<n>`; every request is kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.issues: dict[str, dict[str, Any]] = {}  # key → {"id", "key", "fields"}
+        self.remote_links: dict[str, list[dict[str, Any]]] = {}
+
+    def answer(self, got: Received) -> tuple[int, dict[str, str], Any]:
+        with self.lock:
+            self.received.append(got)
+            self.lock.notify_all()
+            path, _, query = got.path.partition("?")
+            if got.method == "GET" and path == "/rest/api/2/field":
+                return (
+                    200,
+                    {},
+                    [
+                        {"id": "summary", "name": "Summary", "custom": False, "clauseNames": ["summary"]},
+                        {"id": "labels", "name": "Labels", "custom": False, "clauseNames": ["labels"]},
+                    ],
+                )
+            if got.method == "GET" and path == "/rest/api/2/search":
+                return 200, {}, self._search(parse_qs(query).get("jql", [""])[0])
+            if got.method == "POST" and path == "/rest/api/2/issue":
+                return self._create(got)
+            match = re.fullmatch(r"/rest/api/2/issue/([A-Z][A-Z0-9]*-\d+)/remotelink", path)
+            if match and match.group(1) in self.issues:
+                links = self.remote_links.setdefault(match.group(1), [])
+                if got.method == "GET":
+                    return 200, {}, links
+                links.append({"id": len(links) + 1, **got.json()})
+                return 201, {}, {"id": len(links), "self": f"{self.url}{path}/{len(links)}"}
+            return 404, {}, {"errorMessages": [f"not found: {got.method} {path}"], "errors": {}}
+
+    def _search(self, jql: str) -> dict[str, Any]:
+        project = re.search(r'project = "([^"]+)"', jql)
+        label = re.search(r'labels = "([^"]+)"', jql)
+        found = [
+            {"id": i["id"], "key": i["key"], "fields": {"summary": i["fields"].get("summary")}}
+            for i in self.issues.values()
+            if (project is None or i["key"].startswith(project.group(1) + "-"))
+            and (label is None or label.group(1) in (i["fields"].get("labels") or []))
+        ]
+        return {"startAt": 0, "maxResults": 50, "total": len(found), "issues": found[:50]}
+
+    def _create(self, got: Received) -> tuple[int, dict[str, str], Any]:
+        try:
+            fields = got.json()["fields"]
+            project = fields["project"]["key"]
+        except (ValueError, KeyError, TypeError):
+            return 400, {}, {"errorMessages": ['the body must be {"fields": {"project": {"key": …}, …}}']}
+        given = {"issuetype": (fields.get("issuetype") or {}).get("name"), "summary": fields.get("summary")}
+        errors = {name: f"{name} is required." for name, value in given.items() if not value}
+        if errors:
+            return 400, {}, {"errorMessages": [], "errors": errors}
+        n = 1 + sum(1 for key in self.issues if key.startswith(project + "-"))
+        key, issue_id = f"{project}-{n}", str(10000 + len(self.issues) + 1)
+        self.issues[key] = {"id": issue_id, "key": key, "fields": fields}
+        return 201, {}, {"id": issue_id, "key": key, "self": f"{self.url}/rest/api/2/issue/{issue_id}"}
 
 
 class WebhookReceiver(_Server):

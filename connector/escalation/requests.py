@@ -29,13 +29,25 @@ class Context:
     policy: Policy
     ticket: Ticket
     public_url: str | None
-    _links: list[WebLink] | None = None
+    _rows: list[Link] | None = None
     _due: tuple[datetime | None] | None = None
 
+    def link_rows(self) -> list[Link]:
+        if self._rows is None:
+            with self.s.no_autoflush:  # links are flushed as they are made; the pending decision rows can wait
+                query = select(Link).where(Link.ticket_id == self.ticket.id).order_by(Link.id)
+                self._rows = list(self.s.scalars(query))
+        return self._rows
+
     def links(self) -> list[WebLink]:
-        if self._links is None:
-            self._links = _links(self.s, self.ticket, self.public_url)
-        return self._links
+        return _links(self.link_rows(), self.ticket, self.public_url)
+
+    def jira_issue(self) -> str | None:
+        """The Jira issue the ticket already has (it came from one, or one was linked to it), if any."""
+        for link in self.link_rows():
+            if link.vendor == "jira" and link.role in (LinkRole.ORIGIN.value, LinkRole.ENGINEERING.value):
+                return link.key or link.external_id
+        return None
 
     def sla_due(self) -> datetime | None:
         if self._due is None:
@@ -81,6 +93,7 @@ def build_request(c: Context, d: Decision) -> PageRequest | Notification | Linke
             summary=(ticket.title or f"Ticket {ticket.id}")[:255],
             description="\n".join([ticket.description or "", "", *lines]).strip(),
             labels=(f"hdc-ticket-{ticket.id}",),
+            existing_issue=c.jira_issue(),
             link_url=origin.href if origin else None,
             link_title=origin.text if origin else None,
             details=facts,
@@ -110,9 +123,7 @@ def _facts(c: Context, d: Decision) -> dict[str, Any]:
     }
 
 
-def _links(s: Session, ticket: Ticket, public_url: str | None) -> list[WebLink]:
-    with s.no_autoflush:  # links are flushed as they are made; the pending escalation rows can wait
-        links = list(s.scalars(select(Link).where(Link.ticket_id == ticket.id).order_by(Link.id)))
+def _links(links: list[Link], ticket: Ticket, public_url: str | None) -> list[WebLink]:
     out = [
         WebLink(href=link.url, text=f"{link.vendor} {link.object_type} {link.key or link.external_id}")
         for link in links

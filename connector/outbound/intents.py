@@ -94,6 +94,8 @@ class LinkedIssueRequest:
     link_url: str | None = None  # back to the ticket (its origin tool, else the connector)
     link_title: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)  # customer, tier, severity, SLA due, ...
+    #: the Jira issue the ticket already has (it came from Jira, or one is linked): no second one is made
+    existing_issue: str | None = None
 
     @property
     def kind(self) -> IntentKind:
