@@ -50,7 +50,8 @@ def request(ticket_id: int = 7, **kw: Any) -> LinkedIssueRequest:
 class FakeJira:
     """Jira's REST answers for one project: searches by label see the issues created before."""
 
-    def __init__(self, rs: responses.RequestsMock):
+    def __init__(self, rs: responses.RequestsMock, deployment: str = "Cloud"):
+        self.deployment = deployment  # Cloud's /search is gone (410): it searches with /search/jql
         self.issues: list[dict[str, Any]] = []
         self.links: dict[str, list[dict[str, Any]]] = {}
         self.calls: list[tuple[str, str, Any]] = []
@@ -64,14 +65,21 @@ class FakeJira:
         body = json.loads(req.body) if req.body else None
         self.calls.append((req.method, path, body))
         self.auth.append(req.headers.get("Authorization"))
-        if self.fail and path != "/rest/api/2/field":
+        if self.fail and path not in ("/rest/api/2/field", "/rest/api/2/serverInfo"):
             status, headers, data = self.fail.pop(0)
             return status, headers, json.dumps(data)
+        if path == "/rest/api/2/serverInfo":
+            version = [1001, 0, 0] if self.deployment == "Cloud" else [9, 12, 0]
+            return 200, {}, json.dumps({"baseUrl": SITE, "versionNumbers": version, "deploymentType": self.deployment})
         if path == "/rest/api/2/field":
             return 200, {}, json.dumps(FIELDS)
-        if path == "/rest/api/2/search":
+        if path in ("/rest/api/2/search", "/rest/api/2/search/jql"):
+            if (path == "/rest/api/2/search") == (self.deployment == "Cloud"):
+                return 410, {}, json.dumps({"errorMessages": ["The requested API has been removed."]})
             wanted = re.search(r'labels = "([^"]+)"', req.params["jql"])
             found = [i for i in self.issues if wanted and wanted.group(1) in i["fields"]["labels"]]
+            if path.endswith("/jql"):
+                return 200, {}, json.dumps({"issues": found[:1], "isLast": True})
             return 200, {}, json.dumps({"startAt": 0, "maxResults": 1, "total": len(found), "issues": found[:1]})
         if path == "/rest/api/2/issue" and req.method == "POST":
             n = 42 + len(self.issues)
@@ -117,7 +125,7 @@ def test_one_issue_with_the_documented_fields_label_and_remote_link(jira: FakeJi
     assert link == {"object": {"url": ZD_URL, "title": "zendesk ticket 501"}}
     # the label was looked for first: a retry finds this issue
     assert jira.calls.index(("POST", "/rest/api/2/issue", created)) > [p for _, p, _ in jira.calls].index(
-        "/rest/api/2/search"
+        "/rest/api/2/search/jql"
     )
 
 
@@ -128,6 +136,14 @@ def test_a_retry_after_a_lost_answer_finds_the_issue_and_its_link(jira: FakeJira
     assert again.reference == "ENG-42" and again.response["created"] is False
     assert len(jira.made("POST", "/rest/api/2/issue")) == 1
     assert len(jira.made("POST", "/rest/api/2/issue/ENG-42/remotelink")) == 1
+
+
+def test_server_and_data_center_search_with_the_classic_endpoint(jira: FakeJira) -> None:
+    jira.deployment = "Server"
+    s = JiraSender(url=SITE, project="ENG", pat="server-pat")
+    assert s.send(request()).reference == s.send(request()).reference == "ENG-42"
+    assert "/rest/api/2/search" in [p for _, p, _ in jira.calls]
+    assert len(jira.made("POST", "/rest/api/2/issue")) == 1
 
 
 def test_basic_auth_for_cloud_and_a_bearer_token_for_server(jira: FakeJira) -> None:
@@ -143,7 +159,8 @@ def test_429_and_503_are_retryable_with_retry_after_and_not_retried_by_the_libra
     with pytest.raises(OutboundError) as caught:
         sender().send(request())
     assert caught.value.retryable and caught.value.retry_after == 30.0
-    assert len([c for c in jira.calls if c[1] != "/rest/api/2/field"]) == 1  # one try: the outbox retries
+    tried = [c for c in jira.calls if c[1] not in ("/rest/api/2/field", "/rest/api/2/serverInfo")]
+    assert len(tried) == 1  # one try: the outbox retries
     jira.fail = [(503, {}, {"errorMessages": ["Service unavailable"]})]
     with pytest.raises(OutboundError) as caught:
         sender().send(request())

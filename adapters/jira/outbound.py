@@ -8,6 +8,9 @@ session retries 429 and 503 itself, sleeping up to minutes, and retries connecti
 answer comes back at once and the outbox decides — 429/503 and 5xx retryable with `Retry-After`,
 400/401/403/404 refused with Jira's message, dead-lettered at once.
 
+The client reads `serverInfo` once: on Cloud the library searches with `/search/jql` (Cloud removed
+`/search` in 2025, CHANGE-2046), on Server and Data Center with `/search`.
+
 `JIRA_URL` may be `http://127.0.0.1:PORT` (tests, the demo, outside checkers run simulators).
 Authentication: `JIRA_EMAIL` + `JIRA_API_TOKEN` (Cloud, basic auth) or `JIRA_PAT` (Server/Data Center,
 bearer token). `JIRA_PROJECT` is the project an action without its own `project` opens issues in.
@@ -81,8 +84,8 @@ class JiraSender:
         project = request.project or self.project
         if not project:
             raise NotSent("no Jira project for the linked issue: set JIRA_PROJECT", vendor=VENDOR)
-        client = self._jira()
         try:
+            client = self._jira()
             found = client.search_issues(
                 f'project = "{project}" AND labels = "{label(request.ticket_id)}" ORDER BY created ASC',
                 maxResults=1,
@@ -107,7 +110,9 @@ class JiraSender:
         if self._client is None:
             self._client = JIRA(
                 server=self.url,
-                get_server_info=False,  # no call at construction
+                # one call at the first send: Cloud searches with /search/jql (its /search is gone), Server
+                # and Data Center with /search
+                get_server_info=True,
                 max_retries=0,  # the outbox retries, with backoff, in the database
                 timeout=self.timeout,
                 **self._auth,

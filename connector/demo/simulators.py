@@ -203,8 +203,9 @@ def _problems(event: Any) -> list[str]:
 
 
 class JiraSimulator(_Server):
-    """The part of Jira's REST API v2 the connector's linked issues use, on 127.0.0.1: the field list,
-    JQL search by `project` and `labels`, creating an issue (`{"fields": …}` with project, issuetype
+    """The part of Jira Cloud's REST API v2 the connector's linked issues use, on 127.0.0.1: server
+    info, the field list, JQL search by `project` and `labels` (`/search/jql`; the old `/search`
+    answers 410 as Cloud's does), creating an issue (`{"fields": …}` with project, issuetype
     and summary required), and an issue's remote links. Keys are `<project>-<n>`; every request is kept."""
 
     def __init__(self) -> None:
@@ -217,6 +218,8 @@ class JiraSimulator(_Server):
             self.received.append(got)
             self.lock.notify_all()
             path, _, query = got.path.partition("?")
+            if got.method == "GET" and path == "/rest/api/2/serverInfo":
+                return 200, {}, {"baseUrl": self.url, "versionNumbers": [1001, 0, 0], "deploymentType": "Cloud"}
             if got.method == "GET" and path == "/rest/api/2/field":
                 return (
                     200,
@@ -226,7 +229,9 @@ class JiraSimulator(_Server):
                         {"id": "labels", "name": "Labels", "custom": False, "clauseNames": ["labels"]},
                     ],
                 )
-            if got.method == "GET" and path == "/rest/api/2/search":
+            if got.method == "GET" and path == "/rest/api/2/search":  # as on Jira Cloud since 2025
+                return 410, {}, {"errorMessages": ["The requested API has been removed. Use /search/jql."]}
+            if got.method == "GET" and path in ("/rest/api/2/search/jql", "/rest/api/3/search/jql"):
                 return 200, {}, self._search(parse_qs(query).get("jql", [""])[0])
             if got.method == "POST" and path == "/rest/api/2/issue":
                 return self._create(got)
@@ -248,7 +253,7 @@ class JiraSimulator(_Server):
             if (project is None or i["key"].startswith(project.group(1) + "-"))
             and (label is None or label.group(1) in (i["fields"].get("labels") or []))
         ]
-        return {"startAt": 0, "maxResults": 50, "total": len(found), "issues": found[:50]}
+        return {"issues": found[:50], "isLast": len(found) <= 50}
 
     def _create(self, got: Received) -> tuple[int, dict[str, str], Any]:
         try:
