@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -75,15 +76,24 @@ def make_queue(settings: Settings) -> JobQueue:
     return JobQueue.embedded(settings.queue_name)
 
 
+@contextmanager
+def installed_runtime(db: Database, **env: str) -> Iterator[Runtime]:
+    """A runtime on the cleaned test database with the test settings and `env`, installed for jobs."""
+    _clean(db)
+    settings = make_settings(db, **env)
+    runtime = build_runtime(settings, db=db, queue=make_queue(settings))
+    prev = install(runtime)
+    try:
+        yield runtime
+    finally:
+        install(prev)
+        runtime.release()
+
+
 @pytest.fixture
 def rt(database: Database) -> Iterator[Runtime]:
-    _clean(database)
-    settings = make_settings(database)
-    runtime = build_runtime(settings, db=database, queue=make_queue(settings))
-    prev = install(runtime)
-    yield runtime
-    install(prev)
-    runtime.release()
+    with installed_runtime(database) as runtime:
+        yield runtime
 
 
 @pytest.fixture

@@ -13,11 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from connector.demo import payloads as p
-from connector.runtime import Runtime, install
+from connector.runtime import Runtime
 from connector.store import Database
 from connector.store.tables import Escalation, Link, Ticket
-from connector.wiring import build_runtime
-from tests.conftest import ADMIN, _clean, drain, make_queue, make_settings
+from tests.conftest import ADMIN, drain, installed_runtime
 from tests.helpers import T0, post
 
 PROBLEM = 48201
@@ -25,13 +24,8 @@ PROBLEM = 48201
 
 @pytest.fixture
 def rt(database: Database) -> Iterator[Runtime]:
-    _clean(database)
-    settings = make_settings(database, CONNECTOR_POLICY="nwire")
-    runtime = build_runtime(settings, db=database, queue=make_queue(settings))
-    prev = install(runtime)
-    yield runtime
-    install(prev)
-    runtime.release()
+    with installed_runtime(database, CONNECTOR_POLICY="nwire") as runtime:
+        yield runtime
 
 
 @pytest.fixture

@@ -18,11 +18,10 @@ from sqlalchemy import select
 from adapters.jira.outbound import JiraSender, issue_fields
 from connector.errors import NotSent, OutboundError
 from connector.outbound import LinkedIssueRequest
-from connector.runtime import Runtime, install
+from connector.runtime import Runtime
 from connector.store import Database
 from connector.store.tables import OutboxItem, OutboxStatus
-from connector.wiring import build_runtime
-from tests.conftest import _clean, drain, make_queue, make_settings
+from tests.conftest import drain, installed_runtime
 from tests.helpers import post, zd_event
 
 SITE = "http://127.0.0.1:8089"  # a local simulator's kind of URL: plain HTTP must work
@@ -188,20 +187,15 @@ def test_without_a_project_nothing_is_sent_and_the_reason_says_what_to_set(jira:
 
 @pytest.fixture
 def rt(database: Database) -> Iterator[Runtime]:
-    _clean(database)
-    settings = make_settings(
+    with installed_runtime(
         database,
         CONNECTOR_POLICY="signx",  # P0/P1 → L3, page on-call, create a linked Bug
         JIRA_URL=SITE,
         JIRA_EMAIL="support-bot@northwind.example",
         JIRA_API_TOKEN="atl-token",
         JIRA_PROJECT="ENG",
-    )
-    runtime = build_runtime(settings, db=database, queue=make_queue(settings))
-    prev = install(runtime)
-    yield runtime
-    install(prev)
-    runtime.release()
+    ) as runtime:
+        yield runtime
 
 
 def test_an_escalated_ticket_opens_one_jira_issue_through_the_outbox(rt: Runtime, jira: FakeJira) -> None:
