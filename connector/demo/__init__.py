@@ -23,13 +23,16 @@ from werkzeug.serving import make_server
 
 from connector.config import Settings
 from connector.demo import payloads as p
+from connector.demo.act_one import act_one
+from connector.demo.render import render_jira, render_pages, render_simulation, render_ticket
 from connector.demo.simulators import JiraSimulator, PagerDutySimulator
 from connector.inbox.deliveries import count_unfinished
 from connector.outbox import counts_by_status
 from connector.runtime import Runtime
-from connector.sla.report import human
 from connector.store.tables import OUTBOX_FINAL
 from connector.wiring import build_runtime
+
+__all__ = ["run_demo", "render_jira", "render_pages", "render_simulation", "render_ticket"]
 
 #: The "what happens if this ticket arrives now" dry run the demo ends with (policy: signx, seed 001):
 #: a P1 opened late on a Friday is paged at once (P0/P1 escalate automatically), acknowledged in
@@ -55,152 +58,6 @@ ROUTING_KEYS = {
     "oncall_primary": "R0DEMOPRIMARY0000000000000000001",
     "oncall_secondary": "R0DEMOSECONDARY00000000000000002",
 }
-
-
-def _steps(now: datetime) -> list[tuple[str, str, dict[str, Any]]]:
-    """(vendor, what it shows, payload) in the order the tools would send them."""
-    t0 = now - timedelta(hours=3)
-    at = lambda minutes: t0 + timedelta(minutes=minutes)  # noqa: E731
-    zd: dict[str, Any] = dict(
-        ticket_id=48213,
-        subject="Video exports fail for every project — production down",
-        description="Since 09:10 every export ends in 'render worker unavailable'. We are losing money: "
-        "a customer premiere is tonight.",
-        requester_id="20077881",
-        organization_id="360099001122",
-        tags=["exports", "tier_enterprise"],  # the tag a "Customer tier" drop-down field adds
-        created=at(0),
-        channel="email",
-    )
-    created = p.zendesk_event(
-        "created",
-        p.zendesk_ticket(**zd, status="NEW", priority="URGENT", updated=at(0)),
-        {"meta": {"sequence": {"id": "c1", "position": 1, "total": 1}}},
-        at(0),
-    )
-    reply = p.zendesk_event(
-        "comment_added",
-        p.zendesk_ticket(**zd, status="OPEN", priority="URGENT", updated=at(12), assignee_id="381726354"),
-        {
-            "comment": {
-                "id": "48213001",
-                "body": "We see it too and have paged on-call. Next update within 30 minutes.",
-                "is_public": True,
-                "author": {"id": "381726354", "is_staff": True, "name": "Maya Chen"},
-            }
-        },
-        at(12),
-    )
-    internal = p.zendesk_event(
-        "comment_added",
-        p.zendesk_ticket(**zd, status="OPEN", priority="URGENT", updated=at(14), assignee_id="381726354"),
-        {
-            "comment": {
-                "id": "48213002",
-                "body": "Escalating to L3, render fleet is empty.",
-                "is_public": False,
-                "author": {"id": "381726354", "is_staff": True, "name": "Maya Chen"},
-            }
-        },
-        at(14),
-    )
-    pending = p.zendesk_event(
-        "status_changed",
-        p.zendesk_ticket(**zd, status="PENDING", priority="URGENT", updated=at(95), assignee_id="381726354"),
-        {"current": "PENDING", "previous": "OPEN"},
-        at(95),
-    )
-    # Sent late by a retry: it is older than what the ticket reflects and must not roll priority back.
-    stale = p.zendesk_event(
-        "priority_changed",
-        p.zendesk_ticket(**zd, status="NEW", priority="HIGH", updated=at(-1)),
-        {"current": "HIGH", "previous": "NORMAL"},
-        at(-1),
-    )
-
-    issue = p.jira_issue(
-        issue_id="10457",
-        key="PLAT-311",
-        summary="Render worker pool scales to zero under load",
-        description="Autoscaler drops the render pool to 0 when the queue depth metric is stale.",
-        status="To Do",
-        category="new",
-        priority="Highest",
-        labels=["render", "autoscaling"],
-        reporter=("5b10ac8d82e05b22cc7d4ef5", "Priya Raman"),
-        created=at(20).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
-    )
-    issue_created = p.jira_event("jira:issue_created", issue, at(20), changelog=[])
-    progressing = json.loads(json.dumps(issue))
-    progressing["fields"]["status"] = {
-        "id": "3",
-        "name": "In Progress",
-        "statusCategory": {"id": 4, "key": "indeterminate", "name": "In Progress"},
-    }
-    issue_updated = p.jira_event(
-        "jira:issue_updated",
-        progressing,
-        at(31),
-        changelog=[
-            {
-                "field": "status",
-                "fieldtype": "jira",
-                "fieldId": "status",
-                "from": "10000",
-                "fromString": "To Do",
-                "to": "3",
-                "toString": "In Progress",
-            }
-        ],
-    )
-    comment = p.jira_comment(
-        progressing, comment_id="100231", body="Pinned min replicas to 4; exports recovering.", public=False, at=at(58)
-    )
-
-    pd: dict[str, Any] = dict(
-        incident_id="Q3KX8Z1VN5RT2B",
-        number=1207,
-        title="Render queue depth > 500 for 10 minutes",
-        incident_key="hdc-ticket-1/oncall_primary",  # the connector's page for ticket 1 (dedup key)
-        priority="P1",
-        urgency="high",
-        created=at(5),
-    )
-    triggered = p.pd_event("incident.triggered", p.pd_incident(**pd, status="triggered"), at(5), agent=None)
-    acked = p.pd_event("incident.acknowledged", p.pd_incident(**pd, status="acknowledged"), at(9))
-    note = p.pd_event(
-        "incident.annotated",
-        {
-            "incident": {
-                "id": pd["incident_id"],
-                "type": "incident_reference",
-                "html_url": f"{p.PD_SITE}/incidents/{pd['incident_id']}",
-                "self": f"https://api.pagerduty.com/incidents/{pd['incident_id']}",
-            },
-            "id": "PNOTE7Q",
-            "type": "incident_note",
-            "trimmed": False,
-            "content": "Autoscaler misread a stale metric; min replicas pinned.",
-        },
-        at(60),
-        resource_type="incident",
-    )
-    resolved = p.pd_event("incident.resolved", p.pd_incident(**pd, status="resolved"), at(64))
-    return [
-        ("zendesk", "customer opens an urgent ticket by email", created),
-        ("pagerduty", "PagerDuty opens an incident for our page (dedup key links it)", triggered),
-        ("pagerduty", "on-call acknowledges", acked),
-        ("zendesk", "agent's first public reply", reply),
-        ("zendesk", "internal note (not a first response)", internal),
-        ("jira", "engineering files a bug in Jira", issue_created),
-        ("jira", "the bug moves to In Progress", issue_updated),
-        ("jira", "internal engineering comment", comment),
-        ("pagerduty", "on-call annotates the incident", note),
-        ("pagerduty", "incident resolved", resolved),
-        ("zendesk", "waiting on the customer to confirm", pending),
-        ("zendesk", "a late, older priority change arrives (must not roll back)", stale),
-        ("zendesk", "Zendesk re-sends the first delivery", created),
-    ]
 
 
 def _headers(rt: Runtime, vendor: str, body: bytes) -> dict[str, str]:
@@ -269,7 +126,7 @@ def run_demo(
                 progress(f"  {vendor:<9} {what:<62} → {r.status_code} {r.text.strip()}")
 
             now = datetime.now(UTC)
-            for vendor, what, payload in _steps(now):
+            for vendor, what, payload in act_one(now):
                 send(vendor, what, payload)
             _wait_processed(rt)
             _escalation_story(rt, http, base, pagerduty, send, now, progress)
@@ -394,28 +251,6 @@ def _wait_for_page(pagerduty: PagerDutySimulator, action: str, dedup_key: str, t
     raise RuntimeError(f"the PagerDuty simulator got no {action} for {dedup_key} in {timeout:.0f} s")
 
 
-def render_pages(pagerduty: PagerDutySimulator) -> str:
-    """What the PagerDuty simulator received, and each alert's state."""
-    lines = [f"PagerDuty (the local Events API simulator) received {len(pagerduty.events())} events:"]
-    for e in pagerduty.events():
-        payload = e.get("payload") or {}
-        what = f"{payload.get('severity', ''):<8} {payload.get('summary', '')}" if payload else ""
-        lines.append(f"  {e['event_action']:<11} {e['dedup_key']:<30} {what}".rstrip())
-    lines.append("  alerts: " + "; ".join(f"{k} {a.status} (opened {a.opened}×)" for k, a in pagerduty.alerts.items()))
-    return "\n".join(lines)
-
-
-def render_jira(jira: JiraSimulator) -> str:
-    """What the Jira simulator was asked to create: each issue, its labels and its links back."""
-    lines = [f"Jira (the local REST simulator) holds {len(jira.issues)} linked engineering issues:"]
-    for key, issue in jira.issues.items():
-        fields = issue["fields"]
-        lines.append(f"  {key:<8} {fields['issuetype']['name']:<6} {fields['summary']}  labels {fields['labels']}")
-        for link in jira.remote_links.get(key, []):
-            lines.append(f"           remote link → {link['object']['url']}")
-    return "\n".join(lines)
-
-
 def _wait_outbox(rt: Runtime, channel: str = "jira", timeout: float = 20.0) -> None:
     """Until every outbound intent of `channel` is in a final status (sent, not sent, dead)."""
     final = {str(status.value) for status in OUTBOX_FINAL}
@@ -437,50 +272,3 @@ def _wait_processed(rt: Runtime, timeout: float = 20.0) -> None:
             return
         time.sleep(0.05)
     raise RuntimeError(f"{pending} deliveries still unprocessed after {timeout:.0f} s")
-
-
-def render_ticket(t: dict[str, Any]) -> str:
-    lines = [
-        f"Ticket #{t['id']}  [{t['status']}]  {t['severity'] or '-'}  {t['title'] or '(no title)'}",
-        f"  channel {t['channel'] or '-'} · customer {t['customer_id'] or '-'} "
-        f"(tier {t['customer_tier'] or '-'}) · assignee {t['assignee'] or '-'} · tags {', '.join(t['tags']) or '-'}",
-        f"  created {t['created_at']} · first response {t['first_response_at'] or '—'}",
-    ]
-    for link in t["links"]:
-        lines.append(
-            f"  ↔ {link['vendor']} {link['object_type']} {link['key'] or link['external_id']} "
-            f"({link['role']}) {link['url'] or ''}".rstrip()
-        )
-    for c in t.get("sla_clocks", []):
-        lines.append(
-            f"  ⏱ {c['metric']}#{c['cycle']} {c['state']:<9} target {c['target']:<4} ({c['time']}) "
-            f"due {c['due_at'] or '— (paused)'}" + (f" · breached {c['breached_at']}" if c["breached_at"] else "")
-        )
-    for e in t.get("timeline", []):
-        lines.append(f"    {e['at'][:19]}Z  {e['source']:<18} {e['kind']:<24} {e['summary']}")
-    return "\n".join(lines)
-
-
-def render_simulation(result: dict[str, Any]) -> str:
-    lines = [
-        f"Dry run (POST /api/simulate, policy {result['policy']}): a P1 ticket opened Friday 2026-03-06 16:30 "
-        "New York time; acknowledged in PagerDuty at 16:50; first reply Monday; waiting on the customer; "
-        "raised to P0; resolved Tuesday.",
-        "  clocks:",
-    ]
-    for c in result["clocks"]:
-        lines.append(
-            f"    {c['metric']:<16} {c['state']:<9} target {c['target']:<4} ({c['time']}) "
-            f"started {c['started_at']}  due {c['due_at'] or '—'}  paused {human(c['paused_seconds'])}"
-        )
-    lines.append("  what fired, in simulated time:")
-    for a in result["actions"]:
-        if a["kind"] != "started":
-            lines.append(f"    {a['at']}  {a['kind']:<10} {a['detail']}")
-    escalations = result.get("escalations") or []
-    if escalations:
-        lines.append("  what the escalation engine would do (nothing is sent in a dry run):")
-        for e in escalations:
-            target = f" {e['target']}" if e["target"] else ""
-            lines.append(f"    {e['at']}  {e['action']}{target} [{e['rule']}, {e['outcome']}]: {e['reason']}")
-    return "\n".join(lines)
