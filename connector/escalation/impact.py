@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from connector.escalation.live import SOURCE
 from connector.escalation.signals import Changed, Signal
 from connector.model import EventKind, LinkRole
 from connector.policy import Policy
@@ -24,8 +25,6 @@ from connector.policy.routing import UsersAffectedTrigger
 from connector.store.tables import Link, Ticket
 from connector.tickets import Applied, find_link, locks, timeline
 from connector.tickets.timeline import FieldsChanged
-
-SOURCE = "connector/escalation"
 
 
 def linked_impact(s: Session, policy: Policy, applied: Mapping[int, Sequence[Applied]]) -> dict[int, list[Signal]]:
