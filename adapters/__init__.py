@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from adapters.jira import JiraAdapter
-from adapters.jira.outbound import JiraSender
+from adapters.jira.outbound import JiraSender, JiraSite
 from adapters.notify import WebhookNotifier
 from adapters.pagerduty import PagerDutyAdapter
 from adapters.pagerduty.outbound import PagerDutySender
 from adapters.zendesk import ZendeskAdapter
+from adapters.zendesk.outbound import ZendeskSender, ZendeskSite
 from connector.inbound import Adapter
 from connector.outbound import Sender
 
@@ -40,14 +41,13 @@ def build_senders(
     notify_secret: str | None,
     timeout: float,
     pagerduty_events_per_minute: int = 120,
-    jira_url: str | None = None,
-    jira_email: str | None = None,
-    jira_api_token: str | None = None,
-    jira_pat: str | None = None,
-    jira_project: str | None = None,
+    jira_sites: Mapping[str, JiraSite] | None = None,
+    zendesk_sites: Mapping[str, ZendeskSite] | None = None,
+    zendesk_updates_per_minute: int = 100,
 ) -> dict[str, Sender]:
     """One outbound sender per channel, keyed by channel. A sender without credentials for a target
-    records that target's intents as not sent, with the reason."""
+    records that target's intents as not sent, with the reason; a channel without any site has no
+    sender, and its intents are recorded as not sent with what to set."""
     built: list[Sender] = [
         PagerDutySender(
             events_url=pagerduty_events_url,
@@ -58,18 +58,19 @@ def build_senders(
         ),
         WebhookNotifier(webhooks=notify_webhooks, secret=notify_secret, timeout=timeout),
     ]
-    if jira_url and (jira_pat or (jira_email and jira_api_token)):  # else: its intents are recorded as not sent
-        built.append(
-            JiraSender(
-                url=jira_url,
-                project=jira_project,
-                email=jira_email,
-                api_token=jira_api_token,
-                pat=jira_pat,
-                timeout=timeout,
-            )
-        )
+    if jira_sites:
+        built.append(JiraSender(sites=jira_sites, timeout=timeout))
+    if zendesk_sites:
+        built.append(ZendeskSender(sites=zendesk_sites, timeout=timeout, updates_per_minute=zendesk_updates_per_minute))
     return {sender.channel: sender for sender in built}
 
 
-__all__ = ["JiraAdapter", "PagerDutyAdapter", "ZendeskAdapter", "build_adapters", "build_senders"]
+__all__ = [
+    "JiraAdapter",
+    "JiraSite",
+    "PagerDutyAdapter",
+    "ZendeskAdapter",
+    "ZendeskSite",
+    "build_adapters",
+    "build_senders",
+]

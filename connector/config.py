@@ -31,6 +31,40 @@ class Secrets:
 
 
 @dataclass(frozen=True)
+class Account:
+    """One Zendesk or Jira site the connector writes to: `ZENDESK_URL`, `ZENDESK_EMAIL`,
+    `ZENDESK_API_TOKEN`; `JIRA_URL`, `JIRA_EMAIL` + `JIRA_API_TOKEN` or `JIRA_PAT`, `JIRA_PROJECT`
+    (per instance: `ZENDESK_EU_URL`, ...). `repr` never shows a credential."""
+
+    vendor: str
+    instance: str
+    url: str
+    email: str | None = None
+    api_token: str | None = field(default=None, repr=False)
+    pat: str | None = field(default=None, repr=False)  # Jira Server / Data Center personal access token
+    project: str | None = None  # Jira: the default project of linked issues
+
+    @property
+    def usable(self) -> bool:
+        """Has it credentials to sign in with?"""
+        return bool(self.pat or (self.email and self.api_token))
+
+    def missing(self) -> str:
+        """What is missing before it can sign in (for the `not sent` reason)."""
+        prefix = self.vendor.upper()
+        if self.instance != defaults.DEFAULT_INSTANCE:
+            prefix += "_" + env_name(self.instance)
+        if self.vendor == "jira":
+            return f"set {prefix}_EMAIL + {prefix}_API_TOKEN (Cloud) or {prefix}_PAT (Server/Data Center)"
+        return f"set {prefix}_EMAIL and {prefix}_API_TOKEN"
+
+
+def env_name(instance: str) -> str:
+    """The instance's part of a variable name: `eu-west` → `EU_WEST`."""
+    return instance.upper().replace("-", "_")
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = defaults.DATABASE_URL
     redis_url: str | None = None
@@ -56,12 +90,23 @@ class Settings:
     #: policy target → notification webhook URL (Slack-compatible); the URLs of Slack webhooks are secrets
     notify_webhooks: Mapping[str, str] = field(default_factory=dict, repr=False)
     notify_secret: str | None = field(default=None, repr=False)
-    #: Jira for linked engineering issues: the site, Cloud's email + API token or Server's PAT, the project
-    jira_url: str | None = None
-    jira_email: str | None = None
-    jira_api_token: str | None = field(default=None, repr=False)
-    jira_pat: str | None = field(default=None, repr=False)
-    jira_project: str | None = None
+    #: the REST accounts of Zendesk and Jira by (vendor, instance): the site and its credentials
+    accounts: Mapping[tuple[str, str], Account] = field(default_factory=dict)
+    #: the most ticket updates sent per minute per Zendesk instance (Zendesk: about 100 on lower plans)
+    zendesk_updates_per_minute: int = defaults.ZENDESK_UPDATES_PER_MINUTE
+
+    def account(self, vendor: str, instance: str = defaults.DEFAULT_INSTANCE) -> Account | None:
+        return self.accounts.get((vendor, instance))
+
+    @property
+    def jira_url(self) -> str | None:
+        account = self.account("jira")
+        return account.url if account else None
+
+    @property
+    def jira_project(self) -> str | None:
+        account = self.account("jira")
+        return account.project if account else None
 
     @property
     def embedded(self) -> bool:
@@ -98,11 +143,8 @@ class Settings:
             pagerduty_events_per_minute=_int(env, "PAGERDUTY_EVENTS_PER_MINUTE", defaults.PAGERDUTY_EVENTS_PER_MINUTE),
             notify_webhooks=_pairs(env, "CONNECTOR_NOTIFY_WEBHOOKS", "target=https://…", urls=True),
             notify_secret=env.get("CONNECTOR_NOTIFY_SECRET") or None,
-            jira_url=_url(env, "JIRA_URL"),
-            jira_email=(env.get("JIRA_EMAIL") or "").strip() or None,
-            jira_api_token=(env.get("JIRA_API_TOKEN") or "").strip() or None,
-            jira_pat=(env.get("JIRA_PAT") or "").strip() or None,
-            jira_project=(env.get("JIRA_PROJECT") or "").strip() or None,
+            accounts=_accounts_from_env(env),
+            zendesk_updates_per_minute=_int(env, "ZENDESK_UPDATES_PER_MINUTE", defaults.ZENDESK_UPDATES_PER_MINUTE),
         )
 
 
@@ -163,6 +205,47 @@ def _pairs(env: Mapping[str, str], name: str, shape: str, *, urls: bool = False)
 
 def _split(raw: str) -> tuple[str, ...]:
     return tuple(s.strip() for s in raw.split(",") if s.strip())
+
+
+#: vendors with REST accounts (`<VENDOR>[_<INSTANCE>]_URL` and its credentials)
+ACCOUNT_VENDORS = ("zendesk", "jira")
+_ACCOUNT_PARTS = ("URL", "EMAIL", "API_TOKEN", "PAT", "PROJECT")
+
+
+def _accounts_from_env(env: Mapping[str, str]) -> dict[tuple[str, str], Account]:
+    """`ZENDESK_URL` (+ `_EMAIL`, `_API_TOKEN`) → (zendesk, default); `JIRA_EU_URL` → (jira, eu)."""
+    out: dict[tuple[str, str], Account] = {}
+    for key in sorted(env):
+        for vendor in ACCOUNT_VENDORS:
+            prefix = vendor.upper()
+            if not (key.startswith(prefix + "_") and key.endswith("_URL")) or key.endswith("_WEBHOOK_URL"):
+                continue
+            head = key[: -len("_URL")]
+            if head == prefix:
+                instance = defaults.DEFAULT_INSTANCE
+            else:
+                instance = head[len(prefix) + 1 :].lower().replace("_", "-")
+                if not valid_instance(instance):
+                    raise ConfigError(f"{key}: {instance!r} is not an instance name (a-z, 0-9, '-')")
+            url = _url(env, key)
+            if url is None:
+                continue
+            if vendor == "zendesk" and "." not in (urlsplit(url).hostname or ""):
+                raise ConfigError(f"{key} must name the host with a dot (127.0.0.1, not localhost): zenpy needs one")
+
+            def part(name: str, head: str = head) -> str | None:
+                return (env.get(f"{head}_{name}") or "").strip() or None
+
+            out[(vendor, instance)] = Account(
+                vendor=vendor,
+                instance=instance,
+                url=url,
+                email=part("EMAIL"),
+                api_token=part("API_TOKEN"),
+                pat=part("PAT") if vendor == "jira" else None,
+                project=part("PROJECT") if vendor == "jira" else None,
+            )
+    return out
 
 
 def _secrets_from_env(env: Mapping[str, str]) -> Secrets:

@@ -47,6 +47,7 @@ OUTBOX_TICK_SECONDS = 0.5
 OUTBOUND_TIMEOUT_SECONDS = 10.0  # one HTTP call to a vendor
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com"
 PAGERDUTY_EVENTS_PER_MINUTE = 120  # per routing key: "about 120 events per minute"
+ZENDESK_UPDATES_PER_MINUTE = 100  # per instance: Update Ticket on lower plans (VENDORS.md)
 #: what to set for a channel that has no sender (its intents are recorded as not sent, with this)
 CHANNEL_SETUP = {
     "jira": "set JIRA_URL and JIRA_EMAIL + JIRA_API_TOKEN (Cloud) or JIRA_PAT (Server/Data Center)",

@@ -6,14 +6,16 @@ factory (`webhooks.app`) and the demo build their runtimes here; no other core m
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy.orm import Session
 
-from adapters import build_adapters, build_senders
-from connector import defaults
+from adapters import JiraSite, ZendeskSite, build_adapters, build_senders
+from connector import defaults, sync
 from connector.config import Settings
 from connector.escalation import Acting, fire_signals, followups, settle
 from connector.inbox.reconciler import reconcile
+from connector.outbound import IntentKind
 from connector.outbox.delivery import sweep as outbox_sweep
 from connector.policy import Policy
 from connector.queue import JobQueue
@@ -26,7 +28,7 @@ from mappings import Engine
 
 def build_runtime(settings: Settings, *, db: Database | None = None, queue: JobQueue | None = None) -> Runtime:
     """A runtime with the shipped adapters and mapping engine."""
-    return Runtime(
+    rt = Runtime(
         settings,
         adapters=build_adapters(zendesk_timestamp_tolerance=settings.zendesk_timestamp_tolerance),
         mappings=Engine(),
@@ -40,13 +42,21 @@ def build_runtime(settings: Settings, *, db: Database | None = None, queue: JobQ
             notify_secret=settings.notify_secret,
             timeout=defaults.OUTBOUND_TIMEOUT_SECONDS,
             pagerduty_events_per_minute=settings.pagerduty_events_per_minute,
-            jira_url=settings.jira_url,
-            jira_email=settings.jira_email,
-            jira_api_token=settings.jira_api_token,
-            jira_pat=settings.jira_pat,
-            jira_project=settings.jira_project,
+            jira_sites={
+                a.instance: JiraSite(url=a.url, project=a.project, email=a.email, api_token=a.api_token, pat=a.pat)
+                for a in settings.accounts.values()
+                if a.vendor == "jira"
+            },
+            zendesk_sites={
+                a.instance: ZendeskSite(url=a.url, email=a.email, api_token=a.api_token, setup=a.missing())
+                for a in settings.accounts.values()
+                if a.vendor == "zendesk"
+            },
+            zendesk_updates_per_minute=settings.zendesk_updates_per_minute,
         ),
     )
+    rt.after_sent[IntentKind.CREATE_LINKED_ISSUE.value] = partial(sync.linked_issue_sent, syncing=rt.syncing())
+    return rt
 
 
 def periodic_duties(rt: Runtime) -> list[Duty]:
@@ -89,5 +99,5 @@ def start_worker_duties(rt: Runtime) -> None:
 
 
 def acting(rt: Runtime) -> Acting:
-    """What the escalation engine needs of this process: the public URL and the channels it can send on."""
-    return Acting(public_url=rt.settings.public_url, channels=frozenset(rt.senders))
+    """What the escalation engine needs of this process (see `Runtime.acting`)."""
+    return rt.acting()

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connector.model import TICKET_FIELDS, Channel, Status
+from connector.model import TICKET_FIELDS, Channel, IssueField, JiraComments, Status, SyncRules, TicketChange
 
 Transform = Literal["string", "lower", "upper", "int", "float", "list", "split", "bool"]
 
@@ -97,12 +97,119 @@ class ShapeMapping(BaseModel):
         return v
 
 
+ZendeskStatus = Literal["open", "pending", "hold", "solved"]
+
+
+class TicketChangeRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: ZendeskStatus | None = Field(default=None, description="The ticket's new status; none: unchanged.")
+    note: bool = Field(default=True, description="Add an internal note saying what happened.")
+    public_comment: str | None = Field(
+        default=None, description="A public reply to the customer; {key} and {status} are filled in."
+    )
+
+
+class IssueFieldRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: str | None = Field(default=None, alias="from", description="The canonical ticket field it is filled from.")
+    map: dict[str, Any] | None = Field(default=None, description="Value map, keys compared case-insensitively.")
+    value: Any = Field(default=None, description="A constant, or the value when the field is empty or unmapped.")
+
+    @model_validator(mode="after")
+    def _source(self) -> IssueFieldRule:
+        if self.from_ is None and self.value is None:
+            raise ValueError("an issue field needs 'from' (a canonical field) or a 'value'")
+        if self.from_ is not None and self.from_ not in TICKET_FIELDS:
+            raise ValueError(f"unknown canonical field {self.from_!r} (known: {', '.join(TICKET_FIELDS)})")
+        return self
+
+
+#: `sync` keys of each vendor's mapping (what the connector writes to that vendor)
+SYNC_KEYS = {
+    "zendesk": frozenset(
+        {
+            "jira_key_tag",
+            "jira_key_field",
+            "jira_comments",
+            "pagerduty_notes",
+            "when_issue_done",
+            "when_incident_resolved",
+        }
+    ),
+    "jira": frozenset({"customer_replies", "transition_when_solved", "issue_fields"}),
+    "pagerduty": frozenset(),
+}
+
+
+class SyncSection(BaseModel):
+    """The outbound direction (see `connector.model.sync`): how the connector writes to this vendor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    jira_key_tag: str | None = Field(
+        default="jira_{key}", description="Tag added to a ticket when its Jira issue is made; {key}: ENG-12."
+    )
+    jira_key_field: int | None = Field(default=None, description="Custom field id that gets the Jira key.")
+    jira_comments: Literal["internal", "public_when_shared", "off"] = Field(
+        default="internal",
+        description="Jira comments → internal notes; public_when_shared keeps JSM comments the customer sees public.",
+    )
+    pagerduty_notes: bool = Field(default=True, description="PagerDuty incident notes → internal notes.")
+    when_issue_done: TicketChangeRule = Field(default_factory=lambda: TicketChangeRule(status="open"))
+    when_incident_resolved: TicketChangeRule = Field(default_factory=TicketChangeRule)
+    customer_replies: bool = Field(default=True, description="Public customer replies → comments on the Jira issue.")
+    transition_when_solved: str | None = Field(
+        default=None, description="The Jira transition (by name) a solved ticket's linked issue takes; none: left."
+    )
+    issue_fields: dict[str, IssueFieldRule] = Field(
+        default_factory=dict, description="Jira field id → how a linked issue's field is filled."
+    )
+
+    @field_validator("jira_key_tag")
+    @classmethod
+    def _tag(cls, v: str | None) -> str | None:
+        if v is not None and (not v.strip() or " " in v.strip()):
+            raise ValueError("a Zendesk tag has no spaces")
+        return v
+
+    def rules(self) -> SyncRules:
+        return SyncRules(
+            jira_key_tag=self.jira_key_tag,
+            jira_key_field=None if self.jira_key_field is None else str(self.jira_key_field),
+            jira_comments=JiraComments(self.jira_comments),
+            pagerduty_notes=self.pagerduty_notes,
+            when_issue_done=TicketChange(**self.when_issue_done.model_dump()),
+            when_incident_resolved=TicketChange(**self.when_incident_resolved.model_dump()),
+            customer_replies=self.customer_replies,
+            transition_when_solved=(self.transition_when_solved or "").strip() or None,
+            issue_fields=tuple(
+                IssueField(jira_field=k, source=r.from_, map=dict(r.map or {}), value=r.value)
+                for k, r in self.issue_fields.items()
+            ),
+        )
+
+
 class MappingDocument(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     vendor: Literal["zendesk", "jira", "pagerduty"]
     description: str = ""
     shapes: dict[str, ShapeMapping]
+    sync: SyncSection = Field(default_factory=SyncSection, description="How the connector writes to this vendor.")
+
+    @model_validator(mode="after")
+    def _sync_keys(self) -> MappingDocument:
+        foreign = sorted(self.sync.model_fields_set - SYNC_KEYS[self.vendor])
+        if foreign:
+            owner = {k: v for v, keys in SYNC_KEYS.items() for k in keys}
+            where = ", ".join(f"{k} (the {owner[k]} mapping's)" for k in foreign)
+            raise ValueError(f"sync: {where} does not belong in a {self.vendor} mapping")
+        return self
+
+    def sync_rules(self) -> SyncRules:
+        return self.sync.rules()
 
     def shape_names(self) -> list[str]:
         return list(self.shapes)

@@ -30,10 +30,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("connector.store",),
     ("connector.tickets", "connector.queue"),
     ("connector.outbox",),
+    ("connector.sync",),
     ("connector.sla",),
     ("connector.escalation",),
     ("connector.runtime",),
-    ("connector.inbox", "connector.outbox.delivery", "connector.sync"),
+    ("connector.inbox", "connector.outbox.delivery"),
 )
 ADAPTERS_MAY_IMPORT = ("connector.inbound", "connector.outbound", "connector.model", "connector.errors")
 MAPPINGS_MAY_IMPORT = ("connector.model", "connector.errors")

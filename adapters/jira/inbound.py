@@ -163,6 +163,7 @@ def _comment(comment: JiraComment) -> Comment:
         author_name=comment.author.displayName if comment.author is not None else None,
         # Only agents can write internal JSM comments; a public one may come from either side.
         author_is_agent=True if not public else None,
+        customer_visible=comment.jsdPublic,  # absent on a Jira Software issue: nobody said a customer sees it
     )
 
 

@@ -205,6 +205,7 @@ def _on_comment_added(event_type: str, payload: Any, headers: Headers) -> tuple[
         author_id=author.id,
         author_name=author.name,
         author_is_agent=author.is_staff,
+        customer_visible=body.is_public,
     )
     return (_ticket_event(payload, env, kind=EventKind.COMMENTED, comment=comment),)
 

@@ -36,7 +36,7 @@ from connector.escalation.signals import (
     TextAdded,
 )
 from connector.escalation.state import TICKET_STATE_FIELDS, TicketState
-from connector.model import TERMINAL, Comment
+from connector.model import TERMINAL, Comment, IssueField
 from connector.outbound import CHANNELS, PageRequest
 from connector.outbox import not_configured, record
 from connector.policy import ARRIVALS, Policy
@@ -70,6 +70,8 @@ class Acting:
 
     public_url: str | None = None
     channels: frozenset[str] | None = None
+    #: the fields a linked Jira issue is created with (the Jira mapping's `sync.issue_fields`), read when needed
+    issue_fields: Callable[[Session], Sequence[IssueField]] | None = None
 
 
 #: no public URL; every channel assumed to have a sender (intents are queued, and their jobs decide)
@@ -171,7 +173,7 @@ def react(
     s.add_all(rows)
     taken += [_Taken(r.trigger_id, r.occurrence, r.action_index, r.action, r.target, r.outcome) for r in rows]
     s.flush()  # a concurrent job taking the same decisions fails here (unique key) and retries
-    context = Context(s, policy, ticket, acting.public_url)
+    context = Context(s, policy, ticket, acting.public_url, issue_fields=acting.issue_fields)
     for d, row in zip(out.decisions, rows, strict=True):
         _carry_out(context, acting, d, row, now)
         out.retargets |= _moves_clocks(policy, before, d.changes)

@@ -3,6 +3,7 @@ facts (customer, tier, severity, level, owner, SLA due, rule, reason) and its li
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.escalation.signals import ActionKind, Decision
-from connector.model import LinkRole
+from connector.model import TICKET_FIELDS, IssueField, LinkRole
 from connector.outbound import LinkedIssueRequest, Notification, PageRequest, WebLink
 from connector.policy import Policy, format_duration
 from connector.sla.live import earliest_due
@@ -29,6 +30,7 @@ class Context:
     policy: Policy
     ticket: Ticket
     public_url: str | None
+    issue_fields: Callable[[Session], Sequence[IssueField]] | None = None
     _rows: list[Link] | None = None
     _due: tuple[datetime | None] | None = None
 
@@ -97,8 +99,17 @@ def build_request(c: Context, d: Decision) -> PageRequest | Notification | Linke
             link_url=origin.href if origin else None,
             link_title=origin.text if origin else None,
             details=facts,
+            fields=_issue_fields(c),
         )
     return None
+
+
+def _issue_fields(c: Context) -> dict[str, Any]:
+    """The Jira fields the mapping fills from the ticket (`sync.issue_fields`), empty values left out."""
+    rules = c.issue_fields(c.s) if c.issue_fields is not None else ()
+    values = {name: getattr(c.ticket, name, None) for name in TICKET_FIELDS}
+    out = {r.jira_field: r.resolve(values) for r in rules}
+    return {k: v for k, v in out.items() if v not in (None, "")}
 
 
 def _summary(policy: Policy, ticket: Ticket) -> str:

@@ -19,7 +19,7 @@ from functools import partial
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from connector import escalation, metrics
+from connector import escalation, metrics, sync
 from connector.errors import PayloadError
 from connector.runtime import Runtime
 from connector.sla import live as sla
@@ -103,6 +103,7 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
         if touched:
             policy = rt.policies.active(s).policy
             now = datetime.now(UTC)
+            acting, syncing = rt.acting(), rt.syncing()
             for ticket_id, until in sorted(touched.items()):
                 fires = sla.refresh(s, policy, ticket_id, now, until=until)
                 escalation.settle(
@@ -112,8 +113,9 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
                     [*escalation.signals_of(applied_to[ticket_id]), *escalation.fire_signals(fires)],
                     now,
                     refresh=partial(sla.refresh, until=until),
-                    acting=escalation.Acting(public_url=rt.settings.public_url, channels=frozenset(rt.senders)),
+                    acting=acting,
                 )
+                sync.react(s, ticket_id, applied_to[ticket_id], syncing)
             # an incident linked to its problem (or the problem arriving after them): the problem's users affected
             for problem_id, signals in sorted(escalation.linked_impact(s, policy, applied_to).items()):
                 escalation.settle(
@@ -123,7 +125,7 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
                     signals,
                     now,
                     refresh=partial(sla.refresh, until=max(touched.values())),
-                    acting=escalation.Acting(public_url=rt.settings.public_url, channels=frozenset(rt.senders)),
+                    acting=acting,
                 )
         d.ticket_id = ticket_id
         _finish(d, DeliveryStatus.PROCESSED, "; ".join(outcomes) or "no events")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from connector.model.events import Comment, EventKind, ExternalRef, InboundEvent, Parsed
 from connector.model.mapping import FieldMapping, MappedFields, MappingEngine, MappingNote
+from connector.model.sync import IssueField, JiraComments, SyncRules, TicketChange
 from connector.model.ticket import (
     JOIN_ROLE,
     SLA_FIELDS,
@@ -26,10 +27,14 @@ __all__ = [
     "ExternalRef",
     "FieldMapping",
     "InboundEvent",
+    "IssueField",
+    "JiraComments",
     "LinkRole",
     "MappedFields",
     "MappingEngine",
     "MappingNote",
     "Parsed",
     "Status",
+    "SyncRules",
+    "TicketChange",
 ]

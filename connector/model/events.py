@@ -56,6 +56,8 @@ class Comment:
     author_id: str | None = None
     author_name: str | None = None
     author_is_agent: bool | None = None  # None: the payload does not say
+    #: does the tool show it to the customer (Zendesk public, JSM `jsdPublic: true`); None: it does not say
+    customer_visible: bool | None = None
 
 
 @dataclass(frozen=True)

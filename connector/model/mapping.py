@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from connector.model.sync import SyncRules
+
 
 @dataclass(frozen=True)
 class MappingNote:
@@ -47,6 +49,10 @@ class FieldMapping(Protocol):
 
     def dump(self) -> dict[str, Any]:
         """The document as stored and shown (defaults left out)."""
+        ...
+
+    def sync_rules(self) -> SyncRules:
+        """The document's outbound direction: how the connector writes back to this vendor."""
         ...
 
 

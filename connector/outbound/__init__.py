@@ -8,18 +8,25 @@ from connector.outbound.contract import RateLimit, Sender, Sent
 from connector.outbound.intents import (
     CHANNELS,
     IntentKind,
+    IssueComment,
+    IssueTransition,
     LinkedIssueRequest,
     Notification,
     OutboundRequest,
     PageAction,
     PageRequest,
+    TicketUpdate,
     WebLink,
+    marked,
+    marker,
     request_from_json,
 )
 
 __all__ = [
     "CHANNELS",
     "IntentKind",
+    "IssueComment",
+    "IssueTransition",
     "LinkedIssueRequest",
     "Notification",
     "OutboundRequest",
@@ -28,6 +35,9 @@ __all__ = [
     "RateLimit",
     "Sender",
     "Sent",
+    "TicketUpdate",
     "WebLink",
+    "marked",
+    "marker",
     "request_from_json",
 ]

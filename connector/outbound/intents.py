@@ -21,6 +21,9 @@ class IntentKind(StrEnum):
     PAGE_RESOLVE = "page_resolve"
     NOTIFY = "notify"
     CREATE_LINKED_ISSUE = "create_linked_issue"
+    ZENDESK_UPDATE = "zendesk_update"
+    JIRA_COMMENT = "jira_comment"
+    JIRA_TRANSITION = "jira_transition"
 
 
 #: who carries each kind of intent (a sender's `channel`)
@@ -30,7 +33,13 @@ CHANNELS: Mapping[IntentKind, str] = {
     IntentKind.PAGE_RESOLVE: "pagerduty",
     IntentKind.NOTIFY: "notify",
     IntentKind.CREATE_LINKED_ISSUE: "jira",
+    IntentKind.ZENDESK_UPDATE: "zendesk",
+    IntentKind.JIRA_COMMENT: "jira",
+    IntentKind.JIRA_TRANSITION: "jira",
 }
+#: an origin marker, `[hdc:<id>]`, ends every comment the connector writes: a retry finds the comment
+#: it already wrote, and the tool's webhook reporting it back is recognised as the connector's own
+MARKER_PREFIX = "[hdc:"
 _PAGE_KINDS = {"trigger": IntentKind.PAGE_TRIGGER, "acknowledge": IntentKind.PAGE_ACKNOWLEDGE}
 
 
@@ -96,13 +105,95 @@ class LinkedIssueRequest:
     details: Mapping[str, Any] = field(default_factory=dict)  # customer, tier, severity, SLA due, ...
     #: the Jira issue the ticket already has (it came from Jira, or one is linked): no second one is made
     existing_issue: str | None = None
+    instance: str = "default"  # the Jira site (JIRA_URL, or JIRA_<INSTANCE>_URL)
+    #: more fields of the issue, by Jira field id, filled from the ticket as the Jira mapping says
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> IntentKind:
         return IntentKind.CREATE_LINKED_ISSUE
 
 
-OutboundRequest = PageRequest | Notification | LinkedIssueRequest
+def marker(key: str) -> str:
+    """The origin marker of one write: `[hdc:zd-note-17-10042]`."""
+    return f"{MARKER_PREFIX}{key}]"
+
+
+def marked(text: str) -> bool:
+    """Does a comment carry a connector origin marker (it is the connector's own write)?"""
+    return MARKER_PREFIX in text
+
+
+@dataclass(frozen=True)
+class TicketUpdate:
+    """One update of a helpdesk ticket (Zendesk `PUT /api/v2/tickets/{id}`): a comment — an internal
+    note unless `public` — ending with its origin `marker`, a status, tags added (never replacing the
+    ticket's), custom field values. `why` says what caused it, for the timeline and the outbox."""
+
+    ticket_id: int
+    external_id: str  # the helpdesk's ticket id
+    instance: str = "default"
+    comment: str | None = None
+    public: bool = False
+    status: str | None = None
+    tags: tuple[str, ...] = ()
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)  # field id → value
+    marker: str | None = None
+    why: str = ""
+
+    @property
+    def kind(self) -> IntentKind:
+        return IntentKind.ZENDESK_UPDATE
+
+    @property
+    def target(self) -> str:
+        return f"#{self.external_id}"
+
+
+@dataclass(frozen=True)
+class IssueComment:
+    """A comment on a linked Jira issue, ending with its origin `marker`; `internal` on a JSM request
+    keeps it from the customer."""
+
+    ticket_id: int
+    issue_key: str
+    body: str
+    marker: str
+    internal: bool = False
+    instance: str = "default"
+    why: str = ""
+
+    @property
+    def kind(self) -> IntentKind:
+        return IntentKind.JIRA_COMMENT
+
+    @property
+    def target(self) -> str:
+        return self.issue_key
+
+
+@dataclass(frozen=True)
+class IssueTransition:
+    """Move a linked Jira issue through the workflow transition called `transition` (looked up by name
+    among the issue's available transitions). An issue already in a status of that name, or of
+    category `done` when that is what the transition leads to, is left alone."""
+
+    ticket_id: int
+    issue_key: str
+    transition: str
+    instance: str = "default"
+    why: str = ""
+
+    @property
+    def kind(self) -> IntentKind:
+        return IntentKind.JIRA_TRANSITION
+
+    @property
+    def target(self) -> str:
+        return self.issue_key
+
+
+OutboundRequest = PageRequest | Notification | LinkedIssueRequest | TicketUpdate | IssueComment | IssueTransition
 
 
 def to_json(request: OutboundRequest) -> dict[str, Any]:
@@ -118,6 +209,12 @@ def request_from_json(kind: IntentKind | str, data: Mapping[str, Any]) -> Outbou
         return PageRequest(**{**_known(PageRequest, data), "links": links})
     if kind is IntentKind.NOTIFY:
         return Notification(**_known(Notification, data))
+    if kind is IntentKind.ZENDESK_UPDATE:
+        return TicketUpdate(**{**_known(TicketUpdate, data), "tags": tuple(data.get("tags") or ())})
+    if kind is IntentKind.JIRA_COMMENT:
+        return IssueComment(**_known(IssueComment, data))
+    if kind is IntentKind.JIRA_TRANSITION:
+        return IssueTransition(**_known(IssueTransition, data))
     return LinkedIssueRequest(**{**_known(LinkedIssueRequest, data), "labels": tuple(data.get("labels") or ())})
 
 

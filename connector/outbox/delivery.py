@@ -202,6 +202,9 @@ def _finish(
         if sent is not None:
             item.response = dict(sent.response)
         close_item(s, item, status, now, reason=reason, reference=sent.reference if sent else None)
+        after = rt.after_sent.get(item.intent) if sent is not None else None
+        if after is not None and sent is not None:
+            after(s, item, sent)
     metrics.JOBS.labels("deliver_outbox", status.value).inc()
     return f"outbox item {outbox_id} {status.value}"
 

@@ -41,11 +41,13 @@ def record(
     sequence_key: str | None = None,
     fresh: bool = False,
     unavailable: str | None = None,
+    echo_of: int | None = None,
 ) -> OutboxItem | None:
     """Add an intent to the outbox unless one with this key exists; the new row, else None. `fresh`: the
     key cannot exist yet (it names a row this transaction made): no look-up, the unique key still holds.
     `unavailable`: why it cannot be sent here (its channel has no sender): recorded as not sent at once,
-    with the reason, and no job is queued for it."""
+    with the reason, and no job is queued for it. `echo_of`: the outbox item whose own change this
+    intent would carry back (recorded as not sent, with `unavailable` saying so)."""
     key = idempotency_key[:255]
     if not fresh and s.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key == key)) is not None:
         return None
@@ -65,6 +67,7 @@ def record(
         enqueued_at=now,  # the after-commit hook enqueues it; the sweep only if that was missed
         created_at=now,
         updated_at=now,
+        echo_of=echo_of,
     )
     if unavailable is not None:  # final at once: inserted as not sent (its id, for the timeline, by the flush)
         item.status, item.reason = OutboxStatus.NOT_SENT.value, unavailable

@@ -12,18 +12,26 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from connector.config import Settings
+from connector.escalation import Acting
 from connector.inbound import Adapter
 from connector.loops import Loop
-from connector.model import MappingEngine
-from connector.outbound import Sender
+from connector.model import MappingEngine, SyncRules
+from connector.outbound import Sender, Sent
 from connector.outbox import take_new_ids
 from connector.queue import Dispatcher, EmbeddedWorker, JobQueue, QueueUnavailable
 from connector.runtime.ticker import Duty, Ticker
 from connector.store import Database, MappingVersions, PolicyVersions
+from connector.store.tables import OutboxItem
+from connector.sync import Syncing
+
+#: called with the session, the outbox row just recorded as sent and the vendor's answer
+AfterSent = Callable[[Session, OutboxItem, Sent], None]
 
 
 class Runtime:
@@ -36,6 +44,7 @@ class Runtime:
         db: Database | None = None,
         queue: JobQueue | None = None,
         senders: Mapping[str, Sender] | None = None,
+        after_sent: Mapping[str, AfterSent] | None = None,
     ):
         self.settings = settings
         self.db = db or Database(settings.database_url)
@@ -50,6 +59,9 @@ class Runtime:
         #: outbound senders by channel (pagerduty, notify, jira, ...): a channel without one records
         #: its intents as not sent, with the reason
         self.senders: dict[str, Sender] = dict(senders or {})
+        #: by intent kind: what follows in the transaction that records an intent as sent (the linked
+        #: Jira issue joins its ticket, and its key goes to the helpdesk)
+        self.after_sent: dict[str, AfterSent] = dict(after_sent or {})
         self.db.on_commit(self._enqueue_outbox)
         self.mappings = MappingVersions(mappings)
         self.policies = PolicyVersions(fallback=settings.policy)
@@ -59,6 +71,23 @@ class Runtime:
 
     def adapter(self, vendor: str) -> Adapter:
         return self.adapters[vendor]
+
+    def sync_rules(self, s: Session, vendor: str, instance: str = "default") -> SyncRules:
+        """How the connector writes to a vendor's instance: its active mapping's `sync` section."""
+        return self.mappings.active(s, vendor=vendor, instance=instance).document.sync_rules()
+
+    def acting(self) -> Acting:
+        """What the escalation engine needs of this process: the public URL, the channels it can send on
+        and the fields the Jira mapping gives a linked issue."""
+        return Acting(
+            public_url=self.settings.public_url,
+            channels=frozenset(self.senders),
+            issue_fields=lambda s: self.sync_rules(s, "jira").issue_fields,
+        )
+
+    def syncing(self) -> Syncing:
+        """What sync needs of this process: each mapping's sync rules and the channels with a sender."""
+        return Syncing(rules=self.sync_rules, channels=frozenset(self.senders))
 
     def _enqueue_outbox(self, info: dict[Any, Any]) -> None:
         """After a commit: enqueue the delivery of the outbox rows it added (the sweep finds any missed)."""
@@ -137,4 +166,4 @@ def current() -> Runtime:
         return _current
 
 
-__all__ = ["Duty", "Runtime", "Ticker", "current", "install"]
+__all__ = ["AfterSent", "Duty", "Runtime", "Ticker", "current", "install"]

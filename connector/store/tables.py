@@ -307,6 +307,8 @@ class OutboxItem(Base):
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
         Index("ix_outbox_sequence", "sequence_key", "id"),
         Index("ix_outbox_rate", "rate_key", "sent_at"),
+        Index("ix_outbox_echo_of", "echo_of"),
+        Index("ix_outbox_ticket_intent", "ticket_id", "intent"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -331,6 +333,8 @@ class OutboxItem(Base):
     rate_key: Mapped[str | None] = mapped_column(Str(64))
     reason: Mapped[str | None] = mapped_column(SafeText)  # the last error, or why it was not sent
     response: Mapped[dict[str, Any] | None] = mapped_column(SafeJSON, default=dict)  # the vendor's last answer
+    #: a sync intent not sent because its change was the connector's own write (this outbox item) reported back
+    echo_of: Mapped[int | None] = mapped_column(BigId)
 
 
 class FollowupKind(StrEnum):

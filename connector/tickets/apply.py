@@ -16,7 +16,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.model import JOIN_ROLE, SLA_FIELDS, TERMINAL, Comment, EventKind, InboundEvent, LinkRole, Status
+from connector.model import (
+    JOIN_ROLE,
+    SLA_FIELDS,
+    TERMINAL,
+    Comment,
+    EventKind,
+    ExternalRef,
+    InboundEvent,
+    LinkRole,
+    Status,
+)
 from connector.store.tables import Link, Ticket
 from connector.tickets import locks, timeline
 from connector.tickets.timeline import CommentPosted, FieldsChanged, Kind, Linked, ObjectEvent, TicketCreated
@@ -33,6 +43,15 @@ class Applied:
     skipped: str | None = None
     comment: Comment | None = None  # a new comment on the ticket's own conversation (its origin object)
     at: datetime | None = None  # when the event happened
+    # what the event was about, for sync: the object, its instance and role, the kind of event, a new
+    # comment on it (whatever its role) and, for a linked object, the fields its mapping read
+    ref: ExternalRef | None = None
+    instance: str | None = None
+    role: LinkRole | None = None
+    kind: EventKind | None = None
+    posted: Comment | None = None
+    linked_fields: dict[str, Any] = field(default_factory=dict)
+    detail: Mapping[str, Any] = field(default_factory=dict)  # the adapter's facts (old → new, ...)
 
     def describe(self) -> str:
         if self.skipped:
@@ -81,7 +100,18 @@ def apply_event(
             dedupe_key=dedupe_key,
         )
 
-    result = Applied(ticket.id, created=created, at=event.occurred_at)
+    result = Applied(
+        ticket.id,
+        created=created,
+        at=event.occurred_at,
+        ref=ref,
+        instance=instance,
+        role=role,
+        kind=event.kind,
+        detail=event.detail,
+    )
+    if role is not LinkRole.ORIGIN:
+        result.linked_fields = dict(fields)
     if role is LinkRole.ORIGIN:
         # a new ticket has its fields already (written before its INSERT: no UPDATE right after it)
         result.changes, result.stale = written or _write_fields(ticket, fields, event.occurred_at)
@@ -111,8 +141,10 @@ def apply_event(
         )
 
     if event.comment is not None:
-        if _comment(ticket, event, role, note, instance) and role is LinkRole.ORIGIN:
-            result.comment = event.comment
+        if _comment(ticket, event, role, note, instance):
+            result.posted = event.comment
+            if role is LinkRole.ORIGIN:
+                result.comment = event.comment
     elif (
         role is LinkRole.ORIGIN
         and not created
