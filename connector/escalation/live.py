@@ -72,6 +72,8 @@ class Acting:
     channels: frozenset[str] | None = None
     #: the fields a linked Jira issue is created with (the Jira mapping's `sync.issue_fields`), read when needed
     issue_fields: Callable[[Session], Sequence[IssueField]] | None = None
+    #: "vendor/instance" → the tool's base URL (ZENDESK_URL, ...): links to objects whose payloads had none
+    sites: Mapping[str, str] = field(default_factory=dict)
 
 
 #: no public URL; every channel assumed to have a sender (intents are queued, and their jobs decide)
@@ -173,7 +175,7 @@ def react(
     s.add_all(rows)
     taken += [_Taken(r.trigger_id, r.occurrence, r.action_index, r.action, r.target, r.outcome) for r in rows]
     s.flush()  # a concurrent job taking the same decisions fails here (unique key) and retries
-    context = Context(s, policy, ticket, acting.public_url, issue_fields=acting.issue_fields)
+    context = Context(s, policy, ticket, acting.public_url, issue_fields=acting.issue_fields, sites=acting.sites)
     for d, row in zip(out.decisions, rows, strict=True):
         _carry_out(context, acting, d, row, now)
         out.retargets |= _moves_clocks(policy, before, d.changes)

@@ -3,8 +3,8 @@ facts (customer, tier, severity, level, owner, SLA due, rule, reason) and its li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ class Context:
     ticket: Ticket
     public_url: str | None
     issue_fields: Callable[[Session], Sequence[IssueField]] | None = None
+    sites: Mapping[str, str] = field(default_factory=dict)  # "vendor/instance" → base URL
     _rows: list[Link] | None = None
     _due: tuple[datetime | None] | None = None
 
@@ -42,7 +43,7 @@ class Context:
         return self._rows
 
     def links(self) -> list[WebLink]:
-        return _links(self.link_rows(), self.ticket, self.public_url)
+        return _links(self.link_rows(), self.ticket, self.public_url, self.sites)
 
     def jira_issue(self) -> str | None:
         """The Jira issue the ticket already has (it came from one, or one was linked to it), if any."""
@@ -134,12 +135,26 @@ def _facts(c: Context, d: Decision) -> dict[str, Any]:
     }
 
 
-def _links(links: list[Link], ticket: Ticket, public_url: str | None) -> list[WebLink]:
-    out = [
-        WebLink(href=link.url, text=f"{link.vendor} {link.object_type} {link.key or link.external_id}")
-        for link in links
-        if link.url and link.role in (LinkRole.ORIGIN.value, LinkRole.ENGINEERING.value)
-    ]
+#: where a vendor object lives under its tool's base URL, when its payloads carried no URL
+_OBJECT_PATHS = {("zendesk", "ticket"): "/agent/tickets/{id}", ("jira", "issue"): "/browse/{key}"}
+
+
+def object_url(link: Link, sites: Mapping[str, str]) -> str | None:
+    """The link's URL, else one built from its tool's configured base URL (`ZENDESK_URL`, `JIRA_URL`)."""
+    if link.url:
+        return link.url
+    base, path = sites.get(f"{link.vendor}/{link.instance}"), _OBJECT_PATHS.get((link.vendor, link.object_type))
+    if base is None or path is None:
+        return None
+    return base.rstrip("/") + path.format(id=link.external_id, key=link.key or link.external_id)
+
+
+def _links(links: list[Link], ticket: Ticket, public_url: str | None, sites: Mapping[str, str]) -> list[WebLink]:
+    out = []
+    for link in links:
+        url = object_url(link, sites)
+        if url and link.role in (LinkRole.ORIGIN.value, LinkRole.ENGINEERING.value):
+            out.append(WebLink(href=url, text=f"{link.vendor} {link.object_type} {link.key or link.external_id}"))
     if public_url:
         out.append(
             WebLink(href=f"{public_url.rstrip('/')}/admin/tickets/{ticket.id}", text=f"connector ticket {ticket.id}")

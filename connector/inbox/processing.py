@@ -115,7 +115,7 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
                     refresh=partial(sla.refresh, until=until),
                     acting=acting,
                 )
-                sync.react(s, ticket_id, applied_to[ticket_id], syncing)
+                sync.react(s, ticket_id, applied_to[ticket_id], syncing, now)
             # an incident linked to its problem (or the problem arriving after them): the problem's users affected
             for problem_id, signals in sorted(escalation.linked_impact(s, policy, applied_to).items()):
                 escalation.settle(

@@ -83,6 +83,7 @@ class Runtime:
             public_url=self.settings.public_url,
             channels=frozenset(self.senders),
             issue_fields=lambda s: self.sync_rules(s, "jira").issue_fields,
+            sites={f"{a.vendor}/{a.instance}": a.url for a in self.settings.accounts.values()},
         )
 
     def syncing(self) -> Syncing:

@@ -50,8 +50,6 @@ log = logging.getLogger(__name__)
 #: how long after the connector asked for a status change the tool's report of it counts as its echo
 #: (Jira delivers webhooks up to about 30 minutes late)
 ECHO_WINDOW = timedelta(hours=2)
-#: clocks differ: a report may carry a time slightly before the connector recorded its intent
-_CLOCK_SKEW = timedelta(minutes=5)
 _DONE = frozenset({Status.RESOLVED.value, Status.CLOSED.value})
 #: Zendesk status → the canonical status a ticket has after the connector set it (for "already so")
 ZENDESK_STATUS = {
@@ -79,10 +77,27 @@ class SyncedTicket:
     ticket: Ticket
     zendesk: Link | None  # the origin Zendesk ticket, if it came from Zendesk
     issues: list[Link]  # linked engineering issues in Jira
+    links: list[Link]
+
+    def key_of(self, a: Applied) -> str:
+        """The human key of the object an event was about (a PagerDuty note names its incident by id only)."""
+        assert a.ref is not None
+        if a.ref.key:
+            return a.ref.key
+        for x in self.links:
+            if (x.vendor, x.instance, x.object_type, x.external_id) == (
+                a.ref.vendor,
+                a.instance,
+                a.ref.object_type,
+                a.ref.external_id,
+            ):
+                return x.key or x.external_id
+        return a.ref.external_id
 
 
-def react(s: Session, ticket_id: int, applied: Sequence[Applied], syncing: Syncing) -> list[OutboxItem]:
-    """Record the sync intents the events applied to one ticket ask for; the new outbox rows."""
+def react(s: Session, ticket_id: int, applied: Sequence[Applied], syncing: Syncing, now: datetime) -> list[OutboxItem]:
+    """Record the sync intents the events applied to one ticket ask for; the new outbox rows. `now`:
+    when the delivery is processed (a tool reports the connector's own change after it was asked for)."""
     interesting = [a for a in applied if a.ref is not None and a.role is not None and a.at is not None]
     if not interesting:
         return []
@@ -97,7 +112,7 @@ def react(s: Session, ticket_id: int, applied: Sequence[Applied], syncing: Synci
             if a.posted is not None:
                 made.append(_jira_comment(s, t, a, a.posted, syncing))
             if a.kind is EventKind.STATUS_CHANGED and a.linked_fields.get("status") in _DONE:
-                made.append(_issue_done(s, t, a, syncing))
+                made.append(_issue_done(s, t, a, syncing, now))
         elif vendor == "pagerduty" and role is LinkRole.INCIDENT and t.zendesk is not None:
             if a.posted is not None:
                 made.append(_incident_note(s, t, a, a.posted, syncing))
@@ -108,7 +123,7 @@ def react(s: Session, ticket_id: int, applied: Sequence[Applied], syncing: Synci
                 made.extend(_customer_reply_to_jira(s, t, a, a.posted, syncing))
             old, new = a.changes.get("status", (None, None))
             if new in _DONE and old not in TERMINAL:
-                made.extend(_solved(s, t, a, syncing))
+                made.extend(_solved(s, t, a, syncing, now))
     return [m for m in made if m is not None]
 
 
@@ -122,7 +137,7 @@ def load_ticket(s: Session, ticket_id: int) -> SyncedTicket | None:
         None,
     )
     issues = [x for x in links if x.role == LinkRole.ENGINEERING.value and x.vendor == "jira"]
-    return SyncedTicket(ticket, zendesk, issues)
+    return SyncedTicket(ticket, zendesk, issues, links)
 
 
 # --- Jira → Zendesk ------------------------------------------------------------------------
@@ -151,12 +166,12 @@ def _jira_comment(s: Session, t: SyncedTicket, a: Applied, c: Comment, syncing: 
     return record_intent(s, update, f"sync:zendesk-note:{mark}", syncing)
 
 
-def _issue_done(s: Session, t: SyncedTicket, a: Applied, syncing: Syncing) -> OutboxItem | None:
+def _issue_done(s: Session, t: SyncedTicket, a: Applied, syncing: Syncing, now: datetime) -> OutboxItem | None:
     assert t.zendesk is not None and a.ref is not None and a.at is not None
     key = a.ref.key or a.ref.external_id
     idem = f"sync:issue-done:jira/{a.instance}/{a.ref.external_id}@{a.at.isoformat()}"
     status_name = _status_name(a) or "done"
-    own = _own_change(s, t.ticket.id, IntentKind.JIRA_TRANSITION, key, a.at)
+    own = _own_change(s, t.ticket.id, IntentKind.JIRA_TRANSITION, key, now)
     if own is not None:
         return _echo(s, t, IntentKind.ZENDESK_UPDATE, idem, own, f"{key} reached {status_name}", syncing)
     rules = syncing.rules(s, "zendesk", t.zendesk.instance)
@@ -185,7 +200,7 @@ def _incident_note(s: Session, t: SyncedTicket, a: Applied, c: Comment, syncing:
     assert t.zendesk is not None and a.ref is not None
     if marked(c.body) or not syncing.rules(s, "zendesk", t.zendesk.instance).pagerduty_notes:
         return None
-    number = a.ref.key or a.ref.external_id
+    number = t.key_of(a)
     who = c.author_name or "a responder"
     mark = f"pd-{a.instance}-{c.external_id}"
     update = TicketUpdate(
@@ -202,7 +217,7 @@ def _incident_note(s: Session, t: SyncedTicket, a: Applied, c: Comment, syncing:
 
 def _incident_resolved(s: Session, t: SyncedTicket, a: Applied, syncing: Syncing) -> OutboxItem | None:
     assert t.zendesk is not None and a.ref is not None and a.at is not None
-    number = a.ref.key or a.ref.external_id
+    number = t.key_of(a)
     rules = syncing.rules(s, "zendesk", t.zendesk.instance)
     reason = a.detail.get("resolve_reason")
     update = _ticket_change(
@@ -288,7 +303,7 @@ def _customer_reply_to_jira(s: Session, t: SyncedTicket, a: Applied, c: Comment,
     return out
 
 
-def _solved(s: Session, t: SyncedTicket, a: Applied, syncing: Syncing) -> list[OutboxItem]:
+def _solved(s: Session, t: SyncedTicket, a: Applied, syncing: Syncing, now: datetime) -> list[OutboxItem]:
     assert t.zendesk is not None and a.at is not None
     out = []
     own = None
@@ -298,7 +313,7 @@ def _solved(s: Session, t: SyncedTicket, a: Applied, syncing: Syncing) -> list[O
             continue
         key = issue.key or issue.external_id
         idem = f"sync:jira-transition:{issue.instance}/{key}@{a.at.isoformat()}"
-        own = own or _own_change(s, t.ticket.id, IntentKind.ZENDESK_UPDATE, f"#{t.zendesk.external_id}", a.at)
+        own = own or _own_change(s, t.ticket.id, IntentKind.ZENDESK_UPDATE, f"#{t.zendesk.external_id}", now)
         if own is not None:
             item = _echo(s, t, IntentKind.JIRA_TRANSITION, idem, own, "the Zendesk ticket was solved", syncing, key)
         else:
@@ -318,9 +333,9 @@ def _solved(s: Session, t: SyncedTicket, a: Applied, syncing: Syncing) -> list[O
 # --- echoes and recording ------------------------------------------------------------------
 
 
-def _own_change(s: Session, ticket_id: int, intent: IntentKind, target: str, at: datetime) -> OutboxItem | None:
-    """The connector's own recent request for the status change a tool now reports (not recognised
-    as an echo before), if there is one."""
+def _own_change(s: Session, ticket_id: int, intent: IntentKind, target: str, now: datetime) -> OutboxItem | None:
+    """The connector's own request for the status change a tool now reports, made within `ECHO_WINDOW`
+    and not recognised as an echo before, if there is one."""
     rows = s.scalars(
         select(OutboxItem)
         .where(
@@ -328,8 +343,7 @@ def _own_change(s: Session, ticket_id: int, intent: IntentKind, target: str, at:
             OutboxItem.intent == intent.value,
             OutboxItem.target == target,
             OutboxItem.status.in_((OutboxStatus.SENT.value, OutboxStatus.SENDING.value, OutboxStatus.PENDING.value)),
-            OutboxItem.created_at >= at - ECHO_WINDOW,
-            OutboxItem.created_at <= at + _CLOCK_SKEW,
+            OutboxItem.created_at >= now - ECHO_WINDOW,
         )
         .order_by(OutboxItem.id)
     )
