@@ -91,7 +91,11 @@ def test_demo_runs_end_to_end():
     assert zendesk["severity"] == "P0"  # the late, older priority change did not roll it back
     assert zendesk["status"] == "waiting_on_customer"
     assert zendesk["first_response_at"] is not None
-    assert {ln["vendor"] for ln in zendesk["links"]} == {"zendesk", "pagerduty"}
+    # its own ticket, the incident that paged for it, and the engineering issue the demo's Jira made for it
+    assert {ln["vendor"] for ln in zendesk["links"]} == {"zendesk", "pagerduty", "jira"}
+    # synced back to the demo's Zendesk simulator: the Jira key with a note, the PagerDuty note, the resolve
+    synced = [(i["intent"], i["status"]) for i in zendesk["escalation"]["outbox"] if i["channel"] == "zendesk"]
+    assert synced == [("zendesk_update", "sent")] * 3
     assert zendesk["customer_tier"] == "enterprise"  # the tier tag the demo sends is the one the mapping reads
     # the reply came 12 minutes after the ticket: its deliveries are a burst about the past, and no alarm
     # is raised for a clock the reply met in time
@@ -114,6 +118,7 @@ def test_demo_runs_end_to_end():
     assert [(i["intent"], i["target"], i["status"]) for i in story["outbox"]] == [
         ("page_trigger", "oncall_primary", "sent"),
         ("create_linked_issue", None, "sent"),  # to the demo's local Jira simulator
+        ("zendesk_update", "#48230", "sent"),  # the Jira key and a note, to the demo's local Zendesk simulator
         ("page_trigger", "oncall_secondary", "sent"),
         ("page_resolve", "oncall_primary", "sent"),
         ("page_resolve", "oncall_secondary", "sent"),

@@ -24,15 +24,15 @@ from werkzeug.serving import make_server
 from connector.config import Settings
 from connector.demo import payloads as p
 from connector.demo.act_one import act_one
-from connector.demo.render import render_jira, render_pages, render_simulation, render_ticket
-from connector.demo.simulators import JiraSimulator, PagerDutySimulator
+from connector.demo.render import render_jira, render_pages, render_simulation, render_ticket, render_zendesk
+from connector.demo.simulators import JiraSimulator, PagerDutySimulator, ZendeskSimulator
 from connector.inbox.deliveries import count_unfinished
 from connector.outbox import counts_by_status
 from connector.runtime import Runtime
 from connector.store.tables import OUTBOX_FINAL
 from connector.wiring import build_runtime
 
-__all__ = ["run_demo", "render_jira", "render_pages", "render_simulation", "render_ticket"]
+__all__ = ["run_demo", "render_jira", "render_pages", "render_simulation", "render_ticket", "render_zendesk"]
 
 #: The "what happens if this ticket arrives now" dry run the demo ends with (policy: signx, seed 001):
 #: a P1 opened late on a Friday is paged at once (P0/P1 escalate automatically), acknowledged in
@@ -94,8 +94,12 @@ def run_demo(
         db_path = str(Path(tmp.name) / "demo.db")
     pagerduty = PagerDutySimulator().start()
     jira = JiraSimulator().start()
+    zendesk = ZendeskSimulator().start()
     settings = Settings.from_env(
         {
+            "ZENDESK_URL": zendesk.url,
+            "ZENDESK_EMAIL": "support-bot@northwind.example",
+            "ZENDESK_API_TOKEN": "demo-zendesk-api-token",
             "JIRA_URL": jira.url,
             "JIRA_EMAIL": "support-bot@northwind.example",
             "JIRA_API_TOKEN": "demo-jira-api-token",
@@ -117,7 +121,8 @@ def run_demo(
     try:
         progress(f"connector demo — app on {base}, database {db_path}, embedded queue")
         progress(f"PagerDuty: a local Events API v2 simulator on {pagerduty.url}")
-        progress(f"Jira: a local REST API v2 simulator on {jira.url} (linked engineering issues)\n")
+        progress(f"Jira: a local REST API v2 simulator on {jira.url} (linked engineering issues)")
+        progress(f"Zendesk: a local REST API simulator on {zendesk.url} (notes, status, the Jira key)\n")
         with requests.Session() as http:
 
             def send(vendor: str, what: str, payload: dict[str, Any]) -> None:
@@ -131,6 +136,7 @@ def run_demo(
             _wait_processed(rt)
             _escalation_story(rt, http, base, pagerduty, send, now, progress)
             _wait_outbox(rt)
+            _wait_outbox(rt, "zendesk")
             tickets = http.get(
                 f"{base}/api/tickets", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10
             ).json()["tickets"]
@@ -154,6 +160,8 @@ def run_demo(
         echo("")
         echo(render_jira(jira))
         echo("")
+        echo(render_zendesk(zendesk))
+        echo("")
         echo(render_simulation(simulated))
         return len(full)
     finally:
@@ -161,6 +169,7 @@ def run_demo(
         rt.close()
         pagerduty.stop()
         jira.stop()
+        zendesk.stop()
         if tmp is not None:
             tmp.cleanup()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.demo.simulators import JiraSimulator, PagerDutySimulator
+from connector.demo.simulators import JiraSimulator, PagerDutySimulator, ZendeskSimulator
 from connector.sla.report import human
 
 
@@ -28,6 +28,17 @@ def render_jira(jira: JiraSimulator) -> str:
         lines.append(f"  {key:<8} {fields['issuetype']['name']:<6} {fields['summary']}  labels {fields['labels']}")
         for link in jira.remote_links.get(key, []):
             lines.append(f"           remote link → {link['object']['url']}")
+    return "\n".join(lines)
+
+
+def render_zendesk(zendesk: ZendeskSimulator) -> str:
+    """What the connector wrote to Zendesk: per ticket its status, tags and the notes it added."""
+    lines = [f"Zendesk (the local REST simulator) was updated on {len(zendesk.tickets)} tickets:"]
+    for ticket_id, t in sorted(zendesk.tickets.items()):
+        lines.append(f"  #{ticket_id:<7} status {t['status']:<7} tags {t['tags']}")
+        for c in t["comments"]:
+            first = str(c["body"]).splitlines()[0] if c["body"] else ""
+            lines.append(f"           {'public' if c['public'] else 'internal'} note: {first}")
     return "\n".join(lines)
 
 

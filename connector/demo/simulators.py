@@ -6,8 +6,9 @@ body it would refuse; it keeps every event it took and, per dedup key, the alert
 acknowledged, resolved — a trigger after a resolve opens a new alert). `fail_next` queues answers to
 give instead (429 with `Retry-After`, 500, ...), for fault tests. `WebhookReceiver` keeps every
 notification POSTed to it, with its headers. `JiraSimulator` answers what linked engineering issues
-use of Jira's REST API v2 (fields, search, create, remote links). All are real HTTP servers: the
-connector reaches them through its real client libraries.
+use of Jira's REST API v2 (fields, search, create, remote links). `ZendeskSimulator` takes ticket
+updates (`PUT /api/v2/tickets/{id}.json`) and lists a ticket's comments. All are real HTTP servers:
+the connector reaches them through its real client libraries.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ class _Server:
 
             def do_GET(self) -> None:  # noqa: N802
                 self._handle("GET")
+
+            def do_PUT(self) -> None:  # noqa: N802
+                self._handle("PUT")
 
             def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -269,6 +273,57 @@ class JiraSimulator(_Server):
         key, issue_id = f"{project}-{n}", str(10000 + len(self.issues) + 1)
         self.issues[key] = {"id": issue_id, "key": key, "fields": fields}
         return 201, {}, {"id": issue_id, "key": key, "self": f"{self.url}/rest/api/2/issue/{issue_id}"}
+
+
+class ZendeskSimulator(_Server):
+    """The part of Zendesk's REST API the connector's sync uses, on 127.0.0.1: a ticket update (`PUT
+    /api/v2/tickets/{id}.json {"ticket": {comment, status, additional_tags, custom_fields}}`, answered
+    with the ticket and its audit) and a ticket's comments (`GET /api/v2/tickets/{id}/comments.json`).
+    Every ticket exists; every request is kept."""
+
+    BOT = 3900001  # the API token's owner: the author of every comment written here
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tickets: dict[int, dict[str, Any]] = {}
+
+    def ticket(self, ticket_id: int) -> dict[str, Any]:
+        return self.tickets.setdefault(ticket_id, {"id": ticket_id, "status": "open", "tags": [], "comments": []})
+
+    def answer(self, got: Received) -> tuple[int, dict[str, str], Any]:
+        with self.lock:
+            self.received.append(got)
+            self.lock.notify_all()
+            path = got.path.partition("?")[0]
+            match = re.fullmatch(r"/api/v2/tickets/(\d+)/comments\.json", path)
+            if match and got.method == "GET":
+                comments = self.ticket(int(match.group(1)))["comments"]
+                return 200, {}, {"comments": comments, "next_page": None, "count": len(comments)}
+            match = re.fullmatch(r"/api/v2/tickets/(\d+)\.json", path)
+            if match and got.method == "PUT":
+                try:
+                    change = got.json()["ticket"]
+                except (ValueError, KeyError, TypeError):
+                    return 400, {}, {"error": "InvalidParameter", "description": "a 'ticket' object is required"}
+                return 200, {}, self._update(int(match.group(1)), change)
+            return 404, {}, {"error": "InvalidEndpoint", "description": f"Not found: {got.method} {path}"}
+
+    def _update(self, ticket_id: int, change: dict[str, Any]) -> dict[str, Any]:
+        t = self.ticket(ticket_id)
+        events = []
+        if isinstance(change.get("comment"), dict):
+            c = change["comment"]
+            comment: dict[str, Any] = {"id": 7000 + sum(len(x["comments"]) for x in self.tickets.values())}
+            comment.update({"body": str(c.get("body") or ""), "public": c.get("public", True), "author_id": self.BOT})
+            t["comments"].append(comment)
+            events.append({"type": "Comment", **comment})
+        if change.get("status"):
+            t["status"] = change["status"]
+        for tag in change.get("additional_tags") or ():
+            if tag not in t["tags"]:
+                t["tags"].append(tag)
+        ticket = {k: v for k, v in t.items() if k != "comments"}
+        return {"ticket": ticket, "audit": {"id": 81000 + len(self.received), "author_id": self.BOT, "events": events}}
 
 
 class WebhookReceiver(_Server):

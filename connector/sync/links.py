@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from connector.model import LinkRole
 from connector.outbound import LinkedIssueRequest, Sent, TicketUpdate, marker, request_from_json
-from connector.store.tables import Link, OutboxItem
+from connector.store.tables import Escalation, Link, OutboxItem
 from connector.sync.engine import Syncing, load_ticket, record_intent
 from connector.tickets import find_link, timeline
 from connector.tickets.timeline import Linked
@@ -47,10 +47,13 @@ def linked_issue_sent(s: Session, item: OutboxItem, sent: Sent, syncing: Syncing
         except IntegrityError:
             link = find_link(s, vendor="jira", instance=instance, object_type="issue", external_id=str(issue_id))
         else:
+            # in the ticket's own time: when the escalation that asked for the issue happened (the SLA
+            # clocks read this record; a wall-clock time would move a story about the past to now)
+            decided = s.get(Escalation, item.escalation_id) if item.escalation_id is not None else None
             timeline.write(
                 s,
                 ticket_id=ticket_id,
-                at=item.sent_at or item.updated_at,
+                at=decided.at if decided is not None else item.created_at,
                 record=Linked(role=LinkRole.ENGINEERING, url=url),
                 source=f"connector/outbox/{item.channel}",
                 summary=f"jira issue {key} linked (engineering)",
