@@ -299,3 +299,37 @@ def test_without_zendesk_credentials_the_key_update_is_recorded_as_not_sent(data
             [item] = s.scalars(select(OutboxItem).where(OutboxItem.intent == "zendesk_update")).all()
             assert item.status == OutboxStatus.NOT_SENT.value
             assert item.reason == "zendesk is not configured: set ZENDESK_URL, ZENDESK_EMAIL and ZENDESK_API_TOKEN"
+
+
+def test_the_jira_mapping_fills_fields_of_the_linked_issue(run: Run) -> None:
+    with run.rt.db.session() as s:
+        doc = run.rt.mappings.engine.default("jira").dump()
+        doc["sync"] = {
+            "issue_fields": {
+                "priority": {"from": "severity", "map": {"P0": {"name": "Highest"}, "*": {"name": "Medium"}}},
+                "customfield_10072": {"from": "customer_tier"},
+                "components": {"value": [{"name": "Support escalations"}]},
+            }
+        }
+        run.rt.mappings.save(s, vendor="jira", instance="default", document=doc, created_by="test", comment="fields")
+    run.post("zendesk", zd_event("created", priority="URGENT"))
+    [created] = run.jira.made("POST", "/rest/api/2/issue")
+    fields = created["fields"]
+    assert fields["priority"] == {"name": "Highest"}
+    assert fields["components"] == [{"name": "Support escalations"}]
+    assert "customfield_10072" not in fields  # the ticket has no tier: an empty value is left out
+    assert fields["labels"] == ["hdc-ticket-1"] and fields["project"] == {"key": "ENG"}
+
+
+def test_a_sync_key_of_another_vendor_is_refused_naming_whose_it_is(rt: Runtime) -> None:
+    from connector.errors import MappingError
+
+    doc = rt.mappings.engine.default("zendesk").dump()
+    doc["sync"] = {"transition_when_solved": "Done"}
+    with pytest.raises(MappingError) as caught:
+        rt.mappings.engine.load(doc, source="zendesk/default")
+    assert "transition_when_solved (the jira mapping's) does not belong in a zendesk mapping" in str(caught.value)
+    doc["sync"] = {"when_issue_done": {"status": "closed"}}
+    with pytest.raises(MappingError) as caught:
+        rt.mappings.engine.load(doc, source="zendesk/default")
+    assert "sync.when_issue_done.status" in str(caught.value)
