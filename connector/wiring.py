@@ -55,7 +55,9 @@ def build_runtime(settings: Settings, *, db: Database | None = None, queue: JobQ
             zendesk_updates_per_minute=settings.zendesk_updates_per_minute,
         ),
     )
-    rt.after_sent[IntentKind.CREATE_LINKED_ISSUE.value] = partial(sync.linked_issue_sent, syncing=rt.syncing())
+    linked = partial(sync.linked_issue_sent, syncing=rt.syncing())
+    rt.after_sent[IntentKind.CREATE_LINKED_ISSUE.value] = linked
+    rt.after_sent[IntentKind.CREATE_POSTMORTEM_TASK.value] = linked
     return rt
 
 

@@ -30,9 +30,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("connector.store",),
     ("connector.tickets", "connector.queue"),
     ("connector.outbox",),
-    ("connector.sync",),
     ("connector.sla",),
     ("connector.escalation",),
+    ("connector.sync",),
     ("connector.runtime",),
     ("connector.inbox", "connector.outbox.delivery"),
 )

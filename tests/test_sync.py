@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from connector.demo import payloads as p
 from connector.runtime import Runtime
+from connector.sla.report import build_report, render_text, report_csv
 from connector.store import Database
 from connector.store.tables import Link, OutboxItem, OutboxStatus
 from tests.conftest import drain, installed_runtime
@@ -333,3 +334,92 @@ def test_a_sync_key_of_another_vendor_is_refused_naming_whose_it_is(rt: Runtime)
     with pytest.raises(MappingError) as caught:
         rt.mappings.engine.load(doc, source="zendesk/default")
     assert "sync.when_issue_done.status" in str(caught.value)
+
+
+@pytest.fixture
+def tai(database: Database, vendors: Any) -> Iterator[Run]:
+    """tai: a CRITICAL pages VP Product and on-call and owes a post-mortem within 24 h of resolving."""
+    with installed_runtime(
+        database,
+        CONNECTOR_POLICY="tai",
+        JIRA_URL=JIRA,
+        JIRA_PAT="server-pat",
+        JIRA_PROJECT="ENG",
+        ZENDESK_URL=ZENDESK,
+        ZENDESK_EMAIL="support-bot@northwind.example",
+        ZENDESK_API_TOKEN="zd-token",
+    ) as runtime:
+        from webhooks.app import create_app
+
+        yield Run(runtime, create_app(runtime, start_worker=False).test_client(), *vendors)
+
+
+def test_a_resolved_critical_gets_its_postmortem_task_tracked_until_done(tai: Run) -> None:
+    run, jira = tai, tai.jira
+    subject = "Checkout fails for every customer"
+    run.post("zendesk", zd_event("created", priority="URGENT", subject=subject))
+    assert jira.issues == {}  # owed from now, due 24 h after it resolves: no task yet
+    change = {"current": "SOLVED", "previous": "OPEN"}
+    solved = zd_event("status_changed", minutes=95, priority="URGENT", status="SOLVED", subject=subject, event=change)
+    run.post("zendesk", solved)
+    [key] = list(jira.issues)
+    [created] = jira.made("POST", "/rest/api/2/issue")
+    assert created["fields"]["issuetype"] == {"name": "Task"}
+    assert created["fields"]["labels"] == ["hdc-ticket-1", "hdc-postmortem-1", "postmortem"]
+    assert created["fields"]["duedate"] == f"{T0 + timedelta(minutes=95, hours=24):%Y-%m-%d}"
+    assert created["fields"]["summary"].startswith("Post-mortem: [CRITICAL] Checkout fails for every customer")
+    text = created["fields"]["description"]
+    for section in ("INCIDENT POST-MORTEM", "ROOT CAUSE:", "TIMELINE", "IMPACT:", "ACTION ITEMS", "OWNER:"):
+        assert section in text
+    assert "Duration: 95 minutes" in text and "page vp_product" in text
+    # linked to the ticket as its post-mortem, and the post-mortem owed points at it
+    with run.rt.db.session() as s:
+        [link] = s.scalars(select(Link).where(Link.vendor == "jira")).all()
+        assert (link.role, link.key) == ("postmortem", key)
+    owed = run.client.get("/api/followups?kind=postmortem", headers={"Authorization": "Bearer test-admin-token"})
+    [f] = owed.get_json()["followups"]
+    assert f["url"] == f"{JIRA}/browse/{key}" and f["done_at"] is None
+    # a day and a half later, still not done: the SLA report lists it as overdue, with its task
+    late = T0 + timedelta(hours=36)
+    with run.rt.db.session() as s:
+        report = build_report(s, since=T0 - timedelta(days=1), until=T0 + timedelta(days=1), now=late)
+    pm = report["postmortems"]
+    assert (pm["owed"], pm["overdue"], pm["done"]) == (1, 1, 0)
+    [item] = pm["overdue_items"]
+    assert item["ticket_id"] == 1 and item["url"] == f"{JIRA}/browse/{key}" and item["late"] == "10 h 25 min"
+    assert f"{JIRA}/browse/{key}" in render_text(report) and "postmortem_overdue" in report_csv(report)
+    # Jira's webhooks about the task: created (it joins as the post-mortem, no second link), then done
+    task = p.jira_issue(
+        issue_id=jira.issues[key]["id"],
+        key=key,
+        summary=created["fields"]["summary"],
+        description=text,
+        status="To Do",
+        category="new",
+        priority="Medium",
+        labels=created["fields"]["labels"],
+        reporter=("712020:5f0c-support-bot", "Support Bot"),
+        created="2026-03-06T16:36:00.000+0000",
+    )
+    run.post("jira", p.jira_event("jira:issue_created", task, T0 + timedelta(minutes=96)))
+    done = json.loads(json.dumps(task))
+    done["fields"]["status"] = {
+        "id": "10001",
+        "name": "Done",
+        "statusCategory": {"id": 3, "key": "done", "name": "Done"},
+    }
+    change = [{"field": "status", "fieldtype": "jira", "fieldId": "status", "fromString": "To Do", "toString": "Done"}]
+    run.post("jira", p.jira_event("jira:issue_updated", done, T0 + timedelta(days=1), changelog=change, user=ENGINEER))
+    owed = run.client.get("/api/followups?kind=postmortem", headers={"Authorization": "Bearer test-admin-token"})
+    [f] = owed.get_json()["followups"]
+    assert f["done_at"] is not None and f["done_by"] == "jira" and f["url"] == f"{JIRA}/browse/{key}"
+    with run.rt.db.session() as s:
+        report = build_report(s, since=T0 - timedelta(days=1), until=T0 + timedelta(days=1), now=late)
+    assert (report["postmortems"]["done"], report["postmortems"]["overdue"]) == (1, 0)
+    with run.rt.db.session() as s:
+        assert [x.role for x in s.scalars(select(Link).where(Link.vendor == "jira"))] == ["postmortem"]
+    # the task's comments and status are not the ticket's conversation: nothing went to Zendesk for them
+    assert all("Post-mortem" not in (u.get("comment") or {}).get("body", "") for u in run.zd.updates())
+    settled = run.calls()
+    run.resend_everything()
+    assert run.calls() == settled

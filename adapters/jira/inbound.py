@@ -21,12 +21,14 @@ from adapters.jira import signature
 from adapters.jira.payloads import ChangelogItem, CommentEvent, Issue, IssueEvent, JiraComment, JiraUser
 from connector.errors import PayloadError
 from connector.inbound import HandlerTable, Headers, checked, dispatch, header, parse_time
-from connector.model import Channel, Comment, EventKind, ExternalRef, InboundEvent, Parsed
+from connector.model import Channel, Comment, EventKind, ExternalRef, InboundEvent, LinkRole, Parsed
 
 VENDOR = "jira"
 DELIVERY_HEADER = "x-atlassian-webhook-identifier"
 #: Label the connector puts on Jira issues it creates: "hdc-ticket-<ticket id>".
 TICKET_LABEL_PREFIX = "hdc-ticket-"
+#: and on the post-mortem tasks it creates, beside the ticket's: "hdc-postmortem-<follow-up id>"
+POSTMORTEM_LABEL_PREFIX = "hdc-postmortem-"
 #: `issue_event_type_name` of a `jira:issue_updated` that reports a new comment (it carries `comment`).
 ISSUE_COMMENTED = "issue_commented"
 
@@ -68,6 +70,11 @@ def ticket_hint(issue: Issue) -> str | None:
     return None
 
 
+def join_role(issue: Issue) -> LinkRole | None:
+    """A post-mortem task the connector made joins its ticket as such, not as an engineering issue."""
+    return LinkRole.POSTMORTEM if any(x.startswith(POSTMORTEM_LABEL_PREFIX) for x in issue.fields.labels) else None
+
+
 def changed_field(item: ChangelogItem) -> str:
     """The field a changelog item changed: its `fieldId`, else a built-in name, else the display name."""
     if item.fieldId:
@@ -107,6 +114,7 @@ def _issue_event(
         creates_ticket=creates_ticket,
         channel=Channel.JIRA,
         ticket_hint=ticket_hint(event.issue),
+        join_role=join_role(event.issue),
         detail=detail or {},
     )
 
@@ -144,6 +152,7 @@ def on_issue_updated(event_type: str, payload: Any, headers: Headers) -> tuple[I
         creates_ticket=True,
         channel=Channel.JIRA,
         ticket_hint=ticket_hint(event.issue),
+        join_role=join_role(event.issue),
     )
     return (update, commented)
 
@@ -213,6 +222,7 @@ def _comment_event(payload: Any, event_type: str, kind: EventKind, *, creates_ti
         creates_ticket=creates_ticket,
         channel=Channel.JIRA,
         ticket_hint=hint,
+        join_role=join_role(event.issue) if event.issue is not None else None,
     )
 
 

@@ -60,7 +60,7 @@ def issue_fields(request: LinkedIssueRequest, project: str) -> dict[str, Any]:
         "issuetype": {"name": request.issue_type},
         "summary": request.summary.replace("\n", " ")[:SUMMARY_LIMIT] or f"Ticket {request.ticket_id}",
         "description": request.description,
-        "labels": list(dict.fromkeys([label(request.ticket_id), *request.labels])),
+        "labels": list(dict.fromkeys([label(request.ticket_id), request.search_label, *request.labels])),
     }
 
 
@@ -136,7 +136,7 @@ class JiraSender:
             raise NotSent("no Jira project for the linked issue: set JIRA_PROJECT", vendor=VENDOR)
         client = self._jira(request.instance)
         found = client.search_issues(
-            f'project = "{project}" AND labels = "{label(request.ticket_id)}" ORDER BY created ASC',
+            f'project = "{project}" AND labels = "{request.search_label}" ORDER BY created ASC',
             maxResults=1,
             fields="summary",
             validate_query=False,

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector.escalation import postmortem
 from connector.escalation.engine import decide
 from connector.escalation.repeats import repeat_signals
 from connector.escalation.requests import Context, build_request
@@ -169,18 +170,18 @@ def react(
         state, decisions = decide(policy, state, signal, done=done)
         done.update(d.key for d in decisions)
         out.decisions += decisions
-    if not out.decisions:
-        return out
-    rows = [_row(ticket, d, now) for d in out.decisions]
-    s.add_all(rows)
-    taken += [_Taken(r.trigger_id, r.occurrence, r.action_index, r.action, r.target, r.outcome) for r in rows]
-    s.flush()  # a concurrent job taking the same decisions fails here (unique key) and retries
     context = Context(s, policy, ticket, acting.public_url, issue_fields=acting.issue_fields, sites=acting.sites)
-    for d, row in zip(out.decisions, rows, strict=True):
-        _carry_out(context, acting, d, row, now)
-        out.retargets |= _moves_clocks(policy, before, d.changes)
+    if out.decisions:
+        rows = [_row(ticket, d, now) for d in out.decisions]
+        s.add_all(rows)
+        taken += [_Taken(r.trigger_id, r.occurrence, r.action_index, r.action, r.target, r.outcome) for r in rows]
+        s.flush()  # a concurrent job taking the same decisions fails here (unique key) and retries
+        for d, row in zip(out.decisions, rows, strict=True):
+            _carry_out(context, acting, d, row, now)
+            out.retargets |= _moves_clocks(policy, before, d.changes)
+    # a resolution with no decision of its own still makes the post-mortems owed fall due
     if any(isinstance(x, Changed) and "status" in x.fields for x in signals):
-        _postmortems_fall_due(s, ticket)
+        _postmortems_fall_due(context, acting)
     return out
 
 
@@ -339,7 +340,9 @@ def _carry_out(c: Context, acting: Acting, d: Decision, row: Escalation, now: da
     elif d.action is ActionKind.REQUIRE_POSTMORTEM:
         within = d.within or policy.escalation.postmortem_within
         resolved = ticket.resolved_at if ticket.status in _RESOLVED else None
-        _owe(s, ticket, row, d, FollowupKind.POSTMORTEM, due_at=None if resolved is None else resolved + within)
+        owed = _owe(s, ticket, row, d, FollowupKind.POSTMORTEM, due_at=None if resolved is None else resolved + within)
+        if resolved is not None:  # owed by a ticket already resolved: due now, and its task with it
+            _postmortem_task(c, acting, owed)
     log.info(
         "escalation",
         extra={"ticket_id": ticket.id, "trigger": d.trigger_id, "action": d.action.value, "outcome": d.outcome.value},
@@ -348,23 +351,25 @@ def _carry_out(c: Context, acting: Acting, d: Decision, row: Escalation, now: da
 
 def _owe(
     s: Session, ticket: Ticket, row: Escalation, d: Decision, kind: FollowupKind, *, due_at: datetime | None
-) -> None:
+) -> Followup:
     within = d.within or timedelta(0)
-    s.add(
-        Followup(
-            ticket_id=ticket.id,
-            escalation_id=row.id,
-            kind=kind.value,
-            target=d.target,
-            owed_at=d.at,
-            within_seconds=within.total_seconds(),
-            due_at=due_at,
-        )
+    owed = Followup(
+        ticket_id=ticket.id,
+        escalation_id=row.id,
+        kind=kind.value,
+        target=d.target,
+        owed_at=d.at,
+        within_seconds=within.total_seconds(),
+        due_at=due_at,
     )
+    s.add(owed)
+    return owed
 
 
-def _postmortems_fall_due(s: Session, ticket: Ticket) -> None:
-    """A resolved ticket's owed post-mortems are due `within` after its resolution."""
+def _postmortems_fall_due(c: Context, acting: Acting) -> None:
+    """A resolved ticket's owed post-mortems are due `within` after its resolution; each becomes a
+    Jira task holding the template."""
+    s, ticket = c.s, c.ticket
     if ticket.status not in _RESOLVED or ticket.resolved_at is None:
         return
     for f in s.scalars(
@@ -376,3 +381,20 @@ def _postmortems_fall_due(s: Session, ticket: Ticket) -> None:
         )
     ):
         f.due_at = ticket.resolved_at + timedelta(seconds=f.within_seconds)
+        _postmortem_task(c, acting, f)
+
+
+def _postmortem_task(c: Context, acting: Acting, f: Followup) -> None:
+    """Record the Jira task of a post-mortem now due (once per post-mortem owed)."""
+    c.s.flush()  # a post-mortem owed a moment ago has its id then
+    request = postmortem.task(c, f)
+    channel = CHANNELS[request.kind]
+    channels = acting.channels
+    record(
+        c.s,
+        request,
+        idempotency_key=f"postmortem-task-{f.id}",
+        ticket_id=c.ticket.id,
+        escalation_id=f.escalation_id,
+        unavailable=None if channels is None or channel in channels else not_configured(channel),
+    )

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from connector.model.ticket import Channel
+from connector.model.ticket import Channel, LinkRole
 
 
 class EventKind(StrEnum):
@@ -82,6 +82,8 @@ class InboundEvent:
     # A connector ticket id this object says it belongs to (e.g. a PagerDuty incident_key / dedup
     # key the connector chose when it paged, or a Jira issue created by sync).
     ticket_hint: str | None = None
+    #: the role the object takes when it joins the ticket of `ticket_hint` (None: its type's usual one)
+    join_role: LinkRole | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)  # extra facts for the timeline (old → new)
 
 

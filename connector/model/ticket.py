@@ -36,6 +36,7 @@ class LinkRole(StrEnum):
     ORIGIN = "origin"  # the object the ticket was opened from; its fields are the ticket's
     ENGINEERING = "engineering"  # a Jira issue escalated from the ticket
     INCIDENT = "incident"  # a PagerDuty incident paging for the ticket
+    POSTMORTEM = "postmortem"  # a Jira task holding the ticket's post-mortem
     RELATED = "related"
 
 

@@ -24,6 +24,7 @@ class IntentKind(StrEnum):
     ZENDESK_UPDATE = "zendesk_update"
     JIRA_COMMENT = "jira_comment"
     JIRA_TRANSITION = "jira_transition"
+    CREATE_POSTMORTEM_TASK = "create_postmortem_task"
 
 
 #: who carries each kind of intent (a sender's `channel`)
@@ -36,6 +37,7 @@ CHANNELS: Mapping[IntentKind, str] = {
     IntentKind.ZENDESK_UPDATE: "zendesk",
     IntentKind.JIRA_COMMENT: "jira",
     IntentKind.JIRA_TRANSITION: "jira",
+    IntentKind.CREATE_POSTMORTEM_TASK: "jira",
 }
 #: an origin marker, `[hdc:<id>]`, ends every comment the connector writes: a retry finds the comment
 #: it already wrote, and the tool's webhook reporting it back is recognised as the connector's own
@@ -112,6 +114,27 @@ class LinkedIssueRequest:
     @property
     def kind(self) -> IntentKind:
         return IntentKind.CREATE_LINKED_ISSUE
+
+    @property
+    def search_label(self) -> str:
+        """The label a retry looks the issue up by (one issue per ticket)."""
+        return f"hdc-ticket-{self.ticket_id}"
+
+
+@dataclass(frozen=True)
+class PostmortemTask(LinkedIssueRequest):
+    """The Jira task that holds an owed post-mortem (the seeds' template in its description), one per
+    post-mortem owed (`followup_id`), labelled `hdc-postmortem-<id>` beside the ticket's label."""
+
+    followup_id: int = 0
+
+    @property
+    def kind(self) -> IntentKind:
+        return IntentKind.CREATE_POSTMORTEM_TASK
+
+    @property
+    def search_label(self) -> str:
+        return f"hdc-postmortem-{self.followup_id}"
 
 
 def marker(key: str) -> str:
@@ -193,7 +216,9 @@ class IssueTransition:
         return self.issue_key
 
 
-OutboundRequest = PageRequest | Notification | LinkedIssueRequest | TicketUpdate | IssueComment | IssueTransition
+OutboundRequest = (
+    PageRequest | Notification | LinkedIssueRequest | PostmortemTask | TicketUpdate | IssueComment | IssueTransition
+)
 
 
 def to_json(request: OutboundRequest) -> dict[str, Any]:
@@ -215,6 +240,8 @@ def request_from_json(kind: IntentKind | str, data: Mapping[str, Any]) -> Outbou
         return IssueComment(**_known(IssueComment, data))
     if kind is IntentKind.JIRA_TRANSITION:
         return IssueTransition(**_known(IssueTransition, data))
+    if kind is IntentKind.CREATE_POSTMORTEM_TASK:
+        return PostmortemTask(**{**_known(PostmortemTask, data), "labels": tuple(data.get("labels") or ())})
     return LinkedIssueRequest(**{**_known(LinkedIssueRequest, data), "labels": tuple(data.get("labels") or ())})
 
 

@@ -29,7 +29,7 @@ from connector.sla.clock import OPEN_STATES, ClockState
 from connector.sla.engine import iso_utc
 from connector.sla.events import FireKind, Retarget
 from connector.sla.serialize import clock_data
-from connector.store.tables import SlaClock, SlaFire, Ticket
+from connector.store.tables import Followup, FollowupKind, SlaClock, SlaFire, Ticket
 
 DEFAULT_DAYS = 30
 METRIC_ORDER = ("first_response", "next_update", "resolution")
@@ -68,6 +68,8 @@ CSV_COLUMNS = (
     "met_at",
     "late_seconds",
     "reason",
+    "url",
+    "done_at",
 )
 
 
@@ -144,6 +146,9 @@ def build_report(
     (met late: met_at − due_at; still open: now − due_at; stopped or cancelled after it: null;
     calendar time) and a reason.
 
+    postmortems — the post-mortems those tickets owe: owed, done, due, waiting (the ticket has not
+    resolved), overdue (not done by their due time), and each overdue one with its Jira task's link.
+
     `now` (default: the current time) decides what is overdue and how late open breaches are.
     """
     now = now or datetime.now(UTC)
@@ -160,7 +165,46 @@ def build_report(
         "times": _times(s, chosen),
         "compliance": _compliance(s, chosen, now),
         "breaches": _breaches(s, chosen, now),
+        "postmortems": _postmortems(s, chosen, now),
     }
+
+
+def _postmortems(s: Session, chosen: ColumnElement[bool], now: datetime) -> dict[str, Any]:
+    """The post-mortems owed by the chosen tickets: how many are done, due, waiting for the ticket to
+    resolve and overdue, and every one not done whose due time has passed (with its task's link)."""
+    rows = s.execute(
+        select(Followup, Ticket.title, Ticket.severity, Ticket.customer_tier)
+        .join(Ticket, Ticket.id == Followup.ticket_id)
+        .where(chosen, Followup.kind == FollowupKind.POSTMORTEM.value)
+        .order_by(Followup.due_at, Followup.id)
+    ).all()
+    counts = {"owed": 0, "done": 0, "due": 0, "waiting": 0, "overdue": 0}
+    overdue = []
+    for f, title, severity, tier in rows:
+        counts["owed"] += 1
+        if f.done_at is not None:
+            counts["done"] += 1
+        elif f.due_at is None:
+            counts["waiting"] += 1  # its ticket has not resolved yet
+        elif f.due_at <= now:
+            counts["overdue"] += 1
+            late = (now - f.due_at).total_seconds()
+            overdue.append(
+                {
+                    "ticket_id": f.ticket_id,
+                    "title": title,
+                    "severity": severity,
+                    "tier": tier,
+                    "due_at": iso_utc(f.due_at),
+                    "late_seconds": late,
+                    "late": human(late),
+                    "owner": f.target,
+                    "url": f.url,
+                }
+            )
+        else:
+            counts["due"] += 1
+    return {**counts, "overdue_items": overdue}
 
 
 def _ticket_filter(since: datetime, until: datetime, severity: str | None, tier: str | None) -> ColumnElement[bool]:
@@ -411,7 +455,8 @@ def report_csv(report: dict[str, Any]) -> str:
     volume_by_severity | volume_by_tier | volume_by_channel — severity/tier/channel, tickets, resolved;
     times — metric, basis (calendar | sla_counted), count, mean/median/p90_seconds;
     compliance — metric, severity, tier, met, breached, overdue, open, stopped, compliance_percent;
-    breach — ticket_id, title, metric, severity, tier, due_at, breached_at, met_at, late_seconds, reason.
+    breach — ticket_id, title, metric, severity, tier, due_at, breached_at, met_at, late_seconds, reason;
+    postmortem_overdue — ticket_id, title, severity, tier, due_at, late_seconds, url (its Jira task).
     Every row carries the report's since and until; empty cells are absent values.
     """
     buf = io.StringIO()
@@ -486,6 +531,14 @@ def report_csv(report: dict[str, Any]) -> str:
                 },
             }
         )
+    for row in report.get("postmortems", {}).get("overdue_items", ()):
+        writer.writerow(
+            {
+                **common,
+                "section": "postmortem_overdue",
+                **{k: row[k] for k in ("ticket_id", "title", "severity", "tier", "due_at", "late_seconds", "url")},
+            }
+        )
     return buf.getvalue()
 
 
@@ -539,6 +592,16 @@ def render_text(report: dict[str, Any]) -> str:
         )
     if not report["breaches"]:
         lines.append("  (none)")
+    pm = report.get("postmortems")
+    if pm is not None:
+        lines.append("")
+        lines.append(
+            f"Post-mortems: {pm['owed']} owed · {pm['done']} done · {pm['due']} due · "
+            f"{pm['waiting']} waiting for the ticket to resolve · {pm['overdue']} overdue"
+        )
+        for o in pm["overdue_items"]:
+            where = f" {o['url']}" if o["url"] else ""
+            lines.append(f"  #{o['ticket_id']} {o['title'] or ''} — due {o['due_at']}, {o['late']} overdue{where}")
     return "\n".join(lines) + "\n"
 
 

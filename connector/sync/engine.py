@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector.escalation import followups
 from connector.model import TERMINAL, Comment, EventKind, JiraComments, LinkRole, Status, SyncRules, TicketChange
 from connector.outbound import (
     CHANNELS,
@@ -102,13 +103,18 @@ def react(s: Session, ticket_id: int, applied: Sequence[Applied], syncing: Synci
     if not interesting:
         return []
     t = load_ticket(s, ticket_id)
-    if t is None or (t.zendesk is None and not t.issues):
+    if t is None or (
+        t.zendesk is None and not t.issues and not any(a.role is LinkRole.POSTMORTEM for a in interesting)
+    ):
         return []
     made: list[OutboxItem | None] = []
     for a in interesting:
         assert a.ref is not None and a.at is not None
         vendor, role = a.ref.vendor, a.role
-        if vendor == "jira" and role is LinkRole.ENGINEERING and t.zendesk is not None:
+        if vendor == "jira" and role is LinkRole.POSTMORTEM:
+            if a.kind is EventKind.STATUS_CHANGED and a.linked_fields.get("status") in _DONE:
+                _postmortem_done(s, t, a)
+        elif vendor == "jira" and role is LinkRole.ENGINEERING and t.zendesk is not None:
             if a.posted is not None:
                 made.append(_jira_comment(s, t, a, a.posted, syncing))
             if a.kind is EventKind.STATUS_CHANGED and a.linked_fields.get("status") in _DONE:
@@ -191,6 +197,21 @@ def _status_name(a: Applied) -> str | None:
         if isinstance(change, dict) and change.get("field") == "status" and change.get("to"):
             return str(change["to"])
     return None
+
+
+def _postmortem_done(s: Session, t: SyncedTicket, a: Applied) -> None:
+    """The post-mortem's Jira task is done: so is the post-mortem (once; `GET /api/followups`)."""
+    key = t.key_of(a)
+    tasks = s.scalars(
+        select(OutboxItem).where(
+            OutboxItem.ticket_id == t.ticket.id, OutboxItem.intent == IntentKind.CREATE_POSTMORTEM_TASK.value
+        )
+    )
+    for task in tasks:
+        if (task.response or {}).get("key") == key:
+            followup_id = int((task.payload or {}).get("followup_id") or 0)
+            url = (task.response or {}).get("url")
+            followups.done(s, followup_id, by="jira", note=f"Jira task {key} is {_status_name(a) or 'done'}", url=url)
 
 
 # --- PagerDuty → Zendesk -------------------------------------------------------------------

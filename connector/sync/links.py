@@ -1,7 +1,8 @@
-"""After Jira made a ticket's linked issue: link it to the ticket at once (not when Jira's webhook
-happens to arrive) and put its key on the Zendesk ticket — a tag and/or a custom field, as the
-Zendesk mapping's `sync` says — with an internal note linking to it. Runs in the transaction that
-records the linked-issue intent as sent, so it happens once."""
+"""After Jira made a ticket's linked issue or post-mortem task: link it to the ticket at once (not when
+Jira's webhook happens to arrive) and tell the Zendesk ticket — for an engineering issue its key, as
+a tag and/or a custom field as the Zendesk mapping's `sync` says, with an internal note linking to
+it; for a post-mortem task a note, and the task becomes the post-mortem's link. Runs in the
+transaction that records the intent as sent, so it happens once."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connector.model import LinkRole
-from connector.outbound import LinkedIssueRequest, Sent, TicketUpdate, marker, request_from_json
-from connector.store.tables import Escalation, Link, OutboxItem
+from connector.outbound import LinkedIssueRequest, PostmortemTask, Sent, TicketUpdate, marker, request_from_json
+from connector.store.tables import Escalation, Followup, Link, OutboxItem
 from connector.sync.engine import Syncing, load_ticket, record_intent
 from connector.tickets import find_link, timeline
 from connector.tickets.timeline import Linked
@@ -28,6 +29,8 @@ def linked_issue_sent(s: Session, item: OutboxItem, sent: Sent, syncing: Syncing
     if not isinstance(request, LinkedIssueRequest) or item.ticket_id is None or not key or not issue_id:
         return
     ticket_id, instance, url = item.ticket_id, request.instance, response.get("url")
+    postmortem = isinstance(request, PostmortemTask)
+    role = LinkRole.POSTMORTEM if postmortem else LinkRole.ENGINEERING
     link = find_link(s, vendor="jira", instance=instance, object_type="issue", external_id=str(issue_id))
     if link is None:
         try:
@@ -41,7 +44,7 @@ def linked_issue_sent(s: Session, item: OutboxItem, sent: Sent, syncing: Syncing
                         external_id=str(issue_id),
                         key=str(key),
                         url=url,
-                        role=LinkRole.ENGINEERING.value,
+                        role=role.value,
                     )
                 )
         except IntegrityError:
@@ -54,13 +57,18 @@ def linked_issue_sent(s: Session, item: OutboxItem, sent: Sent, syncing: Syncing
                 s,
                 ticket_id=ticket_id,
                 at=decided.at if decided is not None else item.created_at,
-                record=Linked(role=LinkRole.ENGINEERING, url=url),
+                record=Linked(role=role, url=url),
                 source=f"connector/outbox/{item.channel}",
-                summary=f"jira issue {key} linked (engineering)",
+                summary=f"jira issue {key} linked ({role.value})",
                 dedupe_key=f"linked:jira/{instance}/{issue_id}",
             )
     if link is not None and link.ticket_id != ticket_id:
         log.warning("the new Jira issue is linked to another ticket", extra={"ticket_id": ticket_id})
+        return
+    if link is not None and link.role != role.value:  # joined by its label before Jira answered
+        link.role = role.value
+    if isinstance(request, PostmortemTask):
+        _postmortem_linked(s, request, str(key), url)
         return
     t = load_ticket(s, ticket_id)
     if t is None or t.zendesk is None:
@@ -81,3 +89,11 @@ def linked_issue_sent(s: Session, item: OutboxItem, sent: Sent, syncing: Syncing
         why=f"the linked Jira issue {key} was created",
     )
     record_intent(s, update, f"sync:jira-key:{ticket_id}:{instance}/{key}", syncing)
+
+
+def _postmortem_linked(s: Session, request: PostmortemTask, key: str, url: str | None) -> None:
+    """The post-mortem owed now has its task: its link (`GET /api/followups`) is the task's."""
+    owed = s.get(Followup, request.followup_id)
+    if owed is not None and owed.url is None and url:
+        owed.url = url
+        owed.note = owed.note or f"Jira task {key}"

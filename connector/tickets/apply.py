@@ -183,7 +183,7 @@ def _ticket_and_link(
     hint = event.ticket_hint
     hinted = _lock_if_exists(s, int(hint)) if hint is not None and hint.isdigit() else None
     if hinted is not None:
-        link = _link(s, hinted, event, instance, JOIN_ROLE.get(ref.object_type, LinkRole.RELATED))
+        link = _link(s, hinted, event, instance, event.join_role or JOIN_ROLE.get(ref.object_type, LinkRole.RELATED))
         timeline.write(
             s,
             ticket_id=hinted.id,
