@@ -94,6 +94,10 @@ class Settings:
     accounts: Mapping[tuple[str, str], Account] = field(default_factory=dict)
     #: the most ticket updates sent per minute per Zendesk instance (Zendesk: about 100 on lower plans)
     zendesk_updates_per_minute: int = defaults.ZENDESK_UPDATES_PER_MINUTE
+    #: the sync reconciliation sweep: every this many seconds (0: only `connector sync reconcile`), for
+    #: linked issues not heard of for `sync_stale_seconds`
+    sync_reconcile_seconds: int = defaults.SYNC_RECONCILE_SECONDS
+    sync_stale_seconds: int = defaults.SYNC_STALE_SECONDS
 
     def account(self, vendor: str, instance: str = defaults.DEFAULT_INSTANCE) -> Account | None:
         return self.accounts.get((vendor, instance))
@@ -145,6 +149,8 @@ class Settings:
             notify_secret=env.get("CONNECTOR_NOTIFY_SECRET") or None,
             accounts=_accounts_from_env(env),
             zendesk_updates_per_minute=_int(env, "ZENDESK_UPDATES_PER_MINUTE", defaults.ZENDESK_UPDATES_PER_MINUTE),
+            sync_reconcile_seconds=_int(env, "CONNECTOR_SYNC_RECONCILE_SECONDS", defaults.SYNC_RECONCILE_SECONDS),
+            sync_stale_seconds=_int(env, "CONNECTOR_SYNC_STALE_SECONDS", defaults.SYNC_STALE_SECONDS),
         )
 
 

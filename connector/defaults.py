@@ -53,3 +53,7 @@ CHANNEL_SETUP = {
     "jira": "set JIRA_URL and JIRA_EMAIL + JIRA_API_TOKEN (Cloud) or JIRA_PAT (Server/Data Center)",
     "zendesk": "set ZENDESK_URL, ZENDESK_EMAIL and ZENDESK_API_TOKEN",
 }
+#: the sync reconciliation sweep: how often each worker runs it, and how long a linked issue may go
+#: unheard of before it is fetched
+SYNC_RECONCILE_SECONDS = 600
+SYNC_STALE_SECONDS = 3600

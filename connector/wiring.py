@@ -5,7 +5,7 @@ factory (`webhooks.app`) and the demo build their runtimes here; no other core m
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from connector import defaults, sync
 from connector.config import Settings
 from connector.escalation import Acting, fire_signals, followups, settle
 from connector.inbox.reconciler import reconcile
+from connector.inbox.resync import reconcile_links
 from connector.outbound import IntentKind
 from connector.outbox.delivery import sweep as outbox_sweep
 from connector.policy import Policy
@@ -63,7 +64,8 @@ def build_runtime(settings: Settings, *, db: Database | None = None, queue: JobQ
 
 def periodic_duties(rt: Runtime) -> list[Duty]:
     """What a process runs beside its work, all reading the database: the reconciler, the SLA sweeper
-    (whose fires go to the escalation engine), the follow-up sweep and the outbox sweep."""
+    (whose fires go to the escalation engine), the follow-up sweep, the outbox sweep and the sync
+    reconciliation sweep."""
     return [
         Duty("reconcile", rt.settings.reconcile_interval, lambda: reconcile(rt)),
         Duty("sla sweep", defaults.SLA_TICK_SECONDS, lambda: sweep(rt.db, rt.policies, on_fires=escalate_fires(rt))),
@@ -73,7 +75,17 @@ def periodic_duties(rt: Runtime) -> list[Duty]:
             lambda: followups.sweep(rt.db, rt.policies, acting=acting(rt)),
         ),
         Duty("outbox", defaults.OUTBOX_TICK_SECONDS, lambda: outbox_sweep(rt)),
+        *(
+            [Duty("sync reconcile", float(rt.settings.sync_reconcile_seconds), lambda: resync(rt))]
+            if rt.settings.sync_reconcile_seconds > 0
+            else []
+        ),
     ]
+
+
+def resync(rt: Runtime) -> int:
+    """One sync reconciliation sweep with this process's settings: how many repairs it made."""
+    return reconcile_links(rt, stale_after=timedelta(seconds=rt.settings.sync_stale_seconds)).repaired
 
 
 def escalate_fires(rt: Runtime) -> OnFires:

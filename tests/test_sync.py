@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -423,3 +423,54 @@ def test_a_resolved_critical_gets_its_postmortem_task_tracked_until_done(tai: Ru
     settled = run.calls()
     run.resend_everything()
     assert run.calls() == settled
+
+
+def test_the_reconcile_sweep_repairs_what_missed_webhooks_left_stale(run: Run) -> None:
+    from connector.inbox.resync import reconcile_links
+
+    zd, jira = run.zd, run.jira
+    run.post("zendesk", zd_event("created", priority="URGENT"))
+    on_hold = {"current": "HOLD", "previous": "OPEN"}
+    run.post("zendesk", zd_event("status_changed", minutes=9, priority="URGENT", status="HOLD", event=on_hold))
+    # Engineering comments and finishes in Jira; neither webhook ever reaches the connector.
+    jira.comments["ENG-42"] = [
+        {
+            "id": "30077",
+            "self": f"{JIRA}/rest/api/2/issue/10042/comment/30077",
+            "body": "Fixed by the export-worker patch; deployed 16:20 UTC.",
+            "author": {"accountId": ENGINEER[0], "displayName": ENGINEER[1]},
+            "created": "2026-03-06T16:21:00.000+0000",
+        }
+    ]
+    jira.set_status("ENG-42", "Done")
+    jira.issues["ENG-42"]["fields"]["updated"] = "2026-03-06T16:22:00.000+0000"
+    before = len(zd.updates(501))
+    # not stale yet: nothing fetched
+    assert reconcile_links(run.rt, stale_after=timedelta(hours=1)).checked == 0
+    later = datetime.now(UTC) + timedelta(hours=2)
+    done = reconcile_links(run.rt, stale_after=timedelta(hours=1), now=later)
+    assert (done.checked, done.repaired, done.failed) == (1, 2, 0), done.lines
+    drain(run.rt)
+    drain(run.rt)
+    notes = zd.updates(501)[before:]
+    bodies = [u["comment"]["body"] for u in notes]
+    assert any(b.startswith("The linked engineering issue ENG-42 is Done") for b in bodies)
+    assert any("Priya Raman commented on ENG-42 (Jira):" in b and "export-worker patch" in b for b in bodies)
+    assert [u["status"] for u in notes if "status" in u] == ["open"]
+    # again: the issue is known done and the comment is on the timeline — nothing fetched, nothing added
+    calls = run.calls()
+    again = reconcile_links(run.rt, stale_after=timedelta(hours=1), now=later + timedelta(hours=2))
+    assert (again.checked, again.repaired) == (0, 0)
+    drain(run.rt)
+    assert run.calls() == calls
+
+
+def test_the_reconcile_sweep_says_when_jira_cannot_answer(run: Run) -> None:
+    from connector.inbox.resync import reconcile_links
+
+    run.post("zendesk", zd_event("created", priority="URGENT"))
+    run.jira.fail.append((503, {"Retry-After": "30"}, {"errorMessages": ["Service Unavailable"]}))
+    done = reconcile_links(run.rt, stale_after=timedelta(0), now=datetime.now(UTC) + timedelta(seconds=5))
+    assert (done.checked, done.failed) == (0, 1) and "Jira did not answer" in done.lines[0]
+    retried = reconcile_links(run.rt, stale_after=timedelta(0), now=datetime.now(UTC) + timedelta(seconds=6))
+    assert (retried.checked, retried.failed) == (1, 0)  # not marked checked after the failure: fetched again

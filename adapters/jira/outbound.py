@@ -200,6 +200,23 @@ class JiraSender:
             raise
         return Sent(reference=to or request.transition, response={"issue": issue.key, "from": now, "to": to})
 
+    def fetch(self, instance: str, object_type: str, key: str) -> Mapping[str, Any] | None:
+        """An issue as `GET /rest/api/2/issue/{key}` shows it, with its latest comments under
+        `comments` (for the reconciliation sweep); None if Jira says it does not exist."""
+        if object_type != "issue":
+            return None
+        try:
+            client = self._jira(instance)
+            issue = client.issue(key)
+            comments = client.comments(key, order_by="-created", max_results=MARKER_LOOKBACK)
+        except JIRAError as exc:
+            if exc.status_code == 404:
+                return None
+            raise _error(exc) from None
+        except RequestException as exc:
+            raise OutboundError(f"Jira unreachable ({type(exc).__name__})", vendor=VENDOR) from None
+        return {"issue": dict(issue.raw), "comments": [dict(c.raw) for c in reversed(comments)]}
+
     def _site(self, instance: str) -> JiraSite:
         site = self.sites.get(instance)
         if site is None:

@@ -379,3 +379,4 @@ def policy_show(ref: str | None, as_json: bool) -> None:
 # Command groups in modules of their own register on `main` when imported.
 from connector.cli import outbox as _outbox  # noqa: E402,F401
 from connector.cli import report as _report  # noqa: E402,F401
+from connector.cli import sync as _sync  # noqa: E402,F401

@@ -153,6 +153,30 @@ def receive(
         )
 
 
+def inject(rt: Runtime, *, vendor: str, instance: str, payload: Mapping[str, Any], key: str) -> Answer:
+    """Store and enqueue a delivery the connector made itself (the reconciliation sweep's account of
+    what a missed webhook would have said), as a received one is: deduplicated on `key`, processed
+    through the same adapter, mapping and rules. No signature: it never crossed the network."""
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    digest = hashlib.sha256(body).hexdigest()
+    row = Row(
+        vendor=vendor,
+        instance=instance,
+        key="",
+        event_type=None,
+        headers={},
+        body=body,
+        digest=digest,
+        content=digest,
+        status=DeliveryStatus.RECEIVED,
+    )
+    reading = read(rt.adapters[vendor], vendor=vendor, headers={}, body=body, fallback_key=key)
+    reading = replace(reading, key=key)
+    if reading.parsed is None:
+        return _keep_rejected(rt, row, reading)
+    return _accept(rt, row, reading, reading.parsed)
+
+
 def read(adapter: Adapter, *, vendor: str, headers: Mapping[str, str], body: bytes, fallback_key: str) -> Reading:
     """Parse a body as JSON and through the adapter. Pure; never raises for what a body holds.
     `fallback_key` is the delivery's key when the body names no delivery id of the vendor's."""

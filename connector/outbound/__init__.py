@@ -4,7 +4,7 @@ imports `connector.inbound`; the core hands intents to senders and never imports
 
 from __future__ import annotations
 
-from connector.outbound.contract import RateLimit, Sender, Sent
+from connector.outbound.contract import Fetcher, RateLimit, Sender, Sent
 from connector.outbound.intents import (
     CHANNELS,
     IntentKind,
@@ -25,6 +25,7 @@ from connector.outbound.intents import (
 
 __all__ = [
     "CHANNELS",
+    "Fetcher",
     "IntentKind",
     "IssueComment",
     "IssueTransition",

@@ -48,3 +48,15 @@ class Sender(Protocol):
     def send(self, request: OutboundRequest) -> Sent:
         """Carry out one intent (see the module docstring for how failures are told)."""
         ...
+
+
+@runtime_checkable
+class Fetcher(Protocol):
+    """A sender that can also read an object back from its tool, for the reconciliation sweep."""
+
+    channel: ClassVar[str]
+
+    def fetch(self, instance: str, object_type: str, key: str) -> Mapping[str, Any] | None:
+        """The object as the tool's REST API shows it (None: it is gone). Raises OutboundError when
+        the tool cannot answer now."""
+        ...

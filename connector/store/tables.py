@@ -141,6 +141,11 @@ class Link(Base):
     url: Mapped[str | None] = mapped_column(SafeText)
     role: Mapped[str] = mapped_column(Str(32))  # a connector.model.LinkRole
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: a linked (not origin) object: the canonical status its last event reported, that event's time,
+    #: and when the reconciliation sweep last fetched it from its tool
+    status: Mapped[str | None] = mapped_column(Str(32))
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     ticket: Mapped[Ticket] = relationship(back_populates="links")
 

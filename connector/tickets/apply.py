@@ -112,6 +112,7 @@ def apply_event(
     )
     if role is not LinkRole.ORIGIN:
         result.linked_fields = dict(fields)
+        _seen(link, event.occurred_at, fields.get("status"))
     if role is LinkRole.ORIGIN:
         # a new ticket has its fields already (written before its INSERT: no UPDATE right after it)
         result.changes, result.stale = written or _write_fields(ticket, fields, event.occurred_at)
@@ -238,6 +239,15 @@ def _link(s: Session, ticket: Ticket, event: InboundEvent, instance: str, role: 
     s.add(link)
     s.flush()  # a concurrent job that linked the same object first makes this raise IntegrityError
     return link
+
+
+def _seen(link: Link, at: datetime, status: Any) -> None:
+    """A linked object's latest event: its time, and the status it reported (an older event changes neither)."""
+    if link.seen_at is not None and link.seen_at > at:
+        return
+    link.seen_at = at
+    if status is not None and link.status != str(status):
+        link.status = str(status)
 
 
 def _refresh_link(link: Link, event: InboundEvent) -> None:
