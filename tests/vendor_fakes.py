@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any
 
+import requests
 import responses
 
 ZENDESK = "http://127.0.0.1:8090"  # a local simulator's kind of URL: plain HTTP must work
@@ -27,6 +28,7 @@ class FakeZendesk:
         self.auth: list[str | None] = []
         self.fail: list[tuple[int, dict[str, str], dict[str, Any]]] = []
         self.headers: dict[str, str] = {}  # added to every good answer (e.g. X-Rate-Limit-Remaining)
+        self.lose_answers = 0  # the next N updates are made, and their answers lost (a timeout)
         pattern = re.compile(rf"{re.escape(base)}/api/v2/.*")
         for method in (responses.GET, responses.PUT):
             rs.add_callback(method, pattern, callback=self._answer)
@@ -50,7 +52,11 @@ class FakeZendesk:
             return 200, self.headers, json.dumps({"comments": comments, "next_page": None, "count": len(comments)})
         m = re.fullmatch(r"/api/v2/tickets/(\d+)\.json", path)
         if m and req.method == "PUT":
-            return self._update(int(m.group(1)), body["ticket"])
+            answer = self._update(int(m.group(1)), body["ticket"])
+            if self.lose_answers:
+                self.lose_answers -= 1
+                raise requests.ConnectionError("Read timed out (the update was made; its answer was lost)")
+            return answer
         return 404, {}, json.dumps({"error": "InvalidEndpoint", "description": f"Not found: {path}"})
 
     def _update(self, ticket_id: int, change: dict[str, Any]) -> Answer:
@@ -113,6 +119,7 @@ class FakeJira:
         self.links: dict[str, list[dict[str, Any]]] = {}
         self.calls: list[tuple[str, str, Any]] = []
         self.fail: list[tuple[int, dict[str, str], dict[str, Any]]] = []
+        self.lose_answers = 0  # the next N comments are added, and their answers lost (a timeout)
         pattern = re.compile(rf"{re.escape(base)}/rest/.*")
         for method in (responses.GET, responses.POST):
             rs.add_callback(method, pattern, callback=self._answer)
@@ -155,6 +162,9 @@ class FakeJira:
                 "properties": body.get("properties", []),
             }
             self.comments.setdefault(issue["key"], []).append(comment)
+            if self.lose_answers:
+                self.lose_answers -= 1
+                raise requests.ConnectionError("Read timed out (the comment was added; its answer was lost)")
             return 201, {}, json.dumps(comment)
         if tail == "/comment":
             listed = list(reversed(self.comments.get(issue["key"], [])))
