@@ -23,7 +23,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connector.model import TICKET_FIELDS, Channel, IssueField, JiraComments, Status, SyncRules, TicketChange
+from connector.model import (
+    TICKET_FIELDS,
+    Channel,
+    IssueField,
+    JiraComments,
+    Owner,
+    Status,
+    SyncRules,
+    TicketChange,
+)
 
 Transform = Literal["string", "lower", "upper", "int", "float", "list", "split", "bool"]
 
@@ -136,6 +145,7 @@ SYNC_KEYS = {
             "pagerduty_notes",
             "when_issue_done",
             "when_incident_resolved",
+            "status_owner",
         }
     ),
     "jira": frozenset({"customer_replies", "transition_when_solved", "issue_fields"}),
@@ -159,6 +169,10 @@ class SyncSection(BaseModel):
     pagerduty_notes: bool = Field(default=True, description="PagerDuty incident notes → internal notes.")
     when_issue_done: TicketChangeRule = Field(default_factory=lambda: TicketChangeRule(status="open"))
     when_incident_resolved: TicketChangeRule = Field(default_factory=TicketChangeRule)
+    status_owner: Literal["last_writer", "zendesk", "jira"] = Field(
+        default="last_writer",
+        description="Whose status wins: the latest by event time, or always Zendesk's or Jira's (the other is noted).",
+    )
     customer_replies: bool = Field(default=True, description="Public customer replies → comments on the Jira issue.")
     transition_when_solved: str | None = Field(
         default=None, description="The Jira transition (by name) a solved ticket's linked issue takes; none: left."
@@ -182,6 +196,7 @@ class SyncSection(BaseModel):
             pagerduty_notes=self.pagerduty_notes,
             when_issue_done=TicketChange(**self.when_issue_done.model_dump()),
             when_incident_resolved=TicketChange(**self.when_incident_resolved.model_dump()),
+            status_owner=Owner(self.status_owner),
             customer_replies=self.customer_replies,
             transition_when_solved=(self.transition_when_solved or "").strip() or None,
             issue_fields=tuple(

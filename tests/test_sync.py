@@ -474,3 +474,58 @@ def test_the_reconcile_sweep_says_when_jira_cannot_answer(run: Run) -> None:
     assert (done.checked, done.failed) == (0, 1) and "Jira did not answer" in done.lines[0]
     retried = reconcile_links(run.rt, stale_after=timedelta(0), now=datetime.now(UTC) + timedelta(seconds=6))
     assert (retried.checked, retried.failed) == (1, 0)  # not marked checked after the failure: fetched again
+
+
+def save_sync(rt: Runtime, vendor: str, **sync: Any) -> None:
+    with rt.db.session() as s:
+        doc = rt.mappings.engine.default(vendor).dump()
+        doc["sync"] = sync
+        rt.mappings.save(s, vendor=vendor, instance="default", document=doc, created_by="test", comment="sync rules")
+
+
+def held(rt: Runtime) -> list[dict[str, Any]]:
+    from connector.tickets import get_ticket
+
+    with rt.db.session() as s:
+        story = get_ticket(s, 1)
+    return [e for e in story["timeline"] if e["kind"] == "sync_held"]
+
+
+@pytest.mark.parametrize(
+    ("owner", "jira_done_at", "synced"),
+    [
+        ("last_writer", 30, True),  # Jira's done is the latest word on the status
+        ("last_writer", 5, False),  # put on hold at minute 9, after Jira's (late) done of minute 5
+        ("zendesk", 30, False),  # Zendesk owns its status: Jira's done is noted, not written
+        ("jira", 30, True),
+    ],
+)
+def test_who_owns_the_status_decides_whether_jira_done_moves_the_ticket(
+    run: Run, owner: str, jira_done_at: int, synced: bool
+) -> None:
+    save_sync(run.rt, "zendesk", status_owner=owner)
+    run.post("zendesk", zd_event("created", priority="URGENT"))
+    on_hold = {"current": "HOLD", "previous": "OPEN"}
+    run.post("zendesk", zd_event("status_changed", minutes=9, priority="URGENT", status="HOLD", event=on_hold))
+    run.post("jira", jira_done(minutes=jira_done_at))
+    last = run.zd.updates(501)[-1]
+    assert "ENG-42 is Done" in last["comment"]["body"]  # the note goes either way
+    assert ("status" in last) is synced
+    records = held(run.rt)
+    assert len(records) == (0 if synced else 1)
+    if records:
+        assert "status not synced" in records[0]["summary"]
+
+
+def test_when_jira_owns_the_status_a_solved_ticket_does_not_move_its_issue(run: Run) -> None:
+    save_sync(run.rt, "zendesk", status_owner="jira")
+    save_sync(run.rt, "jira", transition_when_solved="Done")
+    run.post("zendesk", zd_event("created", priority="URGENT"))
+    change = {"current": "SOLVED", "previous": "OPEN"}
+    run.post("zendesk", zd_event("status_changed", minutes=20, priority="URGENT", status="SOLVED", event=change))
+    assert run.jira.made("POST", "/rest/api/2/issue/ENG-42/transitions") == []
+    [record] = held(run.rt)
+    assert "Jira owns ENG-42's status" in record["summary"]
+    settled = run.calls()
+    run.resend_everything()
+    assert run.calls() == settled and len(held(run.rt)) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from connector.model.events import Comment, EventKind, ExternalRef, InboundEvent, Parsed
 from connector.model.mapping import FieldMapping, MappedFields, MappingEngine, MappingNote
-from connector.model.sync import IssueField, JiraComments, SyncRules, TicketChange
+from connector.model.sync import IssueField, JiraComments, Owner, SyncRules, TicketChange
 from connector.model.ticket import (
     JOIN_ROLE,
     SLA_FIELDS,
@@ -33,6 +33,7 @@ __all__ = [
     "MappedFields",
     "MappingEngine",
     "MappingNote",
+    "Owner",
     "Parsed",
     "Status",
     "SyncRules",

@@ -15,6 +15,14 @@ from enum import StrEnum
 from typing import Any
 
 
+class Owner(StrEnum):
+    """Which tool's word a synced field takes when the tools disagree."""
+
+    LAST_WRITER = "last_writer"  # the latest change by the tools' own event times wins
+    HELPDESK = "zendesk"  # the helpdesk's ticket: Jira's changes are noted, never written to it
+    JIRA = "jira"  # the Jira issue: the helpdesk's changes are noted, never written to it
+
+
 class JiraComments(StrEnum):
     """Which comments of a linked Jira issue reach the helpdesk ticket, and how."""
 
@@ -70,6 +78,7 @@ class SyncRules:
     pagerduty_notes: bool = True
     when_issue_done: TicketChange = TicketChange(status="open")
     when_incident_resolved: TicketChange = TicketChange()
+    status_owner: Owner = Owner.LAST_WRITER
     # written to Jira (the Jira mapping's `sync` section)
     customer_replies: bool = True
     transition_when_solved: str | None = None

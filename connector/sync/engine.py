@@ -23,14 +23,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.escalation import followups
-from connector.model import TERMINAL, Comment, EventKind, JiraComments, LinkRole, Status, SyncRules, TicketChange
+from connector.model import (
+    TERMINAL,
+    Comment,
+    EventKind,
+    JiraComments,
+    LinkRole,
+    Owner,
+    Status,
+    SyncRules,
+    TicketChange,
+)
 from connector.outbound import (
     CHANNELS,
     IntentKind,
@@ -44,7 +54,8 @@ from connector.outbound import (
 from connector.outbox import record
 from connector.outbox.records import not_configured
 from connector.store.tables import Link, OutboxItem, OutboxStatus, Ticket
-from connector.tickets import Applied
+from connector.tickets import Applied, timeline
+from connector.tickets.timeline import SyncHeld
 
 log = logging.getLogger(__name__)
 
@@ -181,15 +192,46 @@ def _issue_done(s: Session, t: SyncedTicket, a: Applied, syncing: Syncing, now: 
     if own is not None:
         return _echo(s, t, IntentKind.ZENDESK_UPDATE, idem, own, f"{key} reached {status_name}", syncing)
     rules = syncing.rules(s, "zendesk", t.zendesk.instance)
+    change = rules.when_issue_done
+    if change.status is not None:
+        held = _status_held(t.ticket, rules, a.at)
+        if held is not None:
+            _hold(s, t, a, idem, change.status, rules.status_owner, held)
+            change = replace(change, status=None)
     update = _ticket_change(
         t,
-        rules.when_issue_done,
+        change,
         note=f"The linked engineering issue {key} is {status_name} (Jira).",
         facts={"key": key, "status": status_name},
         mark=f"jira-{a.instance}-{a.ref.external_id}-done-{int(a.at.timestamp())}",
         why=f"the linked Jira issue {key} reached {status_name}",
     )
     return None if update is None else record_intent(s, update, idem, syncing)
+
+
+def _status_held(ticket: Ticket, rules: SyncRules, at: datetime) -> str | None:
+    """Why Jira's status is not written to the ticket (None: it is)."""
+    if rules.status_owner is Owner.HELPDESK:
+        return "Zendesk owns the ticket's status (sync.status_owner: zendesk)"
+    if rules.status_owner is Owner.LAST_WRITER:
+        seen = (ticket.field_versions or {}).get("status")
+        if seen is not None and datetime.fromisoformat(seen) > at:
+            return f"the ticket's status changed later ({seen}): the later write wins"
+    return None
+
+
+def _hold(s: Session, t: SyncedTicket, a: Applied, idem: str, value: str | None, owner: Owner, why: str) -> None:
+    """On the timeline: a change a tool reported that sync did not carry to the other tool."""
+    assert a.ref is not None and a.at is not None
+    timeline.write(
+        s,
+        ticket_id=t.ticket.id,
+        at=a.at,
+        record=SyncHeld(field="status", value=value, source=a.ref.vendor, owner=owner.value, reason=why),
+        source="connector/sync",
+        summary=f"{a.ref.vendor} {t.key_of(a)} status not synced: {why}",
+        dedupe_key=f"held:{idem}"[:255],
+    )
 
 
 def _status_name(a: Applied) -> str | None:
@@ -326,14 +368,18 @@ def _customer_reply_to_jira(s: Session, t: SyncedTicket, a: Applied, c: Comment,
 
 def _solved(s: Session, t: SyncedTicket, a: Applied, syncing: Syncing, now: datetime) -> list[OutboxItem]:
     assert t.zendesk is not None and a.at is not None
-    out = []
+    out: list[OutboxItem] = []
     own = None
+    owner = syncing.rules(s, "zendesk", t.zendesk.instance).status_owner
     for issue in t.issues:
         transition = syncing.rules(s, "jira", issue.instance).transition_when_solved
         if transition is None:
             continue
         key = issue.key or issue.external_id
         idem = f"sync:jira-transition:{issue.instance}/{key}@{a.at.isoformat()}"
+        if owner is Owner.JIRA:
+            _hold(s, t, a, idem, transition, owner, f"Jira owns {key}'s status (sync.status_owner: jira)")
+            continue
         own = own or _own_change(s, t.ticket.id, IntentKind.ZENDESK_UPDATE, f"#{t.zendesk.external_id}", now)
         if own is not None:
             item = _echo(s, t, IntentKind.JIRA_TRANSITION, idem, own, "the Zendesk ticket was solved", syncing, key)

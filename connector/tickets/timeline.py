@@ -48,6 +48,7 @@ class Kind(StrEnum):
     ESCALATION = "escalation"
     OUTBOUND = "outbound"
     FOLLOWUP = "followup"
+    SYNC_HELD = "sync_held"
 
 
 COMMENT_KINDS = frozenset({Kind.COMMENTED, Kind.COMMENT_UPDATED, Kind.COMMENT_DELETED})
@@ -162,6 +163,18 @@ class FollowupRecorded:
     due_at: str | None = None
 
 
+@dataclass(frozen=True)
+class SyncHeld:
+    """A change one tool reported that sync did not carry to the other: the field, whose word it
+    takes (`owner`: the mapping's `status_owner`, or the later write by event time) and why."""
+
+    field: str
+    value: str | None
+    source: str  # the tool that reported it: jira, zendesk
+    owner: str
+    reason: str
+
+
 Record = (
     TicketCreated
     | FieldsChanged
@@ -172,6 +185,7 @@ Record = (
     | Escalated
     | OutboundRecorded
     | FollowupRecorded
+    | SyncHeld
 )
 
 
@@ -200,6 +214,8 @@ def kind_of(record: Record) -> str:
             return Kind.OUTBOUND
         case FollowupRecorded():
             return Kind.FOLLOWUP
+        case SyncHeld():
+            return Kind.SYNC_HELD
     raise TypeError(f"not a timeline record: {record!r}")
 
 
@@ -245,7 +261,7 @@ def encode(record: Record) -> dict[str, Any]:
                 "reason": record.reason,
                 "changes": {k: [_jsonable(a), _jsonable(b)] for k, (a, b) in record.changes.items()},
             }
-        case OutboundRecorded() | FollowupRecorded():
+        case OutboundRecorded() | FollowupRecorded() | SyncHeld():
             return asdict(record)
     raise TypeError(f"not a timeline record: {record!r}")
 
@@ -306,6 +322,14 @@ def decode(kind: str, data: Mapping[str, Any] | None) -> Record:
             change=str(data.get("change") or ""),
             target=data.get("target"),
             due_at=data.get("due_at"),
+        )
+    if kind == Kind.SYNC_HELD:
+        return SyncHeld(
+            field=str(data.get("field") or ""),
+            value=data.get("value"),
+            source=str(data.get("source") or ""),
+            owner=str(data.get("owner") or ""),
+            reason=str(data.get("reason") or ""),
         )
     if kind in SLA_KINDS:
         return SlaRecorded(
