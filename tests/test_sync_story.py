@@ -129,9 +129,17 @@ def test_one_escalated_ticket_across_the_three_tools_and_nothing_twice(story: An
     # 4. Jira done → the Zendesk ticket back to the agent, with a note.
     deliver("zendesk", zd_event("status_changed", minutes=11, status="HOLD", event={"current": "HOLD"}, **ticket()))
     done = json.loads(json.dumps(issue))
-    done["fields"]["status"] = {"id": "10001", "name": "Done", "statusCategory": {"id": 3, "key": "done", "name": "Done"}}
-    change = [{"field": "status", "fieldtype": "jira", "fieldId": "status", "fromString": "In Progress", "toString": "Done"}]
-    deliver("jira", p.jira_event("jira:issue_updated", done, T0 + timedelta(minutes=40), changelog=change, user=ENGINEER))
+    done["fields"]["status"] = {
+        "id": "10001",
+        "name": "Done",
+        "statusCategory": {"id": 3, "key": "done", "name": "Done"},
+    }
+    change = [
+        {"field": "status", "fieldtype": "jira", "fieldId": "status", "fromString": "In Progress", "toString": "Done"}
+    ]
+    deliver(
+        "jira", p.jira_event("jira:issue_updated", done, T0 + timedelta(minutes=40), changelog=change, user=ENGINEER)
+    )
     reopened = zd.updates(501)[-1]
     assert reopened["status"] == "open" and "ENG-42 is Done" in reopened["comment"]["body"]
 
