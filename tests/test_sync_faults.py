@@ -175,3 +175,62 @@ def test_redis_emptied_with_intents_in_flight_delivers_each_once(rt: Runtime, ve
     with rt.db.session() as s:
         statuses = {i.intent: i.status for i in s.scalars(select(OutboxItem).where(OutboxItem.channel != "pagerduty"))}
     assert statuses == {"create_linked_issue": "sent", "zendesk_update": "sent"}
+
+
+def test_one_busy_ticket_gets_its_share_of_the_rate_limit_and_no_more(database: Database, vendors: Any) -> None:
+    from webhooks.app import create_app
+
+    zd, _ = vendors
+    with installed_runtime(
+        database,
+        CONNECTOR_POLICY="signx",
+        JIRA_URL=JIRA,
+        JIRA_PAT="server-pat",
+        JIRA_PROJECT="ENG",
+        ZENDESK_URL=ZENDESK,
+        ZENDESK_EMAIL="support-bot@northwind.example",
+        ZENDESK_API_TOKEN="zd-token",
+        ZENDESK_UPDATES_PER_MINUTE="20",  # a ticket's share: 2 a minute
+    ) as rt:
+        client = create_app(rt, start_worker=False).test_client()
+        for ticket in (501, 502):
+            body = zd_event("created", ticket_id=ticket, priority="URGENT")
+            assert post(client, "zendesk", body).status_code == 202
+        drain(rt)
+        drain(rt)
+        # a comment storm on the first ticket's Jira issue: five notes for one Zendesk ticket
+        from connector.demo import payloads as p
+
+        issue = p.jira_issue(
+            issue_id="10042",
+            key="ENG-42",
+            summary="Cannot export invoices",
+            description="",
+            status="In Progress",
+            category="indeterminate",
+            priority="High",
+            labels=["hdc-ticket-1"],
+            reporter=("712020:5f0c-support-bot", "Support Bot"),
+            created="2026-03-06T15:00:05.000+0000",
+        )
+        for n in range(5):
+            at = datetime(2026, 3, 6, 15, 10 + n, tzinfo=UTC)
+            body = p.jira_comment(issue, comment_id=f"3000{n}", body=f"Update {n}", public=False, at=at)
+            assert post(client, "jira", body).status_code == 202
+            drain(rt)
+        assert len(zd.updates(501)) == 2  # the key update and one note: its share of this minute
+        assert len(zd.updates(502)) == 1  # the other ticket was not starved
+        with rt.db.session() as s:
+            waiting = s.scalars(
+                select(OutboxItem).where(OutboxItem.intent == "zendesk_update", OutboxItem.status == "pending")
+            ).all()
+            assert len(waiting) == 4
+            later = max(i.next_attempt_at for i in waiting if i.next_attempt_at is not None)
+        for _ in range(4):  # minute by minute the rest go, two at a time
+            later += timedelta(minutes=1)
+            sweep(rt, now=later)
+            with rt.db.session() as s:
+                ids = [i.id for i in s.scalars(select(OutboxItem).where(OutboxItem.status == "pending"))]
+            for outbox_id in ids:
+                deliver(rt, outbox_id, now=later)
+        assert len(zd.updates(501)) == 6 and len(zd.tickets[501]["comments"]) == 6

@@ -89,6 +89,7 @@ class JiraSender:
         if url is not None:
             self.sites["default"] = JiraSite(url=url, project=project, email=email, api_token=api_token, pat=pat)
         self.rate_limit: RateLimit | None = None  # Jira's 429s (with Retry-After) are the limit
+        self.ticket_rate_limit: RateLimit | None = None
         self.timeout = timeout
         self._clients: dict[str, JIRA] = {}
         self._transitions: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}

@@ -46,6 +46,7 @@ class WebhookNotifier:
 
     channel: ClassVar[str] = VENDOR
     rate_limit: RateLimit | None = None
+    ticket_rate_limit: RateLimit | None = None
 
     def __init__(
         self,

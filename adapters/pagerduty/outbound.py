@@ -97,6 +97,7 @@ class PagerDutySender:
     ):
         self.events_url = events_url
         self.rate_limit: RateLimit | None = RateLimit(events=events_per_minute, seconds=60.0)
+        self.ticket_rate_limit: RateLimit | None = None  # a ticket's pages are few, and keyed per target
         self._keys = dict(routing_keys)
         self._default = default_key
         self.timeout = timeout

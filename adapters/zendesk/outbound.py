@@ -84,6 +84,8 @@ class ZendeskSender:
         self.sites = dict(sites)
         self.timeout = timeout
         self.rate_limit: RateLimit | None = RateLimit(events=updates_per_minute, seconds=60.0)
+        #: one busy ticket (a Jira comment storm) may take a tenth of the instance's minute, no more
+        self.ticket_rate_limit: RateLimit | None = RateLimit(events=max(1, updates_per_minute // 10), seconds=60.0)
         self._clients: dict[str, Zenpy] = {}
         self._exhausted: dict[str, float] = {}  # instance → monotonic time its minute's budget refills
         self._lock = threading.Lock()

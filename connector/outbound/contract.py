@@ -40,6 +40,9 @@ class Sender(Protocol):
     channel: ClassVar[str]
     #: at most this many sends per rate key (None: no limit of ours; the vendor's 429s still count)
     rate_limit: RateLimit | None
+    #: at most this many sends for one ticket (None: no share of its own), so that one busy ticket
+    #: cannot take the whole of `rate_limit` and starve the rest
+    ticket_rate_limit: RateLimit | None
 
     def rate_key(self, request: OutboundRequest) -> str | None:
         """What the vendor's rate limit counts this request against (a digest, never a secret), or None."""

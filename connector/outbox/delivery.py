@@ -31,7 +31,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from connector import defaults, metrics, runtime
 from connector.errors import NotSent, OutboundError
 from connector.logs import where
-from connector.outbound import IntentKind, OutboundRequest, Sender, Sent, request_from_json
+from connector.outbound import IntentKind, OutboundRequest, RateLimit, Sender, Sent, request_from_json
 from connector.outbox.records import close_item, not_configured
 from connector.runtime import Runtime
 from connector.store.tables import OUTBOX_FINAL, OutboxItem, OutboxStatus
@@ -105,6 +105,13 @@ def _claim(rt: Runtime, outbox_id: int, now: datetime) -> tuple[Sender, Outbound
                     item.next_attempt_at = wait
                     item.enqueued_at = None
                     return f"outbox item {outbox_id} waits for the {sender.channel} rate limit"
+        if sender.ticket_rate_limit is not None and item.ticket_id is not None:
+            with s.no_autoflush:
+                wait = _ticket_wait(s, item.channel, item.ticket_id, sender.ticket_rate_limit, now)
+            if wait is not None:
+                item.next_attempt_at = wait
+                item.enqueued_at = None
+                return f"outbox item {outbox_id} waits: its ticket has had its share of the {sender.channel} rate limit"
         item.status = OutboxStatus.SENDING.value
         item.claimed_at = now
         item.attempts = (item.attempts or 0) + 1
@@ -123,6 +130,19 @@ def _rate_wait(s: Session, key: str, sender: Sender, now: datetime) -> datetime 
     nth = s.scalar(
         select(OutboxItem.sent_at)
         .where(OutboxItem.rate_key == key, OutboxItem.sent_at > now - window)
+        .order_by(OutboxItem.sent_at.desc())
+        .offset(limit.events - 1)
+        .limit(1)
+    )
+    return None if nth is None else nth + window
+
+
+def _ticket_wait(s: Session, channel: str, ticket_id: int, limit: RateLimit, now: datetime) -> datetime | None:
+    """When the ticket's next send on `channel` fits its share of the limit, if it does not now."""
+    window = timedelta(seconds=limit.seconds)
+    nth = s.scalar(
+        select(OutboxItem.sent_at)
+        .where(OutboxItem.ticket_id == ticket_id, OutboxItem.channel == channel, OutboxItem.sent_at > now - window)
         .order_by(OutboxItem.sent_at.desc())
         .offset(limit.events - 1)
         .limit(1)
