@@ -120,6 +120,9 @@ def test_demo_runs_end_to_end():
         ("create_linked_issue", None, "sent"),  # to the demo's local Jira simulator
         ("zendesk_update", "#48230", "sent"),  # the Jira key and a note, to the demo's local Zendesk simulator
         ("page_trigger", "oncall_secondary", "sent"),
+        ("zendesk_update", "#48230", "sent"),  # the engineer's Jira comment, as an internal note
+        ("jira_comment", "ENG-2", "sent"),  # the customer's reply, to the Jira issue
+        ("zendesk_update", "#48230", "sent"),  # Jira done: the ticket back to the agent
         ("page_resolve", "oncall_primary", "sent"),
         ("page_resolve", "oncall_secondary", "sent"),
     ]

@@ -24,7 +24,14 @@ from werkzeug.serving import make_server
 from connector.config import Settings
 from connector.demo import payloads as p
 from connector.demo.act_one import act_one
-from connector.demo.render import render_jira, render_pages, render_simulation, render_ticket, render_zendesk
+from connector.demo.render import (
+    render_jira,
+    render_pages,
+    render_received,
+    render_simulation,
+    render_ticket,
+    render_zendesk,
+)
 from connector.demo.simulators import JiraSimulator, PagerDutySimulator, ZendeskSimulator
 from connector.inbox.deliveries import count_unfinished
 from connector.outbox import counts_by_status
@@ -134,7 +141,7 @@ def run_demo(
             for vendor, what, payload in act_one(now):
                 send(vendor, what, payload)
             _wait_processed(rt)
-            _escalation_story(rt, http, base, pagerduty, send, now, progress)
+            _escalation_story(rt, http, base, pagerduty, jira, send, now, progress)
             _wait_outbox(rt)
             _wait_outbox(rt, "zendesk")
             tickets = http.get(
@@ -162,6 +169,9 @@ def run_demo(
         echo("")
         echo(render_zendesk(zendesk))
         echo("")
+        for name, sim in (("PagerDuty", pagerduty), ("Jira", jira), ("Zendesk", zendesk)):
+            echo(render_received(name, sim))
+        echo("")
         echo(render_simulation(simulated))
         return len(full)
     finally:
@@ -182,14 +192,17 @@ def _escalation_story(
     http: requests.Session,
     base: str,
     pagerduty: PagerDutySimulator,
+    jira: JiraSimulator,
     send: Send,
     now: datetime,
     progress: Callable[[str], None],
 ) -> None:
     """Act two: an Enterprise P0 arrives, on-call is paged once, nobody acknowledges within the seed's
-    15 minutes, the secondary on-call is paged ("Backup for critical issues"), and resolving the ticket
-    resolves both pages. The ticket was opened 40 minutes ago (the tools tell of the past), so the
-    acknowledgement clock has already run out when the page's incident is reported."""
+    15 minutes, the secondary on-call is paged ("Backup for critical issues"); its Jira issue and its
+    Zendesk ticket talk (an engineer's comment becomes a note, the customer's reply a Jira comment,
+    Jira done sends the ticket back to the agent), and resolving the ticket resolves both pages. The
+    ticket was opened 40 minutes ago (the tools tell of the past), so the acknowledgement clock has
+    already run out when the page's incident is reported."""
     progress("\n  escalation: an Enterprise P0 arrives; nobody acknowledges the page")
     opened = now - timedelta(minutes=40)
     zd: dict[str, Any] = dict(
@@ -229,6 +242,7 @@ def _escalation_story(
     # the acknowledgement clock ran out 15 min after the page: the sweeper pages the secondary
     secondary = f"hdc-ticket-{ticket['id']}/oncall_secondary"
     _wait_for_page(pagerduty, "trigger", secondary)
+    _sync_story(rt, jira, send, zd, ticket["id"], opened)
     solved = now + timedelta(seconds=1)
     send(
         "zendesk",
@@ -249,6 +263,68 @@ def _tickets(http: requests.Session, base: str) -> list[dict[str, Any]]:
     answer = http.get(f"{base}/api/tickets", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
     tickets: list[dict[str, Any]] = answer.json()["tickets"]
     return tickets
+
+
+def _sync_story(
+    rt: Runtime, jira: JiraSimulator, send: Send, zd: dict[str, Any], ticket_id: int, opened: datetime
+) -> None:
+    """The ticket's Jira issue and its Zendesk ticket talking, through the connector."""
+    _wait_outbox(rt)
+    key = next(k for k, i in jira.issues.items() if f"hdc-ticket-{ticket_id}" in (i["fields"].get("labels") or []))
+    made = jira.issues[key]
+    issue = p.jira_issue(
+        issue_id=made["id"],
+        key=key,
+        summary=str(made["fields"].get("summary") or ""),
+        description=str(made["fields"].get("description") or ""),
+        status="In Progress",
+        category="indeterminate",
+        priority="Highest",
+        labels=list(made["fields"].get("labels") or []),
+        reporter=("712020:demo-support-bot", "Support Bot"),
+        created=(opened + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+    )
+    engineer = ("5b10ac8d82e05b22cc7d4ef5", "Priya Raman")
+    found = opened + timedelta(minutes=25)
+    send(
+        "jira",
+        f"an engineer comments on {key}",
+        p.jira_comment(
+            issue,
+            comment_id="30001",
+            body="Found it: the 14:00 config push dropped the checkout pool. Rolling back.",
+            public=False,
+            at=found,
+            author=engineer,
+        ),
+    )
+    _wait_processed(rt)
+    replied = opened + timedelta(minutes=28)
+    reply = {
+        "comment": {
+            "id": "41230001",
+            "body": "Still failing for our EU storefront as of 14:30.",
+            "is_public": True,
+            "author": {"id": zd["requester_id"], "is_staff": False, "name": "Jordan Blake"},
+        }
+    }
+    on_ticket = p.zendesk_ticket(**zd, status="OPEN", priority="URGENT", updated=replied)
+    send("zendesk", "the customer replies on the ticket", p.zendesk_event("comment_added", on_ticket, reply, replied))
+    _wait_processed(rt)
+    fixed = opened + timedelta(minutes=35)
+    done = {**issue, "fields": {**issue["fields"], "status": {"id": "10001", "name": "Done"}}}
+    done["fields"]["status"]["statusCategory"] = {"id": 3, "key": "done", "name": "Done"}
+    change = [
+        {"field": "status", "fieldtype": "jira", "fieldId": "status", "fromString": "In Progress", "toString": "Done"}
+    ]
+    send(
+        "jira",
+        f"engineering marks {key} Done",
+        p.jira_event("jira:issue_updated", done, fixed, changelog=change, user=engineer),
+    )
+    _wait_processed(rt)
+    _wait_outbox(rt)
+    _wait_outbox(rt, "zendesk")
 
 
 def _wait_for_page(pagerduty: PagerDutySimulator, action: str, dedup_key: str, timeout: float = 30.0) -> None:

@@ -3,9 +3,10 @@ dry run's clocks and escalations. Plain text from the API's JSON and the simulat
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from connector.demo.simulators import JiraSimulator, PagerDutySimulator, ZendeskSimulator
+from connector.demo.simulators import JiraSimulator, PagerDutySimulator, Server, ZendeskSimulator
 from connector.sla.report import human
 
 
@@ -28,6 +29,22 @@ def render_jira(jira: JiraSimulator) -> str:
         lines.append(f"  {key:<8} {fields['issuetype']['name']:<6} {fields['summary']}  labels {fields['labels']}")
         for link in jira.remote_links.get(key, []):
             lines.append(f"           remote link → {link['object']['url']}")
+        for c in jira.comments.get(key, []):
+            first = str(c["body"]).splitlines()[0] if c["body"] else ""
+            internal = any(p.get("key") == "sd.public.comment" for p in c.get("properties") or [])
+            lines.append(f"           {'internal ' if internal else ''}comment: {first}")
+    return "\n".join(lines)
+
+
+def render_received(name: str, sim: Server) -> str:
+    """What a simulator was sent, by request (ids and keys folded): what the connector asked of the tool."""
+    counts: dict[str, int] = {}
+    for got in sim.received:
+        path = re.sub(r"/[A-Z][A-Z0-9]*-\d+", "/{key}", got.path.partition("?")[0])
+        path = re.sub(r"/\d{3,}", "/{id}", path)
+        counts[f"{got.method} {path}"] = counts.get(f"{got.method} {path}", 0) + 1
+    lines = [f"{name} received {len(sim.received)} requests:"]
+    lines += [f"  {n:>3} × {what}" for what, n in sorted(counts.items())]
     return "\n".join(lines)
 
 

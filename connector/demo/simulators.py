@@ -51,7 +51,7 @@ class Alert:
     events: list[str] = field(default_factory=list)
 
 
-class _Server:
+class Server:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.lock = threading.Condition()
@@ -119,7 +119,7 @@ class _Server:
             return list(self.received)
 
 
-class PagerDutySimulator(_Server):
+class PagerDutySimulator(Server):
     """PagerDuty's Events API v2, on 127.0.0.1."""
 
     def __init__(self) -> None:
@@ -206,16 +206,18 @@ def _problems(event: Any) -> list[str]:
     return out
 
 
-class JiraSimulator(_Server):
+class JiraSimulator(Server):
     """The part of Jira Cloud's REST API v2 the connector's linked issues use, on 127.0.0.1: server
     info, the field list, JQL search by `project` and `labels` (`/search/jql`; the old `/search`
     answers 410 as Cloud's does), creating an issue (`{"fields": …}` with project, issuetype
-    and summary required), and an issue's remote links. Keys are `<project>-<n>`; every request is kept."""
+    and summary required), reading one, its comments (list, add) and its remote links. Keys are
+    `<project>-<n>`; every request is kept."""
 
     def __init__(self) -> None:
         super().__init__()
         self.issues: dict[str, dict[str, Any]] = {}  # key → {"id", "key", "fields"}
         self.remote_links: dict[str, list[dict[str, Any]]] = {}
+        self.comments: dict[str, list[dict[str, Any]]] = {}  # key → comments, oldest first
 
     def answer(self, got: Received) -> tuple[int, dict[str, str], Any]:
         with self.lock:
@@ -239,6 +241,25 @@ class JiraSimulator(_Server):
                 return 200, {}, self._search(parse_qs(query).get("jql", [""])[0])
             if got.method == "POST" and path == "/rest/api/2/issue":
                 return self._create(got)
+            match = re.fullmatch(r"/rest/api/2/issue/([A-Z][A-Z0-9]*-\d+)/comment", path)
+            if match and match.group(1) in self.issues:
+                comments = self.comments.setdefault(match.group(1), [])
+                if got.method == "GET":  # newest first, as the connector asks (orderBy=-created)
+                    listed = list(reversed(comments))
+                    return 200, {}, {"startAt": 0, "maxResults": len(listed), "total": len(listed), "comments": listed}
+                body = got.json()
+                comment = {
+                    "id": str(20000 + sum(len(c) for c in self.comments.values())),
+                    "body": str(body.get("body") or ""),
+                    "author": {"accountId": "712020:demo-support-bot", "displayName": "Support Bot"},
+                    "properties": body.get("properties") or [],
+                }
+                comments.append(comment)
+                return 201, {}, comment
+            match = re.fullmatch(r"/rest/api/2/issue/([A-Z][A-Z0-9]*-\d+)", path)
+            if match and got.method == "GET" and match.group(1) in self.issues:
+                issue = self.issues[match.group(1)]
+                return 200, {}, {**issue, "self": f"{self.url}/rest/api/2/issue/{issue['id']}"}
             match = re.fullmatch(r"/rest/api/2/issue/([A-Z][A-Z0-9]*-\d+)/remotelink", path)
             if match and match.group(1) in self.issues:
                 links = self.remote_links.setdefault(match.group(1), [])
@@ -275,7 +296,7 @@ class JiraSimulator(_Server):
         return 201, {}, {"id": issue_id, "key": key, "self": f"{self.url}/rest/api/2/issue/{issue_id}"}
 
 
-class ZendeskSimulator(_Server):
+class ZendeskSimulator(Server):
     """The part of Zendesk's REST API the connector's sync uses, on 127.0.0.1: a ticket update (`PUT
     /api/v2/tickets/{id}.json {"ticket": {comment, status, additional_tags, custom_fields}}`, answered
     with the ticket and its audit) and a ticket's comments (`GET /api/v2/tickets/{id}/comments.json`).
@@ -326,7 +347,7 @@ class ZendeskSimulator(_Server):
         return {"ticket": ticket, "audit": {"id": 81000 + len(self.received), "author_id": self.BOT, "events": events}}
 
 
-class WebhookReceiver(_Server):
+class WebhookReceiver(Server):
     """A chat tool's incoming webhook: keeps every POST, answers 200 `ok` (or what `status` says)."""
 
     def __init__(self, status: int = 200) -> None:
@@ -341,7 +362,7 @@ class WebhookReceiver(_Server):
 
 
 @contextmanager
-def running(server: _Server) -> Iterator[_Server]:
+def running(server: Server) -> Iterator[Server]:
     server.start()
     try:
         yield server
