@@ -110,8 +110,8 @@ class SyncedTicket:
 def react(s: Session, ticket_id: int, applied: Sequence[Applied], syncing: Syncing, now: datetime) -> list[OutboxItem]:
     """Record the sync intents the events applied to one ticket ask for; the new outbox rows. `now`:
     when the delivery is processed (a tool reports the connector's own change after it was asked for)."""
-    interesting = [a for a in applied if a.ref is not None and a.role is not None and a.at is not None]
-    if not interesting:
+    interesting = [a for a in applied if _may_sync(a)]
+    if not interesting:  # most deliveries: no comment, no status reaching an end (no query at all)
         return []
     t = load_ticket(s, ticket_id)
     if t is None or (
@@ -142,6 +142,17 @@ def react(s: Session, ticket_id: int, applied: Sequence[Applied], syncing: Synci
             if new in _DONE and old not in TERMINAL:
                 made.extend(_solved(s, t, a, syncing, now))
     return [m for m in made if m is not None]
+
+
+def _may_sync(a: Applied) -> bool:
+    """Could this event ask anything of another tool (a new comment, a status reaching its end)?"""
+    if a.ref is None or a.role is None or a.at is None:
+        return False
+    if a.posted is not None:
+        return True
+    if a.role is LinkRole.ORIGIN:
+        return a.changes.get("status", (None, None))[1] in _DONE
+    return a.kind in (EventKind.STATUS_CHANGED, EventKind.INCIDENT_RESOLVED)
 
 
 def load_ticket(s: Session, ticket_id: int) -> SyncedTicket | None:
