@@ -529,3 +529,29 @@ def test_when_jira_owns_the_status_a_solved_ticket_does_not_move_its_issue(run: 
     settled = run.calls()
     run.resend_everything()
     assert run.calls() == settled and len(held(run.rt)) == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "shared", "expected"),
+    [
+        ("internal", True, "internal"),  # the default: every Jira comment is an internal note
+        ("public_when_shared", True, "public"),  # a JSM comment the customer sees stays public
+        ("public_when_shared", None, "internal"),  # a Jira Software comment says nothing: internal
+        ("public_when_shared", False, "internal"),  # an internal JSM comment
+        ("off", True, None),
+    ],
+)
+def test_how_jira_comments_reach_zendesk(run: Run, setting: str, shared: bool | None, expected: str | None) -> None:
+    save_sync(run.rt, "zendesk", jira_comments=setting)
+    run.post("zendesk", zd_event("created", priority="URGENT"))
+    before = len(run.zd.updates(501))
+    body = jira_comment("30009", "We are rolling out the fix now.", minutes=5, public=bool(shared))
+    if shared is None:
+        del body["comment"]["jsdPublic"]  # a Jira Software issue's comment: no JSM visibility at all
+    run.post("jira", body)
+    notes = run.zd.updates(501)[before:]
+    if expected is None:
+        assert notes == []
+    else:
+        [note] = notes
+        assert note["comment"]["public"] is (expected == "public")
