@@ -107,7 +107,8 @@ def build_request(c: Context, d: Decision) -> PageRequest | Notification | Linke
 
 def _issue_fields(c: Context) -> dict[str, Any]:
     """The Jira fields the mapping fills from the ticket (`sync.issue_fields`), empty values left out."""
-    rules = c.issue_fields(c.s) if c.issue_fields is not None else ()
+    with c.s.no_autoflush:  # a read of the mapping: the decision's pending rows can wait for the commit
+        rules = c.issue_fields(c.s) if c.issue_fields is not None else ()
     values = {name: getattr(c.ticket, name, None) for name in TICKET_FIELDS}
     out = {r.jira_field: r.resolve(values) for r in rules}
     return {k: v for k, v in out.items() if v not in (None, "")}
