@@ -17,6 +17,8 @@ from connector.outbound import LinkedIssueRequest, Notification, PageRequest, We
 from connector.policy import Policy, format_duration
 from connector.sla.live import earliest_due
 from connector.store.tables import Link, Ticket
+from connector.tickets import locks
+from connector.tickets.apply import LINKS_MADE
 
 #: the dedup key of the connector's pages: one alert per ticket and target (PagerDuty dedupes on it)
 DEDUP_KEY = "hdc-ticket-{ticket_id}/{target}"
@@ -37,9 +39,14 @@ class Context:
 
     def link_rows(self) -> list[Link]:
         if self._rows is None:
-            with self.s.no_autoflush:  # links are flushed as they are made; the pending decision rows can wait
-                query = select(Link).where(Link.ticket_id == self.ticket.id).order_by(Link.id)
-                self._rows = list(self.s.scalars(query))
+            known = locks.known(self.s, self.ticket.id)
+            if known is not None and locks.created_here(self.s, self.ticket.id):
+                # a ticket this transaction made has only the links it made, kept as they were made
+                self._rows = sorted(known.get(LINKS_MADE, ()), key=lambda x: x.id)
+            else:
+                with self.s.no_autoflush:  # links are flushed as made; the pending decision rows can wait
+                    query = select(Link).where(Link.ticket_id == self.ticket.id).order_by(Link.id)
+                    self._rows = list(self.s.scalars(query))
         return self._rows
 
     def links(self) -> list[WebLink]:

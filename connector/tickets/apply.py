@@ -31,6 +31,8 @@ from connector.store.tables import Link, Ticket
 from connector.tickets import locks, timeline
 from connector.tickets.timeline import CommentPosted, FieldsChanged, Kind, Linked, ObjectEvent, TicketCreated
 
+#: `locks.known` key: the links this transaction made for a ticket
+LINKS_MADE = "links_made"
 _COMMENT_CHANGE = {EventKind.COMMENT_UPDATED: Kind.COMMENT_UPDATED, EventKind.COMMENT_DELETED: Kind.COMMENT_DELETED}
 
 
@@ -238,6 +240,9 @@ def _link(s: Session, ticket: Ticket, event: InboundEvent, instance: str, role: 
     )
     s.add(link)
     s.flush()  # a concurrent job that linked the same object first makes this raise IntegrityError
+    known = locks.known(s, ticket.id)
+    if known is not None:  # the ticket's links made in this transaction (for a new ticket: all it has)
+        known.setdefault(LINKS_MADE, []).append(link)
     return link
 
 
