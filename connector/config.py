@@ -69,6 +69,13 @@ class Settings:
     database_url: str = defaults.DATABASE_URL
     redis_url: str | None = None
     admin_token: str | None = field(default=None, repr=False)
+    #: a read-only token: the admin pages and every GET of the API, and a 403 for any change
+    viewer_token: str | None = field(default=None, repr=False)
+    #: signs the admin pages' session cookie (default: derived from the admin token, so rotating the
+    #: token signs everyone out)
+    secret_key: str | None = field(default=None, repr=False)
+    #: the session cookie without `Secure`, for plain-HTTP development only
+    insecure_cookies: bool = False
     policy: str = defaults.POLICY
     secrets: Secrets = field(default_factory=lambda: Secrets({}))
     #: vendor or "vendor/instance" entries for which unsigned deliveries are accepted (risky; see README)
@@ -127,6 +134,9 @@ class Settings:
             database_url=normalize_database_url(env.get("DATABASE_URL") or defaults.DATABASE_URL),
             redis_url=env.get("REDIS_URL") or None,
             admin_token=env.get("CONNECTOR_ADMIN_TOKEN") or None,
+            viewer_token=env.get("CONNECTOR_VIEWER_TOKEN") or None,
+            secret_key=env.get("CONNECTOR_SECRET_KEY") or None,
+            insecure_cookies=_flag(env, "CONNECTOR_ALLOW_INSECURE_COOKIES"),
             policy=env.get("CONNECTOR_POLICY") or defaults.POLICY,
             secrets=_secrets_from_env(env),
             allow_unsigned=frozenset(
@@ -273,3 +283,12 @@ def _secrets_from_env(env: Mapping[str, str]) -> Secrets:
             if secrets:
                 values[(vendor, instance)] = secrets
     return Secrets(values)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise ConfigError(f"{name} must be 1/true/yes or 0/false/no, got {raw[:20]!r}")

@@ -42,7 +42,12 @@ class PayloadError(ConnectorError):
 
 
 class MappingError(ConnectorError):
-    """A field-mapping document is invalid or cannot be applied."""
+    """A field-mapping document is invalid or cannot be applied. `problems`: each as (the path into the
+    document it names, what is wrong), for an editor that shows them where they are."""
+
+    def __init__(self, message: str, *, problems: tuple[tuple[tuple[str | int, ...], str], ...] = (), **kw: str | None):
+        super().__init__(message, **kw)
+        self.problems = problems
 
 
 class PolicyError(ConnectorError):

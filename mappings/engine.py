@@ -37,8 +37,9 @@ def load_document(data: Mapping[str, Any] | str, *, source: str = "mapping") -> 
     try:
         return MappingDocument.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise MappingError(f"{source}: {problems}") from exc
+        found = tuple((tuple(e["loc"]), str(e["msg"])) for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(str(p) for p in loc)}: {msg}" for loc, msg in found)
+        raise MappingError(f"{source}: {problems}", problems=found) from exc
 
 
 @lru_cache(maxsize=8)

@@ -1,4 +1,6 @@
-"""The admin API under /api. Every route requires `Authorization: Bearer $CONNECTOR_ADMIN_TOKEN`.
+"""The admin API under /api. Every route requires `Authorization: Bearer $CONNECTOR_ADMIN_TOKEN` (or
+the admin pages' session); `CONNECTOR_VIEWER_TOKEN` reads and gets a 403 for any write (`webhooks.auth`).
+Every change is written to the audit log with who made it.
 
 Views read the request, call one service function of the core and shape its answer; no query is
 built here.
@@ -6,11 +8,10 @@ built here.
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 
 from connector import defaults
 from connector.config import valid_instance
@@ -23,7 +24,10 @@ from connector.inbox.replay import replay
 from connector.runtime import Runtime
 from connector.sla.report import build_report, parse_range, render_text, report_csv
 from connector.store import MAX_ID
+from connector.store.audit import audit, audit_log
+from connector.store.documents import as_yaml, diff, locate, problems
 from connector.tickets import get_ticket, list_tickets
+from webhooks import auth
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -34,15 +38,20 @@ MAX_PAGE = 500
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain"})
 
 
+#: POSTs that compute and change nothing (a draft's validation, a preview, a dry run): a viewer may
+READS_BY_POST = frozenset({"api.mapping_validate", "api.mapping_preview", "api.simulate_scenario"})
+
+
 @api.before_request
-def _require_admin_token() -> None:
-    token = _rt().settings.admin_token
-    if not token:
-        abort(401, "the admin API is disabled: set CONNECTOR_ADMIN_TOKEN")
-    given = request.headers.get("Authorization", "")
-    scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
-        abort(401, "missing or wrong bearer token")
+def _require_token() -> None:
+    write = request.method not in auth.SAFE_METHODS and request.endpoint not in READS_BY_POST
+    g.principal = auth.require(_rt().settings, write=write)
+
+
+def actor() -> str:
+    """Who makes this change (for the audit log and a version's `created_by`)."""
+    who = g.get("principal")
+    return who.name if who is not None else "unknown"
 
 
 @api.errorhandler(ConnectorError)
@@ -116,7 +125,11 @@ def delivery_one(delivery_id: int) -> JsonAnswer:
 
 @api.post("/deliveries/<int:delivery_id>/replay")
 def delivery_replay(delivery_id: int) -> JsonAnswer:
-    return jsonify(replay(_rt(), delivery_id)), 202
+    rt = _rt()
+    answer = replay(rt, delivery_id)
+    with rt.db.session() as s:
+        audit(s, actor=actor(), action="delivery.replay", target=f"delivery {delivery_id}", data=dict(answer))
+    return jsonify(answer), 202
 
 
 @api.get("/mappings/<vendor>")
@@ -134,13 +147,15 @@ def mapping_put(vendor: str) -> JsonAnswer:
     document = _document_from_request()
     rt = _rt()
     with rt.db.session() as s:
-        row = rt.mappings.save(
+        note = request.args.get("comment")
+        row = rt.mappings.save(s, vendor=vendor, instance=instance, document=document, created_by=actor(), comment=note)
+        audit(
             s,
-            vendor=vendor,
-            instance=instance,
-            document=document,
-            created_by=request.args.get("by"),
-            comment=request.args.get("comment"),
+            actor=actor(),
+            action="mapping.save",
+            target=f"{vendor}/{instance}",
+            note=note,
+            data={"version": row.version},
         )
         return jsonify(vendor=vendor, instance=instance, version=row.version), 201
 
@@ -166,6 +181,53 @@ def mapping_versions(vendor: str) -> JsonAnswer:
         )
 
 
+@api.post("/mappings/<vendor>/validate")
+def mapping_validate(vendor: str) -> JsonAnswer:
+    """A draft document (YAML text, or JSON): {"valid": true} or its problems, each at the line it names."""
+    _vendor_instance(vendor)
+    document = _document_from_request()
+    text = document if isinstance(document, str) else as_yaml(document)
+    try:
+        loaded = _rt().mappings.engine.load(document, source="draft")
+    except ConnectorError as exc:
+        return jsonify(valid=False, problems=problems(text, exc))
+    if loaded.vendor != vendor:
+        message = f"this document is for {loaded.vendor!r}, not {vendor!r}"
+        return jsonify(valid=False, problems=[{"path": "vendor", "message": message, "line": locate(text, ["vendor"])}])
+    return jsonify(valid=True, problems=[])
+
+
+@api.get("/mappings/<vendor>/versions/<int:version>")
+def mapping_version(vendor: str, version: int) -> JsonAnswer:
+    """One version's document, as an object and as YAML text (version 0: the shipped default)."""
+    instance = _vendor_instance(vendor)
+    rt = _rt()
+    with rt.db.session() as s:
+        document = _mapping_document(rt, s, vendor, instance, version)
+    return jsonify(vendor=vendor, instance=instance, version=version, document=document, yaml=as_yaml(document))
+
+
+@api.get("/mappings/<vendor>/diff")
+def mapping_diff(vendor: str) -> JsonAnswer:
+    """?from=N&to=M (versions; 0 is the shipped default): a unified diff of their YAML."""
+    instance = _vendor_instance(vendor)
+    old, new = _whole_number("from", 0, low=0), _whole_number("to", 0, low=0)
+    rt = _rt()
+    with rt.db.session() as s:
+        a = _mapping_document(rt, s, vendor, instance, old)
+        b = _mapping_document(rt, s, vendor, instance, new)
+    return jsonify(diff=diff(a, b, old_name=f"version {old}", new_name=f"version {new}"), **{"from": old, "to": new})
+
+
+def _mapping_document(rt: Runtime, s: Any, vendor: str, instance: str, version: int) -> dict[str, Any]:
+    if version == 0:
+        return rt.mappings.engine.default(vendor).dump()
+    for v in rt.mappings.versions(s, vendor=vendor, instance=instance):
+        if v.version == version:
+            return dict(v.document)
+    raise NotFound(f"{vendor}/{instance} has no mapping version {version}")
+
+
 @api.post("/mappings/<vendor>/rollback")
 def mapping_rollback(vendor: str) -> JsonAnswer:
     instance = _vendor_instance(vendor)
@@ -173,6 +235,14 @@ def mapping_rollback(vendor: str) -> JsonAnswer:
     rt = _rt()
     with rt.db.session() as s:
         row = rt.mappings.rollback(s, vendor=vendor, instance=instance, version=version)
+        audit(
+            s,
+            actor=actor(),
+            action="mapping.rollback",
+            target=f"{vendor}/{instance}",
+            note=request.args.get("comment"),
+            data={"restored": version, "version": row.version},
+        )
         return jsonify(vendor=vendor, instance=instance, version=row.version), 201
 
 
@@ -223,9 +293,9 @@ def policy_put() -> JsonAnswer:
     document = _document_from_request()
     rt = _rt()
     with rt.db.session() as s:
-        row = rt.policies.save(
-            s, document=document, created_by=request.args.get("by"), comment=request.args.get("comment")
-        )
+        note = request.args.get("comment")
+        row = rt.policies.save(s, document=document, created_by=actor(), comment=note)
+        audit(s, actor=actor(), action="policy.save", target=row.name, note=note, data={"version": row.version})
         warnings = rt.policies.active(s).policy.warnings()
         return jsonify(version=row.version, name=row.name, warnings=warnings), 201
 
@@ -254,8 +324,26 @@ def policy_rollback() -> JsonAnswer:
     version = _version_from_request()
     rt = _rt()
     with rt.db.session() as s:
-        row = rt.policies.rollback(s, version=version, created_by=request.args.get("by"))
+        row = rt.policies.rollback(s, version=version, created_by=actor())
+        audit(
+            s,
+            actor=actor(),
+            action="policy.rollback",
+            target=row.name,
+            note=request.args.get("comment"),
+            data={"restored": version, "version": row.version},
+        )
         return jsonify(version=row.version, name=row.name), 201
+
+
+@api.get("/audit")
+def audit_list() -> JsonAnswer:
+    """Admin changes, newest first: ?limit= (default 100) &before=<id> (the next page) &action="""
+    limit = min(_whole_number("limit", 100, low=1), MAX_PAGE)
+    before = _whole_number("before", 0, low=1) if request.args.get("before") else None
+    with _rt().db.session() as s:
+        entries = audit_log(s, limit=limit, before=before, action=request.args.get("action") or None)
+    return jsonify(entries=entries, next_before=entries[-1]["id"] if len(entries) == limit else None)
 
 
 @api.get("/reports/sla")

@@ -10,7 +10,8 @@ from flask import jsonify, request
 from connector.escalation import followups
 from connector.escalation.queries import list_escalations
 from connector.outbox import get_item, list_items, replay_item
-from webhooks.api import JsonAnswer, _json_object, _page, _rt, _whole_number, api
+from connector.store.audit import audit
+from webhooks.api import JsonAnswer, _json_object, _page, _rt, _whole_number, actor, api
 
 
 @api.get("/escalations")
@@ -42,7 +43,9 @@ def followup_done(followup_id: int) -> JsonAnswer:
             return jsonify(error="ConnectorError", message=f"{name}: text"), 400
         values[name] = value
     with _rt().db.session() as s:
-        return jsonify(followups.done(s, followup_id, by=values["by"], note=values["note"], url=values["url"]))
+        done = followups.done(s, followup_id, by=values["by"] or actor(), note=values["note"], url=values["url"])
+        audit(s, actor=actor(), action="followup.done", target=f"follow-up {followup_id}", note=values["note"])
+        return jsonify(done)
 
 
 @api.get("/outbox")
@@ -62,6 +65,7 @@ def outbox_one(item_id: int) -> JsonAnswer:
 def outbox_replay(item_id: int) -> JsonAnswer:
     with _rt().db.session() as s:
         answer = replay_item(s, item_id)
+        audit(s, actor=actor(), action="outbox.replay", target=f"outbox item {item_id}", data=dict(answer))
     return jsonify(answer), 202
 
 

@@ -19,6 +19,8 @@ from connector.inbox.sink import RETRY_AFTER_SECONDS
 from connector.logs import configure_logging, safe_traceback, where
 from connector.runtime import Runtime, install
 from connector.wiring import build_runtime, start_embedded
+from webhooks import auth
+from webhooks.admin import admin
 from webhooks.api import api
 from webhooks.api_actions import ROUTES as _ACTION_ROUTES  # noqa: F401  (adds its routes to `api`)
 from webhooks.health import health
@@ -50,6 +52,8 @@ def create_app(rt: Runtime | None = None, *, start_worker: bool | None = None) -
     app.register_blueprint(receivers)
     app.register_blueprint(api)
     app.register_blueprint(health)
+    app.register_blueprint(admin)
+    auth.configure(app, rt.settings)
     max_body = rt.settings.max_body_bytes
 
     @app.before_request

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -9,10 +10,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from connector.errors import ConnectorError, MappingError, NotFound, PayloadError, json_kind
-from connector.model import FieldMapping
+from connector.model import TICKET_FIELDS, FieldMapping, LinkRole
 from connector.runtime import Runtime
 from connector.store.limits import is_id
-from connector.store.tables import Delivery
+from connector.store.tables import Delivery, Ticket
+from connector.tickets import find_link
 
 
 def preview(
@@ -112,7 +114,77 @@ def preview_delivery(
         doc, label = rt.mappings.load(document, source="draft"), "draft"
         if doc.vendor != vendor:
             raise MappingError(f"draft: vendor: this document is for {doc.vendor!r}, not {vendor!r}")
-    return {
+    result = {
         "mapping": label,
         **preview(rt, vendor=vendor, payload=payload, headers=dict(headers), document=doc, source=source),
     }
+    for ev in result["events"]:
+        _ticket_changes(s, instance, ev)
+    if vendor == "zendesk" and (not result["events"] or result.get("event_type") == "trigger"):
+        result["suggestions"] = suggest(payload)
+    return result
+
+
+def _ticket_changes(s: Session, instance: str, ev: dict[str, Any]) -> None:
+    """Which fields of the ticket this event's object belongs to the draft would change (current → new)."""
+    obj = ev["object"]
+    link = find_link(s, vendor=obj["vendor"], instance=instance, object_type=obj["type"], external_id=str(obj["id"]))
+    ticket = s.get(Ticket, link.ticket_id) if link is not None else None
+    ev["ticket_id"] = ticket.id if ticket is not None else None
+    if ticket is None or link is None or link.role != LinkRole.ORIGIN.value:
+        ev["ticket_changes"] = {}
+        return
+    ev["ticket_changes"] = {
+        name: [getattr(ticket, name, None), value]
+        for name, value in ev["fields"].items()
+        if getattr(ticket, name, None) != value
+    }
+
+
+#: payload keys an admin's trigger body commonly uses, and the canonical field each names
+_SYNONYMS = {
+    "subject": "title",
+    "title": "title",
+    "description": "description",
+    "latest_comment": "description",
+    "status": "status",
+    "priority": "severity",
+    "severity": "severity",
+    "tags": "tags",
+    "requester_email": "requester_email",
+    "requester_name": "requester_name",
+    "requester_id": "requester_id",
+    "organization": "customer_name",
+    "organization_name": "customer_name",
+    "organization_id": "customer_id",
+    "assignee": "assignee",
+    "assignee_email": "assignee",
+    "group": "group_name",
+    "group_name": "group_name",
+    "via": "channel",
+    "channel": "channel",
+    "tier": "customer_tier",
+    "customer_tier": "customer_tier",
+    "category": "category",
+    "type": "category",
+}
+
+
+def suggest(payload: Any) -> list[dict[str, str]]:
+    """For a pasted trigger body: each top-level key matched to the canonical field it most likely fills."""
+    if not isinstance(payload, Mapping):
+        return []
+    out = []
+    for key in payload:
+        name = str(key).strip().lower().replace("-", "_").replace(" ", "_")
+        for prefix in ("ticket_", "ticket."):
+            if name.startswith(prefix):
+                name = name[len(prefix) :]
+        field = _SYNONYMS.get(name)
+        how = "a common name for it"
+        if field is None:
+            close = difflib.get_close_matches(name, list(TICKET_FIELDS), n=1, cutoff=0.75)
+            field, how = (close[0], "a similar name") if close else (None, "")
+        if field is not None:
+            out.append({"key": str(key), "field": field, "why": how, "rule": f"- path: {key}"})
+    return out

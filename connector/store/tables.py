@@ -387,3 +387,18 @@ class RepeatCluster(Base):
     ticket_id: Mapped[int] = mapped_column(BigId, ForeignKey("tickets.id"))  # the ticket that completed it
     ticket_ids: Mapped[list[int]] = mapped_column(SafeJSON, default=list)
     fired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """One admin change: who (the token's name: admin), when, what (`action` on `target`), the note."""
+
+    __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(Str(64))
+    action: Mapped[str] = mapped_column(Str(64))  # mapping.save, mapping.rollback, policy.save, delivery.replay, ...
+    target: Mapped[str | None] = mapped_column(Str(255))  # zendesk/default, delivery 42, ...
+    note: Mapped[str | None] = mapped_column(SafeText)
+    data: Mapped[dict[str, Any] | None] = mapped_column(SafeJSON, default=dict)
