@@ -234,7 +234,7 @@ def mapping_rollback(vendor: str) -> JsonAnswer:
     version = _version_from_request()
     rt = _rt()
     with rt.db.session() as s:
-        row = rt.mappings.rollback(s, vendor=vendor, instance=instance, version=version)
+        row = rt.mappings.rollback(s, vendor=vendor, instance=instance, version=version, created_by=actor())
         audit(
             s,
             actor=actor(),

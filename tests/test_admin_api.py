@@ -1,0 +1,207 @@
+"""What the admin pages stand on, at the HTTP level: who may do what (the admin token, the viewer
+token, the session cookie with its flags and its CSRF token), the audit log of every change, and the
+editor's helpers (a draft's problems at their lines, the diff of two versions, mapping suggestions
+for a pasted trigger body)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from connector.runtime import Runtime
+from connector.store import Database
+from tests.conftest import ADMIN, drain, installed_runtime
+from tests.helpers import post, zd_event
+
+VIEWER = {"Authorization": "Bearer test-viewer-token"}
+YAML = {"Content-Type": "application/yaml"}
+
+
+@pytest.fixture
+def rt(database: Database) -> Iterator[Runtime]:
+    with installed_runtime(database, CONNECTOR_VIEWER_TOKEN="test-viewer-token") as runtime:
+        yield runtime
+
+
+@pytest.fixture
+def client(rt: Runtime) -> FlaskClient:
+    from webhooks.app import create_app
+
+    return create_app(rt, start_worker=False).test_client()
+
+
+def shipped(rt: Runtime, vendor: str = "zendesk") -> str:
+    from connector.store.documents import as_yaml
+
+    return as_yaml(rt.mappings.engine.default(vendor).dump())
+
+
+def sign_in(client: FlaskClient, token: str) -> tuple[str, Any]:
+    page = client.get("/admin/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert csrf is not None
+    answer = client.post("/admin/login", data={"token": token, "csrf_token": csrf.group(1)})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    page = client.get("/admin/tickets")
+    meta = re.search(r'name="csrf-token" content="([^"]+)"', page.get_data(as_text=True))
+    assert meta is not None
+    return meta.group(1), answer
+
+
+def test_the_viewer_token_reads_everything_and_changes_nothing(rt: Runtime, client: FlaskClient) -> None:
+    for path in ("/api/tickets", "/api/deliveries", "/api/outbox", "/api/mappings/zendesk", "/api/policy", "/api/audit"):
+        assert client.get(path, headers=VIEWER).status_code == 200, path
+    # computing is not changing: a draft's validation and a preview are open to the viewer
+    draft = client.post("/api/mappings/zendesk/validate", data=shipped(rt), headers={**VIEWER, **YAML})
+    assert draft.status_code == 200 and draft.get_json()["valid"] is True
+    for method, path in (
+        ("put", "/api/mappings/zendesk?comment=x"),
+        ("post", "/api/mappings/zendesk/rollback"),
+        ("put", "/api/policy"),
+        ("post", "/api/deliveries/1/replay"),
+        ("post", "/api/outbox/1/replay"),
+        ("post", "/api/followups/1/done"),
+    ):
+        answer = getattr(client, method)(path, data=shipped(rt), headers={**VIEWER, **YAML})
+        assert answer.status_code == 403, (method, path)
+        assert answer.get_json()["message"] == "the viewer token reads; it cannot change anything"
+    assert client.get("/api/audit", headers=ADMIN).get_json()["entries"] == []
+    assert client.get("/api/tickets", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_the_session_cookie_is_httponly_lax_and_secure_and_writes_need_its_csrf_token(
+    rt: Runtime, client: FlaskClient
+) -> None:
+    csrf, answer = sign_in(client, "test-admin-token")
+    cookie = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+    assert "test-admin-token" not in cookie
+    assert client.get("/api/tickets").status_code == 200  # the session reads like the token
+    no_token = client.put("/api/mappings/zendesk?comment=x", data=shipped(rt), headers=YAML)
+    assert no_token.status_code == 403 and "CSRF" in no_token.get_json()["message"]
+    wrong = client.put("/api/mappings/zendesk?comment=x", data=shipped(rt), headers={**YAML, "X-CSRF-Token": "forged"})
+    assert wrong.status_code == 403
+    saved = client.put("/api/mappings/zendesk?comment=from+the+page", data=shipped(rt), headers={**YAML, "X-CSRF-Token": csrf})
+    assert saved.status_code == 201
+    [entry] = client.get("/api/audit").get_json()["entries"]
+    assert (entry["actor"], entry["action"], entry["target"], entry["note"]) == (
+        "admin",
+        "mapping.save",
+        "zendesk/default",
+        "from the page",
+    )
+    # signing out needs the token too (no one can sign you out from another site), then it is over
+    assert client.post("/admin/logout", data={"csrf_token": "forged"}).status_code == 403
+    assert client.post("/admin/logout", data={"csrf_token": csrf}).status_code == 302
+    assert client.get("/api/tickets").status_code == 401
+    assert client.get("/admin/tickets").status_code == 302
+
+
+def test_plain_http_development_drops_secure_only_when_allowed(database: Database) -> None:
+    from webhooks.app import create_app
+
+    with installed_runtime(database, CONNECTOR_ALLOW_INSECURE_COOKIES="1") as rt:
+        _, answer = sign_in(create_app(rt, start_worker=False).test_client(), "test-admin-token")
+        assert "Secure" not in answer.headers["Set-Cookie"] and "HttpOnly" in answer.headers["Set-Cookie"]
+
+
+def test_a_session_ends_when_its_token_is_rotated(database: Database) -> None:
+    from webhooks.app import create_app
+
+    with installed_runtime(database, CONNECTOR_SECRET_KEY="fixed-key-for-both") as rt:
+        client = create_app(rt, start_worker=False).test_client()
+        sign_in(client, "test-admin-token")
+        cookie = client.get_cookie("connector_session")
+        assert cookie is not None
+    with installed_runtime(database, CONNECTOR_SECRET_KEY="fixed-key-for-both", CONNECTOR_ADMIN_TOKEN="rotated") as rt:
+        other = create_app(rt, start_worker=False).test_client()
+        other.set_cookie("connector_session", cookie.value)
+        assert other.get("/api/tickets").status_code == 401
+
+
+def test_every_change_is_audited_with_who_and_the_note(rt: Runtime, client: FlaskClient) -> None:
+    assert post(client, "zendesk", zd_event("created", priority="URGENT")).status_code == 202
+    drain(rt)
+    client.put("/api/mappings/zendesk?comment=tier+tags", data=shipped(rt), headers={**ADMIN, **YAML})
+    client.post("/api/mappings/zendesk/rollback?comment=undo", json={"version": 1}, headers=ADMIN)
+    client.put("/api/policy?comment=seed+001", json={"document": "signx"}, headers=ADMIN)
+    client.post("/api/deliveries/1/replay", headers=ADMIN)
+    client.post("/api/outbox/1/replay", headers=ADMIN)
+    entries = client.get("/api/audit", headers=ADMIN).get_json()["entries"]
+    assert [e["action"] for e in entries] == [
+        "outbox.replay",
+        "delivery.replay",
+        "policy.save",
+        "mapping.rollback",
+        "mapping.save",
+    ]
+    assert {e["actor"] for e in entries} == {"admin"}
+    assert [e["note"] for e in entries][2:] == ["seed 001", "undo", "tier tags"]
+    # paged with a cursor
+    first = client.get("/api/audit?limit=2", headers=ADMIN).get_json()
+    assert len(first["entries"]) == 2 and first["next_before"] == first["entries"][-1]["id"]
+    rest = client.get(f"/api/audit?limit=10&before={first['next_before']}", headers=ADMIN).get_json()
+    assert [e["action"] for e in rest["entries"]] == ["policy.save", "mapping.rollback", "mapping.save"]
+    # and in the history of versions, who saved each
+    versions = client.get("/api/mappings/zendesk/versions", headers=ADMIN).get_json()["versions"]
+    assert [v["created_by"] for v in versions] == ["admin", "admin"]
+
+
+def test_a_drafts_problems_come_with_the_line_they_are_at(rt: Runtime, client: FlaskClient) -> None:
+    text = shipped(rt)
+    broken = text.replace("severity:", "sevrity:", 1)
+    answer = client.post("/api/mappings/zendesk/validate", data=broken, headers={**ADMIN, **YAML}).get_json()
+    assert answer["valid"] is False
+    [problem] = answer["problems"]
+    assert "unknown canonical field 'sevrity'" in problem["message"]
+    assert problem["path"].startswith("shapes.")
+    lines = broken.splitlines()
+    assert problem["line"] is not None and lines[problem["line"] - 1].strip().endswith(":")
+    # a misspelt key of one rule: the line of that very key
+    assert "transform: lower" in text
+    typo = text.replace("transform: lower", "transfrom: lower", 1)
+    answer = client.post("/api/mappings/zendesk/validate", data=typo, headers={**ADMIN, **YAML}).get_json()
+    [problem] = answer["problems"]
+    assert problem["path"].endswith(".transfrom") and "transfrom: lower" in typo.splitlines()[problem["line"] - 1]
+    # YAML that does not parse: the line the parser stopped at
+    answer = client.post(
+        "/api/mappings/zendesk/validate", data="vendor: zendesk\nshapes:\n  event: [unclosed\n", headers={**ADMIN, **YAML}
+    ).get_json()
+    assert answer["valid"] is False and answer["problems"][0]["line"] in (3, 4)
+    # another vendor's document
+    answer = client.post("/api/mappings/zendesk/validate", data=shipped(rt, "jira"), headers={**ADMIN, **YAML}).get_json()
+    assert answer["problems"][0]["path"] == "vendor" and answer["problems"][0]["line"] is not None
+
+
+def test_the_diff_between_two_versions(rt: Runtime, client: FlaskClient) -> None:
+    changed = shipped(rt).replace("urgent: P0", "urgent: P1", 1)
+    client.put("/api/mappings/zendesk?comment=urgent+is+P1", data=changed, headers={**ADMIN, **YAML})
+    diff = client.get("/api/mappings/zendesk/diff?from=0&to=1", headers=ADMIN).get_json()["diff"]
+    assert "-" in diff and "+" in diff
+    assert [ln for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")] == [
+        ln.replace("-", "+", 1).replace("P0", "P1")
+        for ln in diff.splitlines()
+        if ln.startswith("-") and not ln.startswith("---")
+    ]
+    assert client.get("/api/mappings/zendesk/versions/1", headers=ADMIN).get_json()["yaml"] == changed
+    assert client.get("/api/mappings/zendesk/versions/7", headers=ADMIN).status_code == 404
+
+
+def test_a_pasted_trigger_body_gets_mapping_suggestions(rt: Runtime, client: FlaskClient) -> None:
+    body = {
+        "ticket_id": "48213",
+        "ticket_title": "Export fails",
+        "ticket_priority": "Urgent",
+        "ticket_status": "Open",
+        "requester_email": "dana@northwind.example",
+        "ticket_tags": "enterprise billing",
+    }
+    answer = client.post("/api/mappings/zendesk/preview", json={"payload": body}, headers=ADMIN).get_json()
+    suggested = {s["key"]: s["field"] for s in answer["suggestions"]}
+    assert suggested["ticket_title"] == "title" and suggested["ticket_priority"] == "severity"
+    assert suggested["ticket_status"] == "status" and suggested["requester_email"] == "requester_email"
+    assert suggested["ticket_tags"] == "tags"
