@@ -53,7 +53,14 @@ def sign_in(client: FlaskClient, token: str) -> tuple[str, Any]:
 
 
 def test_the_viewer_token_reads_everything_and_changes_nothing(rt: Runtime, client: FlaskClient) -> None:
-    for path in ("/api/tickets", "/api/deliveries", "/api/outbox", "/api/mappings/zendesk", "/api/policy", "/api/audit"):
+    for path in (
+        "/api/tickets",
+        "/api/deliveries",
+        "/api/outbox",
+        "/api/mappings/zendesk",
+        "/api/policy",
+        "/api/audit",
+    ):
         assert client.get(path, headers=VIEWER).status_code == 200, path
     # computing is not changing: a draft's validation and a preview are open to the viewer
     draft = client.post("/api/mappings/zendesk/validate", data=shipped(rt), headers={**VIEWER, **YAML})
@@ -85,7 +92,9 @@ def test_the_session_cookie_is_httponly_lax_and_secure_and_writes_need_its_csrf_
     assert no_token.status_code == 403 and "CSRF" in no_token.get_json()["message"]
     wrong = client.put("/api/mappings/zendesk?comment=x", data=shipped(rt), headers={**YAML, "X-CSRF-Token": "forged"})
     assert wrong.status_code == 403
-    saved = client.put("/api/mappings/zendesk?comment=from+the+page", data=shipped(rt), headers={**YAML, "X-CSRF-Token": csrf})
+    saved = client.put(
+        "/api/mappings/zendesk?comment=from+the+page", data=shipped(rt), headers={**YAML, "X-CSRF-Token": csrf}
+    )
     assert saved.status_code == 201
     [entry] = client.get("/api/audit").get_json()["entries"]
     assert (entry["actor"], entry["action"], entry["target"], entry["note"]) == (
@@ -169,11 +178,15 @@ def test_a_drafts_problems_come_with_the_line_they_are_at(rt: Runtime, client: F
     assert problem["path"].endswith(".transfrom") and "transfrom: lower" in typo.splitlines()[problem["line"] - 1]
     # YAML that does not parse: the line the parser stopped at
     answer = client.post(
-        "/api/mappings/zendesk/validate", data="vendor: zendesk\nshapes:\n  event: [unclosed\n", headers={**ADMIN, **YAML}
+        "/api/mappings/zendesk/validate",
+        data="vendor: zendesk\nshapes:\n  event: [unclosed\n",
+        headers={**ADMIN, **YAML},
     ).get_json()
     assert answer["valid"] is False and answer["problems"][0]["line"] in (3, 4)
     # another vendor's document
-    answer = client.post("/api/mappings/zendesk/validate", data=shipped(rt, "jira"), headers={**ADMIN, **YAML}).get_json()
+    answer = client.post(
+        "/api/mappings/zendesk/validate", data=shipped(rt, "jira"), headers={**ADMIN, **YAML}
+    ).get_json()
     assert answer["problems"][0]["path"] == "vendor" and answer["problems"][0]["line"] is not None
 
 
