@@ -24,6 +24,7 @@ from webhooks.admin import admin
 from webhooks.api import api
 from webhooks.api_actions import ROUTES as _ACTION_ROUTES  # noqa: F401  (adds its routes to `api`)
 from webhooks.health import health
+from webhooks.openapi import openapi
 from webhooks.receivers import receivers
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def create_app(rt: Runtime | None = None, *, start_worker: bool | None = None) -
     app.register_blueprint(api)
     app.register_blueprint(health)
     app.register_blueprint(admin)
+    app.register_blueprint(openapi)
     auth.configure(app, rt.settings)
     max_body = rt.settings.max_body_bytes
 

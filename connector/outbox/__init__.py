@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from connector.outbox.records import (
     NEW_IDS,
+    STATUSES,
     close_item,
     counts_by_status,
     get_item,
@@ -20,6 +21,7 @@ from connector.outbox.records import (
 
 __all__ = [
     "NEW_IDS",
+    "STATUSES",
     "close_item",
     "counts_by_status",
     "get_item",

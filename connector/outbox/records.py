@@ -29,6 +29,8 @@ from connector.tickets.timeline import OutboundRecorded
 NEW_IDS = "outbox_new_ids"
 #: query-string filters of the outbox list
 FILTERS = ("status", "channel", "intent", "ticket_id", "target")
+#: the values its `status` filter takes
+STATUSES = tuple(s.value for s in OutboxStatus)
 
 
 def record(

@@ -13,6 +13,13 @@ from connector.errors import ConnectorError
 from connector.store.limits import is_id
 
 
+def _numeric(column: Any) -> bool:
+    try:
+        return column.type.python_type is int
+    except NotImplementedError:
+        return False
+
+
 def conditions(
     model: Any,
     names: Sequence[str],
@@ -20,8 +27,8 @@ def conditions(
     *,
     choices: Mapping[str, Collection[str]] | None = None,
 ) -> list[ColumnElement[bool]]:
-    """`column == value` for each of `names` given in `filters`. An `*_id` filter must be an id; a filter in
-    `choices` one of its values."""
+    """`column == value` for each of `names` given in `filters`. A filter of a whole-number column (an id)
+    must be one; a filter in `choices` one of its values."""
     out: list[ColumnElement[bool]] = []
     for name in names:
         value = filters.get(name)
@@ -30,7 +37,7 @@ def conditions(
         allowed = (choices or {}).get(name)
         if allowed is not None and value not in allowed:
             raise ConnectorError(f"{name}: one of {', '.join(sorted(allowed))}; got {value[:40]!r}")
-        if name.endswith("_id"):
+        if _numeric(getattr(model, name)):  # a ticket_id; not a trigger_id, which is a rule's name
             if not value.isdigit() or not is_id(int(value)):
                 raise ConnectorError(f"{name}: an id, a whole number; got {value[:40]!r}")
             out.append(getattr(model, name) == int(value))
