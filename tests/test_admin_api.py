@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -218,3 +219,54 @@ def test_a_pasted_trigger_body_gets_mapping_suggestions(rt: Runtime, client: Fla
     assert suggested["ticket_title"] == "title" and suggested["ticket_priority"] == "severity"
     assert suggested["ticket_status"] == "status" and suggested["requester_email"] == "requester_email"
     assert suggested["ticket_tags"] == "tags"
+
+
+def test_ticket_filters_and_keyset_paging(rt: Runtime, client: FlaskClient) -> None:
+    from connector.demo import payloads as p
+    from connector.sla.live import sweep
+
+    for n in range(5):
+        body = zd_event(
+            "created", ticket_id=600 + n, priority="URGENT" if n == 4 else "NORMAL", subject=f"Export {n} fails"
+        )
+        assert post(client, "zendesk", body).status_code == 202
+    issue = p.jira_issue(
+        issue_id="10077",
+        key="SUP-77",
+        summary="Billing portal down",
+        description="",
+        status="To Do",
+        category="new",
+        priority="Medium",
+        labels=[],
+        reporter=("5b10ac8d82e05b22cc7d4ef5", "Priya Raman"),
+        created="2026-03-06T15:00:00.000+0000",
+    )
+    from tests.helpers import T0
+
+    assert post(client, "jira", p.jira_event("jira:issue_created", issue, T0)).status_code == 202
+    drain(rt)
+    # the tickets are from March: their first-response clocks ran out long ago (once the burst settles)
+    sweep(rt.db, rt.policies, now=datetime.now(UTC) + timedelta(minutes=2))
+
+    def ids(query: str) -> list[int]:
+        answer = client.get(f"/api/tickets?{query}", headers=ADMIN)
+        assert answer.status_code == 200, answer.get_json()
+        return [t["id"] for t in answer.get_json()["tickets"]]
+
+    assert ids("vendor=jira") == [6]
+    assert ids("vendor=zendesk") == [5, 4, 3, 2, 1]
+    assert ids("q=export+3") == [4] and ids("q=50%25") == []  # a % is a character, not a wildcard
+    escalated = ids("support_level=L3")
+    assert 5 in escalated and not {1, 2, 3, 4} & set(escalated)  # the urgent one escalated (signx: P0 → L3)
+    assert set(ids("sla=breached")) == {1, 2, 3, 4, 5, 6}
+    assert ids("sla=at_risk") == []
+    assert client.get("/api/tickets?sla=late", headers=ADMIN).status_code == 400
+    # keyset paging: two at a time, each page's cursor the next page's start; no count when asked
+    first = client.get("/api/tickets?limit=2&count=false", headers=ADMIN).get_json()
+    assert [t["id"] for t in first["tickets"]] == [6, 5] and first["total"] is None and first["next_before"] == 5
+    second = client.get(f"/api/tickets?limit=2&before={first['next_before']}", headers=ADMIN).get_json()
+    assert [t["id"] for t in second["tickets"]] == [4, 3] and second["total"] == 6
+    last = client.get("/api/tickets?limit=2&before=3", headers=ADMIN).get_json()
+    assert [t["id"] for t in last["tickets"]] == [2, 1]
+    assert client.get("/api/tickets?limit=2&before=1", headers=ADMIN).get_json()["tickets"] == []

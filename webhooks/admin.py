@@ -84,12 +84,16 @@ def index() -> WerkzeugResponse:
 
 @admin.get("/tickets")
 def tickets() -> Page:
-    offset = _offset()
-    filters = {k: v for k, v in request.args.items() if k in ("status", "severity", "customer_tier", "channel") and v}
-    with _rt().db.session() as s:
-        page = list_tickets(s, filters=filters, limit=PAGE, offset=offset)
-    more = len(page.tickets) == PAGE
-    return render_template("admin/tickets.html", page=page, filters=filters, offset=offset, size=PAGE, more=more)
+    names = ("status", "severity", "customer_tier", "channel", "support_level", "vendor", "sla", "q")
+    filters = {k: v for k, v in request.args.items() if k in names and v}
+    raw = request.args.get("before", "")
+    before = int(raw) if raw.isdecimal() and len(raw) < 19 else None
+    with _rt().db.session() as s:  # keyset paging and no count: as fast at a million tickets as at ten
+        try:
+            page = list_tickets(s, filters=filters, limit=PAGE, before=before, count=False)
+        except ConnectorError as exc:
+            abort(400, str(exc))
+    return render_template("admin/tickets.html", page=page, filters=filters, before=before)
 
 
 @admin.get("/tickets/<int:ticket_id>")

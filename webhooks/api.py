@@ -94,9 +94,11 @@ def _whole_number(name: str, default: int, *, low: int) -> int:
 @api.get("/tickets")
 def tickets_list() -> JsonAnswer:
     limit, offset = _page()
+    before = _whole_number("before", 0, low=1) if request.args.get("before") else None
+    count = request.args.get("count", "true").lower() not in ("false", "0", "no")
     with _rt().db.session() as s:
-        page = list_tickets(s, filters=request.args, limit=limit, offset=offset)
-    return jsonify(total=page.total, tickets=page.tickets)
+        page = list_tickets(s, filters=request.args, limit=limit, offset=offset, before=before, count=count)
+    return jsonify(total=page.total, tickets=page.tickets, next_before=page.next_before)
 
 
 @api.get("/tickets/<int:ticket_id>")

@@ -105,7 +105,19 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/tickets": {
         "get": _op(
             "Tickets, newest first",
-            params=[*_PAGE, _query("status"), _query("severity"), _query("customer_tier"), _query("channel")],
+            params=[
+                *_PAGE,
+                _int("before", 1),
+                _query("count", "false: no total (a count of a million rows is not free)", enum=["true", "false"]),
+                _query("status"),
+                _query("severity"),
+                _query("customer_tier"),
+                _query("channel"),
+                _query("support_level"),
+                _query("vendor", "the tool the ticket came from"),
+                _query("sla", enum=["breached", "at_risk"]),
+                _query("q", "text in the title"),
+            ],
         )
     },
     "/api/tickets/{ticket_id}": {

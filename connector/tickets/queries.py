@@ -5,35 +5,82 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connector.errors import NotFound
+from connector.errors import ConnectorError, NotFound
 from connector.model import TICKET_FIELDS
 from connector.store.limits import is_id
 from connector.store.tables import Link, SlaClock, Ticket, TimelineEntry
 
 #: query-string filters of the ticket list → the column each one compares
-FILTERS = ("status", "severity", "customer_tier", "channel")
+FILTERS = ("status", "severity", "customer_tier", "channel", "support_level")
+#: filters that are not one column: `vendor` (the tool the ticket came from), `sla` (breached: a clock
+#: breached; at_risk: a running clock due within AT_RISK), `q` (text in the title)
+SPECIAL_FILTERS = ("vendor", "sla", "q")
+AT_RISK = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
 class TicketPage:
-    total: int
+    total: int | None  # None when not counted (`count=False`: a count of a million rows is not free)
     tickets: list[dict[str, Any]]
+    next_before: int | None = None  # the cursor of the next (older) page, if there may be one
 
 
-def list_tickets(s: Session, *, filters: Mapping[str, str], limit: int, offset: int) -> TicketPage:
-    """Tickets, newest first; `filters` may name any of FILTERS (others are ignored)."""
+def list_tickets(
+    s: Session,
+    *,
+    filters: Mapping[str, str],
+    limit: int,
+    offset: int = 0,
+    before: int | None = None,
+    count: bool = True,
+    now: datetime | None = None,
+) -> TicketPage:
+    """Tickets, newest first; `filters` may name any of FILTERS and SPECIAL_FILTERS (others are
+    ignored). `before`: only tickets older than that id — keyset paging, as fast on the last page of a
+    million tickets as on the first (the answer's `next_before` is the next page's)."""
     q = select(Ticket).order_by(Ticket.id.desc())
     for name in FILTERS:
         if filters.get(name):
             q = q.where(getattr(Ticket, name) == filters[name])
-    total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = s.scalars(q.limit(limit).offset(offset)).all()
-    return TicketPage(total=total, tickets=[ticket_json(t, s, full=False) for t in rows])
+    vendor = filters.get("vendor")
+    if vendor:
+        origin = select(Link.id).where(Link.ticket_id == Ticket.id, Link.role == "origin", Link.vendor == vendor)
+        q = q.where(origin.exists())
+    sla = filters.get("sla")
+    if sla == "breached":
+        q = q.where(
+            select(SlaClock.id).where(SlaClock.ticket_id == Ticket.id, SlaClock.breached_at.is_not(None)).exists()
+        )
+    elif sla == "at_risk":
+        soon = (now or datetime.now(UTC)) + AT_RISK
+        risky = select(SlaClock.id).where(
+            SlaClock.ticket_id == Ticket.id,
+            SlaClock.state == "running",
+            SlaClock.breached_at.is_(None),
+            SlaClock.due_at <= soon,
+        )
+        q = q.where(risky.exists())
+    elif sla:
+        raise ConnectorError(f"sla: breached or at_risk; got {sla[:40]!r}")
+    text = (filters.get("q") or "").strip()
+    if text:
+        q = q.where(Ticket.title.ilike(f"%{_like(text[:200])}%", escape="\\"))
+    total = (s.scalar(select(func.count()).select_from(q.subquery())) or 0) if count else None
+    if before is not None:
+        q = q.where(Ticket.id < before)
+    rows = s.scalars(q.limit(limit).offset(offset if before is None else 0)).all()
+    more = rows[-1].id if len(rows) == limit else None
+    return TicketPage(total=total, tickets=[ticket_json(t, s, full=False) for t in rows], next_before=more)
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def get_ticket(s: Session, ticket_id: int) -> dict[str, Any]:
