@@ -41,16 +41,20 @@ class PayloadError(ConnectorError):
         self.path = path
 
 
-class MappingError(ConnectorError):
-    """A field-mapping document is invalid or cannot be applied. `problems`: each as (the path into the
-    document it names, what is wrong), for an editor that shows them where they are."""
+class DocumentError(ConnectorError):
+    """An admin-edited document (a field mapping, the policy) is invalid. `problems`: each as (the path
+    into the document it names, what is wrong), for an editor that shows them where they are."""
 
     def __init__(self, message: str, *, problems: tuple[tuple[tuple[str | int, ...], str], ...] = (), **kw: str | None):
         super().__init__(message, **kw)
         self.problems = problems
 
 
-class PolicyError(ConnectorError):
+class MappingError(DocumentError):
+    """A field-mapping document is invalid or cannot be applied."""
+
+
+class PolicyError(DocumentError):
     """A support-policy document is invalid."""
 
 

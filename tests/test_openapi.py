@@ -56,6 +56,7 @@ SEMANTIC_BODIES = frozenset(
         "/api/mappings/{vendor}/preview",
         "/api/mappings/{vendor}/rollback",
         "/api/policy",
+        "/api/policy/validate",
         "/api/policy/rollback",
         "/api/simulate",
         "/api/followups/{followup_id}/done",

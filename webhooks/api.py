@@ -21,6 +21,7 @@ from connector.escalation.simulate import simulate
 from connector.inbox import deliveries
 from connector.inbox.preview import preview_delivery
 from connector.inbox.replay import replay
+from connector.policy import load_policy_document
 from connector.runtime import Runtime
 from connector.sla.report import build_report, parse_range, render_text, report_csv
 from connector.store import MAX_ID
@@ -39,7 +40,9 @@ YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "
 
 
 #: POSTs that compute and change nothing (a draft's validation, a preview, a dry run): a viewer may
-READS_BY_POST = frozenset({"api.mapping_validate", "api.mapping_preview", "api.simulate_scenario"})
+READS_BY_POST = frozenset(
+    {"api.mapping_validate", "api.mapping_preview", "api.simulate_scenario", "api.policy_validate"}
+)
 
 
 @api.before_request
@@ -319,6 +322,36 @@ def policy_versions() -> JsonAnswer:
                 for v in rt.policies.versions(s)
             ]
         )
+
+
+@api.post("/policy/validate")
+def policy_validate() -> JsonAnswer:
+    """A draft policy (YAML text, a preset name, or JSON): {"valid": true, "warnings"} or its problems,
+    each at the line it names."""
+    document = _document_from_request()
+    text = document if isinstance(document, str) else as_yaml(document)
+    try:
+        policy = load_policy_document(document)
+    except ConnectorError as exc:
+        return jsonify(valid=False, problems=problems(text, exc), warnings=[])
+    return jsonify(valid=True, problems=[], warnings=policy.warnings(), name=policy.name)
+
+
+@api.get("/policy/versions/<int:version>")
+def policy_version(version: int) -> JsonAnswer:
+    """One version's document, as an object and as YAML (version 0: CONNECTOR_POLICY's)."""
+    with _rt().db.session() as s:
+        document = _rt().policies.document(s, version)
+    return jsonify(version=version, document=document, yaml=as_yaml(document))
+
+
+@api.get("/policy/diff")
+def policy_diff() -> JsonAnswer:
+    """?from=N&to=M: a unified diff of two policy versions' YAML."""
+    old, new = _whole_number("from", 0, low=0), _whole_number("to", 0, low=0)
+    with _rt().db.session() as s:
+        a, b = _rt().policies.document(s, old), _rt().policies.document(s, new)
+    return jsonify(diff=diff(a, b, old_name=f"version {old}", new_name=f"version {new}"), **{"from": old, "to": new})
 
 
 @api.post("/policy/rollback")

@@ -211,6 +211,15 @@ PATHS: dict[str, dict[str, Any]] = {
         ),
     },
     "/api/policy/versions": {"get": _op("The policy's history", errors=())},
+    "/api/policy/versions/{version}": {
+        "get": _op("One policy version's document (0: CONNECTOR_POLICY's)", params=[_int("version", 0, "path")])
+    },
+    "/api/policy/diff": {"get": _op("A unified diff of two policy versions", params=[_int("from", 0), _int("to", 0)])},
+    "/api/policy/validate": {
+        "post": _op(
+            "A draft policy's problems, each at its line (changes nothing)", body=_DOCUMENT_BODY, errors=(400, 415)
+        )
+    },
     "/api/policy/rollback": {
         "post": _op(
             "Make an earlier policy version current",

@@ -95,7 +95,8 @@ def parse_policy(data: Any, *, source: str = "policy") -> Policy:
         return Policy.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(f"{error_path(e['loc'], data)}: {_message(e)}" for e in exc.errors())
-        raise PolicyError(f"{source}: {problems}") from exc
+        found = tuple((tuple(p for p in e["loc"] if isinstance(p, str | int)), _message(e)) for e in exc.errors())
+        raise PolicyError(f"{source}: {problems}", problems=found) from exc
     except PolicyError as exc:
         raise PolicyError(f"{source}: {exc.message}") from exc
 

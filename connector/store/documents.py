@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from connector.errors import ConnectorError, MappingError
+from connector.errors import ConnectorError, DocumentError
 
 
 def as_yaml(document: Mapping[str, Any]) -> str:
@@ -41,7 +41,7 @@ def locate(text: str, path: Sequence[str | int]) -> int | None:
 
 def problems(text: str, error: ConnectorError) -> list[dict[str, Any]]:
     """What is wrong with a draft, each with the path it names and the line it is at."""
-    if isinstance(error, MappingError) and error.problems:
+    if isinstance(error, DocumentError) and error.problems:
         return [
             {"path": ".".join(str(p) for p in loc), "message": message, "line": locate(text, loc)}
             for loc, message in error.problems

@@ -68,6 +68,15 @@ class PolicyVersions:
         self._parsed.get(("row", row.id, row.version, row.created_at), lambda: policy)  # parsed once
         return row
 
+    def document(self, s: Session, version: int) -> dict[str, Any]:
+        """One version's document as shown (version 0: CONNECTOR_POLICY's)."""
+        if version == 0:
+            return self._parsed.get(("ref", self.fallback), lambda: load_policy(self.fallback)).show()
+        row = s.scalar(select(PolicyVersion).where(PolicyVersion.version == version)) if is_version(version) else None
+        if row is None:
+            raise NotFound(f"there is no policy version {version}")
+        return dict(row.document)
+
     def versions(self, s: Session) -> list[PolicyVersion]:
         return list(s.scalars(select(PolicyVersion).order_by(PolicyVersion.version)))
 
