@@ -238,3 +238,43 @@ def test_a_viewer_sees_everything_and_cannot_save(site: Any, browser: Any) -> No
     page.goto(f"{base}/admin/tickets")
     assert "/admin/login" in page.url
     assert datetime.now(UTC)  # the session cookie is gone with it
+
+
+def test_an_admin_edits_the_policy_and_asks_what_would_happen(site: Any, browser: Any) -> None:
+    rt, base = site
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, base, ADMIN)
+    page.goto(f"{base}/admin/policy")
+    page.wait_for_function("document.querySelector('#validity').textContent === 'valid'")
+    assert "signx" in page.inner_text("h1")
+    original = page.input_value("#doc")
+    # a target that is not a duration: the problem named at its line
+    assert "    target: 1h\n" in original
+    broken = original.replace("    target: 1h\n", "    target: soon\n", 1)
+    assert broken != original
+    page.fill("#doc", broken)
+    page.wait_for_function("document.querySelector('#validity').textContent.includes('problem')")
+    problem = page.locator("#problems li").first
+    assert problem.get_attribute("data-line") not in (None, "")
+    shot(page, "policy-error")
+    page.fill("#doc", original)
+    page.wait_for_function("document.querySelector('#validity').textContent === 'valid'")
+    # what would happen: an Enterprise P1 opened on a Friday afternoon, acknowledged, answered, resolved
+    page.fill("#sim-severity", "P1")
+    page.click("#simulate")
+    page.wait_for_selector("#sim-timeline tbody tr")
+    story = page.inner_text("#sim-timeline")
+    assert "page oncall_primary" in story and "raise_level L3" in story  # signx: P0/P1 → L3 and a page
+    assert page.locator("#sim-clocks tbody tr").count() >= 2
+    shot(page, "policy-simulate")
+    # save with a note: version 1, audited
+    page.fill("#note", "checked the seed's P1 path")
+    page.click("#save")
+    page.wait_for_selector("#versions tr[data-version='1']")
+    with rt.db.session() as s:
+        assert rt.policies.active(s).version == 1
+    page.goto(f"{base}/admin/audit")
+    assert "policy.save" in page.inner_text("#audit") and "checked the seed's P1 path" in page.inner_text("#audit")
+    assert errors == []

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from connector import defaults
@@ -136,6 +137,55 @@ def mapping(vendor: str) -> Page:
         text=as_yaml(active.document.dump()),
         versions=list(reversed(versions)),
         recent=recent,
+    )
+
+
+_EVENTS = (
+    "public_reply",
+    "internal_note",
+    "status",
+    "severity",
+    "tier",
+    "category",
+    "level",
+    "paged",
+    "acknowledged",
+    "escalated",
+    "assigned",
+    "resolved",
+    "reopened",
+)
+
+
+def event_select(chosen: str) -> Markup:
+    options = "".join(f'<option value="{e}"{" selected" if e == chosen else ""}>{e}</option>' for e in _EVENTS)
+    return Markup(f'<select class="ev-type">{options}</select>')
+
+
+@admin.get("/policy")
+def policy() -> Page:
+    rt = _rt()
+    with rt.db.session() as s:
+        active = rt.policies.active(s)
+        text = as_yaml(rt.policies.document(s, active.version))
+        versions = [
+            {
+                "version": v.version,
+                "name": v.name,
+                "active": v.active,
+                "at": v.created_at,
+                "by": v.created_by,
+                "note": v.comment,
+            }
+            for v in rt.policies.versions(s)
+        ]
+    return render_template(
+        "admin/policy.html",
+        name=active.policy.name,
+        version=active.version,
+        text=text,
+        versions=list(reversed(versions)),
+        event_select=event_select,
     )
 
 

@@ -60,15 +60,12 @@ function tick() {
 }
 if (document.querySelector(".countdown")) { tick(); setInterval(tick, 1000); }
 
-// --- the mapping editor --------------------------------------------------------------------
-const root = document.getElementById("mapping");
-if (root) {
-  const vendor = root.dataset.vendor, instance = root.dataset.instance;
-  const base = `/api/mappings/${vendor}`;
-  const q = `instance=${encodeURIComponent(instance)}`;
+// --- a document editor: line numbers, live validation at the line, save with a note, history ---
+function documentEditor(opts) {
   const doc = document.getElementById("doc");
   const gutter = document.getElementById("gutter");
   const list = document.getElementById("problems");
+  const warnings = document.getElementById("warnings");
   const badge = document.getElementById("validity");
   const save = document.getElementById("save");
   let bad = new Set();
@@ -91,8 +88,9 @@ if (root) {
   let timer = null;
   async function validate() {
     badge.textContent = "checking…";
-    const r = await api("POST", `${base}/validate?${q}`, doc.value, "application/yaml");
+    const r = await api("POST", opts.validateUrl, doc.value, "application/yaml");
     list.innerHTML = "";
+    if (warnings) warnings.innerHTML = "";
     bad = new Set();
     if (!r.ok) {
       valid = false;
@@ -109,6 +107,11 @@ if (root) {
         li.dataset.path = p.path || "";
         li.textContent = `${p.line ? `line ${p.line}` : "document"}${p.path ? ` · ${p.path}` : ""}: ${p.message}`;
         list.appendChild(li);
+      }
+      for (const w of r.data.warnings || []) {
+        const li = document.createElement("li");
+        li.textContent = `warning: ${w}`;
+        warnings.appendChild(li);
       }
       badge.textContent = valid ? "valid" : `${r.data.problems.length} problem(s)`;
       badge.className = valid ? "badge ok" : "badge bad";
@@ -128,6 +131,65 @@ if (root) {
   numbers();
   validate();
 
+  save.addEventListener("click", async () => {
+    const note = document.getElementById("note").value.trim();
+    const result = document.getElementById("save-result");
+    if (!note) { result.textContent = "Write a change note first: what changed and why."; result.className = "error"; return; }
+    save.disabled = true;
+    const sep = opts.saveUrl.includes("?") ? "&" : "?";
+    const r = await api("PUT", `${opts.saveUrl}${sep}comment=${encodeURIComponent(note)}`, doc.value, "application/yaml");
+    if (r.ok) {
+      result.textContent = `Saved as version ${r.data.version}.`;
+      result.className = "";
+      setTimeout(() => window.location.reload(), 600);
+    } else {
+      result.textContent = `Not saved: ${why(r)}`;
+      result.className = "error";
+      save.disabled = false;
+    }
+  });
+
+  for (const button of document.querySelectorAll("button.rollback")) {
+    button.addEventListener("click", async () => {
+      const sep = opts.rollbackUrl.includes("?") ? "&" : "?";
+      const r = await api("POST", `${opts.rollbackUrl}${sep}comment=${encodeURIComponent("rolled back from the admin page")}`,
+        { version: Number(button.dataset.version) });
+      if (r.ok) { flash(`Rolled back: version ${button.dataset.version} is active again as version ${r.data.version}.`); setTimeout(() => window.location.reload(), 600); }
+      else flash(`Not rolled back: ${why(r)}`, true);
+    });
+  }
+
+  document.getElementById("diff").addEventListener("click", async () => {
+    const from = document.querySelector('input[name="from"]:checked');
+    const to = document.querySelector('input[name="to"]:checked');
+    const out = document.getElementById("diff-result");
+    if (!from || !to) { out.textContent = "pick a version to compare from and one to compare to"; return; }
+    const sep = opts.diffUrl.includes("?") ? "&" : "?";
+    const r = await api("GET", `${opts.diffUrl}${sep}from=${from.value}&to=${to.value}`);
+    if (!r.ok) { out.textContent = why(r); return; }
+    out.innerHTML = "";
+    for (const line of (r.data.diff || "(no difference)\n").split("\n")) {
+      const span = document.createElement("span");
+      span.className = line.startsWith("+") && !line.startsWith("+++") ? "add" : line.startsWith("-") && !line.startsWith("---") ? "del" : "";
+      span.textContent = line + "\n";
+      out.appendChild(span);
+    }
+  });
+  return doc;
+}
+
+// --- the mapping editor --------------------------------------------------------------------
+const root = document.getElementById("mapping");
+if (root) {
+  const vendor = root.dataset.vendor, instance = root.dataset.instance;
+  const base = `/api/mappings/${vendor}`;
+  const q = `instance=${encodeURIComponent(instance)}`;
+  const doc = documentEditor({
+    validateUrl: `${base}/validate?${q}`,
+    saveUrl: `${base}?${q}`,
+    rollbackUrl: `${base}/rollback?${q}`,
+    diffUrl: `${base}/diff?${q}`,
+  });
   document.getElementById("preview").addEventListener("click", async () => {
     const out = document.getElementById("preview-result");
     const chosen = document.getElementById("delivery").value;
@@ -192,45 +254,73 @@ if (root) {
     }
   });
 
-  save.addEventListener("click", async () => {
-    const note = document.getElementById("note").value.trim();
-    const result = document.getElementById("save-result");
-    if (!note) { result.textContent = "Write a change note first: what changed and why."; result.className = "error"; return; }
-    save.disabled = true;
-    const r = await api("PUT", `${base}?${q}&comment=${encodeURIComponent(note)}`, doc.value, "application/yaml");
-    if (r.ok) {
-      result.textContent = `Saved as version ${r.data.version}.`;
-      result.className = "";
-      setTimeout(() => window.location.reload(), 600);
-    } else {
-      result.textContent = `Not saved: ${why(r)}`;
-      result.className = "error";
-      save.disabled = false;
-    }
+}
+
+// --- the policy editor and its dry run -------------------------------------------------------
+if (document.getElementById("policy")) {
+  const doc = documentEditor({
+    validateUrl: "/api/policy/validate",
+    saveUrl: "/api/policy",
+    rollbackUrl: "/api/policy/rollback",
+    diffUrl: "/api/policy/diff",
   });
-
-  for (const button of document.querySelectorAll("button.rollback")) {
-    button.addEventListener("click", async () => {
-      const r = await api("POST", `${base}/rollback?${q}&comment=${encodeURIComponent("rolled back from the admin page")}`,
-        { version: Number(button.dataset.version) });
-      if (r.ok) { flash(`Rolled back: version ${button.dataset.version} is active again as version ${r.data.version}.`); setTimeout(() => window.location.reload(), 600); }
-      else flash(`Not rolled back: ${why(r)}`, true);
-    });
-  }
-
-  document.getElementById("diff").addEventListener("click", async () => {
-    const from = document.querySelector('input[name="from"]:checked');
-    const to = document.querySelector('input[name="to"]:checked');
-    const out = document.getElementById("diff-result");
-    if (!from || !to) { out.textContent = "pick a version to compare from and one to compare to"; return; }
-    const r = await api("GET", `${base}/diff?${q}&from=${from.value}&to=${to.value}`);
-    if (!r.ok) { out.textContent = why(r); return; }
-    out.innerHTML = "";
-    for (const line of (r.data.diff || "(no difference)\n").split("\n")) {
-      const span = document.createElement("span");
-      span.className = line.startsWith("+") && !line.startsWith("+++") ? "add" : line.startsWith("-") && !line.startsWith("---") ? "del" : "";
-      span.textContent = line + "\n";
-      out.appendChild(span);
+  document.getElementById("simulate").addEventListener("click", async () => {
+    const out = document.getElementById("sim-result");
+    const offset = document.getElementById("sim-offset").value.trim() || "+00:00";
+    const created = new Date(`${document.getElementById("sim-created").value}:00${offset}`);
+    if (isNaN(created)) { out.innerHTML = '<p class="error">created at: a date and time</p>'; return; }
+    const stamp = (minutes) => new Date(created.getTime() + minutes * 60000).toISOString();
+    const events = [{ at: stamp(0), type: "created" }];
+    for (const row of document.querySelectorAll("#sim-events tbody tr")) {
+      const minutes = Number(row.querySelector(".ev-minutes").value);
+      const type = row.querySelector(".ev-type").value;
+      const value = row.querySelector(".ev-value").value.trim();
+      const ev = { at: stamp(minutes), type };
+      if (type === "public_reply") ev.author = value || "agent";
+      else if (["status", "severity", "tier", "category", "level"].includes(type)) ev[type] = value;
+      events.push(ev);
     }
+    events.sort((a, b) => a.at.localeCompare(b.at));
+    const hours = Number(document.getElementById("sim-hours").value) || 96;
+    const scenario = {
+      policy: doc.value,
+      ticket: {
+        severity: document.getElementById("sim-severity").value,
+        customer_tier: document.getElementById("sim-tier").value,
+        category: document.getElementById("sim-category").value,
+        channel: document.getElementById("sim-channel").value,
+      },
+      events,
+      until: stamp(hours * 60),
+    };
+    const r = await api("POST", "/api/simulate", scenario);
+    if (!r.ok) { out.innerHTML = ""; const p = document.createElement("p"); p.className = "error"; p.textContent = why(r); out.appendChild(p); return; }
+    const rows = [];
+    for (const a of r.data.actions || []) rows.push([a.at, a.kind, a.detail]);
+    for (const e of r.data.escalations || []) rows.push([e.at, e.action + (e.target ? ` ${e.target}` : ""), `${e.rule} (${e.outcome}): ${e.reason}`]);
+    rows.sort((x, y) => x[0].localeCompare(y[0]));
+    out.innerHTML = "";
+    const clocks = document.createElement("table");
+    clocks.id = "sim-clocks";
+    clocks.innerHTML = "<thead><tr><th>clock</th><th>state</th><th>target</th><th>due</th></tr></thead>";
+    const cb = document.createElement("tbody");
+    for (const c of r.data.clocks || []) {
+      const tr = document.createElement("tr");
+      for (const text of [c.metric, c.state, `${c.target} (${c.time})`, c.due_at || "—"]) { const td = document.createElement("td"); td.textContent = text; tr.appendChild(td); }
+      cb.appendChild(tr);
+    }
+    clocks.appendChild(cb);
+    out.appendChild(clocks);
+    const line = document.createElement("table");
+    line.id = "sim-timeline";
+    line.innerHTML = "<thead><tr><th>when</th><th>what</th><th>why</th></tr></thead>";
+    const lb = document.createElement("tbody");
+    for (const row of rows) {
+      const tr = document.createElement("tr");
+      for (const text of row) { const td = document.createElement("td"); td.textContent = text; tr.appendChild(td); }
+      lb.appendChild(tr);
+    }
+    line.appendChild(lb);
+    out.appendChild(line);
   });
 }
