@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -278,3 +278,25 @@ def test_an_admin_edits_the_policy_and_asks_what_would_happen(site: Any, browser
     page.goto(f"{base}/admin/audit")
     assert "policy.save" in page.inner_text("#audit") and "checked the seed's P1 path" in page.inner_text("#audit")
     assert errors == []
+
+
+def test_the_reports_page_charts_compliance_and_downloads_csv(site: Any, browser: Any) -> None:
+    from connector.sla.live import sweep
+
+    rt, base = site
+    # March's tickets: their clocks ran out long ago (recorded once the burst they came in has settled)
+    sweep(rt.db, rt.policies, now=datetime.now(UTC) + timedelta(minutes=2))
+    page = browser.new_page()
+    sign_in(page, base, ADMIN)
+    page.goto(f"{base}/admin/reports?since=2026-03-01&until=2026-03-31")
+    assert page.locator("#compliance-chart rect").count() >= 1
+    assert page.locator("#trend-chart rect").count() == 8
+    assert "first_response" in page.inner_text("#compliance")
+    assert "breached its" in page.inner_text("#breaches") or "no public agent reply" in page.inner_text("#breaches")
+    assert "owed" in page.inner_text("#postmortems")
+    shot(page, "reports")
+    href = page.get_attribute("#csv", "href")
+    assert href is not None
+    csv = page.request.get(f"{base}{href}")  # with the page's session: the link works for the signed-in
+    assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.text().splitlines()[0].startswith("section,since,until")

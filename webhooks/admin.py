@@ -21,9 +21,10 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from connector import defaults
 from connector.config import valid_instance
 from connector.errors import ConnectorError
-from connector.escalation.queries import ticket_escalation
+from connector.escalation.queries import escalation_summary, ticket_escalation
 from connector.inbox import deliveries
 from connector.outbox import list_items
+from connector.sla.report import build_report, parse_range, weekly_trend
 from connector.store.audit import audit_log
 from connector.store.documents import as_yaml
 from connector.tickets import get_ticket, list_tickets
@@ -218,6 +219,25 @@ def outbox() -> Page:
         page = list_items(s, filters=filters, limit=PAGE, offset=offset)
     more = len(page["items"]) == PAGE
     return render_template("admin/outbox.html", page=page, filters=filters, offset=offset, size=PAGE, more=more)
+
+
+@admin.get("/reports")
+def reports() -> Page:
+    try:
+        since, until = parse_range(request.args.get("since") or None, request.args.get("until") or None)
+    except ConnectorError as exc:
+        abort(400, str(exc))
+    with _rt().db.session() as s:
+        report = build_report(
+            s,
+            since=since,
+            until=until,
+            severity=request.args.get("severity") or None,
+            tier=request.args.get("tier") or None,
+        )
+        trend = weekly_trend(s, until=until)
+        escalations = escalation_summary(s, since=since, until=until)
+    return render_template("admin/reports.html", report=report, trend=trend, escalations=escalations)
 
 
 @admin.get("/audit")

@@ -627,3 +627,25 @@ def _sort_key(value: str | None) -> tuple[int, str]:
 
 def _metric_key(metric: str) -> tuple[int, str]:
     return (METRIC_ORDER.index(metric), "") if metric in METRIC_ORDER else (len(METRIC_ORDER), metric)
+
+
+def weekly_trend(s: Session, *, until: datetime, weeks: int = 8, now: datetime | None = None) -> list[dict[str, Any]]:
+    """SLA compliance of the tickets created in each of the `weeks` weeks before `until` (Monday to
+    Monday, UTC), every metric together: met / (met + breached + overdue), as in the report."""
+    now = now or datetime.now(UTC)
+    end = datetime.combine((until - timedelta(days=until.weekday())).date(), time(0), tzinfo=UTC) + timedelta(days=7)
+    out = []
+    for n in range(weeks, 0, -1):
+        start = end - timedelta(days=7 * n)
+        rows = _compliance(s, _ticket_filter(start, start + timedelta(days=7), None, None), now)
+        met = sum(r["met"] for r in rows)
+        judged = met + sum(r["breached"] + r["overdue"] for r in rows)
+        out.append(
+            {
+                "week": f"{start:%Y-%m-%d}",
+                "met": met,
+                "judged": judged,
+                "compliance_percent": round(100.0 * met / judged, 2) if judged else None,
+            }
+        )
+    return out
