@@ -270,3 +270,28 @@ def test_ticket_filters_and_keyset_paging(rt: Runtime, client: FlaskClient) -> N
     last = client.get("/api/tickets?limit=2&before=3", headers=ADMIN).get_json()
     assert [t["id"] for t in last["tickets"]] == [2, 1]
     assert client.get("/api/tickets?limit=2&before=1", headers=ADMIN).get_json()["tickets"] == []
+
+
+def test_replaying_a_filtered_selection(rt: Runtime, client: FlaskClient) -> None:
+    from sqlalchemy import update
+
+    from connector.store.tables import Delivery
+
+    for n in range(3):
+        assert post(client, "zendesk", zd_event("created", ticket_id=700 + n)).status_code == 202
+    drain(rt)
+    with rt.db.session() as s:
+        s.execute(update(Delivery).where(Delivery.id.in_((1, 2))).values(status="dead", error="gave up"))
+    refused = client.post("/api/deliveries/replay", json={"status": "processed"}, headers=ADMIN)
+    assert refused.status_code == 400 and "status: one of" in refused.get_json()["message"]
+    assert client.post("/api/deliveries/replay", json={"status": "dead"}, headers=VIEWER).status_code == 403
+    done = client.post("/api/deliveries/replay", json={"status": "dead", "vendor": "zendesk"}, headers=ADMIN)
+    assert done.status_code == 202 and done.get_json()["replayed"] == 2
+    assert sorted(d["delivery_id"] for d in done.get_json()["deliveries"]) == [1, 2]
+    drain(rt)
+    dead = client.get("/api/deliveries?status=dead", headers=ADMIN).get_json()["deliveries"]
+    assert dead == []
+    [entry] = client.get("/api/audit?action=delivery.replay", headers=ADMIN).get_json()["entries"]
+    assert entry["target"] == "2 deliveries" and sorted(entry["data"]["ids"]) == [1, 2]
+    nothing = client.post("/api/outbox/replay", json={"status": "dead"}, headers=ADMIN)
+    assert nothing.status_code == 202 and nothing.get_json()["replayed"] == 0

@@ -137,6 +137,32 @@ def delivery_replay(delivery_id: int) -> JsonAnswer:
     return jsonify(answer), 202
 
 
+@api.post("/deliveries/replay")
+def deliveries_replay() -> JsonAnswer:
+    """Replay a selection: {"status": "dead", "vendor"?: ..., "instance"?: ..., "limit"?: N (at most 500)}."""
+    body = _json_object('{"status": ..., "vendor", "instance", "limit"}')
+    status = body.get("status")
+    if status not in ("dead", "failed", "rejected", "ignored"):
+        abort(400, "status: one of dead, failed, rejected, ignored (the deliveries to replay)")
+    filters = {"status": status, **{k: body[k] for k in ("vendor", "instance") if isinstance(body.get(k), str)}}
+    limit = body.get("limit", MAX_PAGE)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        abort(400, f"limit: a whole number from 1 to {MAX_PAGE}")
+    rt = _rt()
+    with rt.db.session() as s:
+        ids = [d["id"] for d in deliveries.list_deliveries(s, filters=filters, limit=limit, offset=0)]
+    answers = [replay(rt, delivery_id) for delivery_id in ids]
+    with rt.db.session() as s:
+        audit(
+            s,
+            actor=actor(),
+            action="delivery.replay",
+            target=f"{len(ids)} deliveries",
+            data={"filters": filters, "ids": ids},
+        )
+    return jsonify(replayed=len(answers), deliveries=answers), 202
+
+
 @api.get("/mappings/<vendor>")
 def mapping_get(vendor: str) -> JsonAnswer:
     instance = _vendor_instance(vendor)

@@ -61,6 +61,32 @@ def outbox_one(item_id: int) -> JsonAnswer:
         return jsonify(get_item(s, item_id))
 
 
+@api.post("/outbox/replay")
+def outbox_replay_selection() -> JsonAnswer:
+    """Replay a selection: {"status": "dead" | "failed" | "not_sent", "channel"?: ..., "intent"?: ..., "limit"?: N}."""
+    body = _json_object('{"status": ..., "channel", "intent", "limit"}')
+    status = body.get("status")
+    if status not in ("dead", "failed", "not_sent"):
+        return jsonify(
+            error="ConnectorError", message="status: one of dead, failed, not_sent (the intents to replay)"
+        ), 400
+    filters = {"status": status, **{k: body[k] for k in ("channel", "intent") if isinstance(body.get(k), str)}}
+    limit = body.get("limit", 500)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 500:
+        return jsonify(error="ConnectorError", message="limit: a whole number from 1 to 500"), 400
+    with _rt().db.session() as s:
+        ids = [i["id"] for i in list_items(s, filters=filters, limit=limit, offset=0)["items"]]
+        answers = [replay_item(s, item_id) for item_id in ids]
+        audit(
+            s,
+            actor=actor(),
+            action="outbox.replay",
+            target=f"{len(ids)} outbox items",
+            data={"filters": filters, "ids": ids},
+        )
+    return jsonify(replayed=len(answers), items=answers), 202
+
+
 @api.post("/outbox/<int:item_id>/replay")
 def outbox_replay(item_id: int) -> JsonAnswer:
     with _rt().db.session() as s:
@@ -70,4 +96,12 @@ def outbox_replay(item_id: int) -> JsonAnswer:
 
 
 #: what this module adds to `api` (imported by the app factory so that the routes exist)
-ROUTES = (escalations_list, followups_list, followup_done, outbox_list, outbox_one, outbox_replay)
+ROUTES = (
+    escalations_list,
+    followups_list,
+    followup_done,
+    outbox_list,
+    outbox_one,
+    outbox_replay,
+    outbox_replay_selection,
+)

@@ -134,6 +134,26 @@ PATHS: dict[str, dict[str, Any]] = {
             ],
         )
     },
+    "/api/deliveries/replay": {
+        "post": _op(
+            "Replay every delivery of a selection (status, vendor, instance)",
+            ok=202,
+            body=_json(
+                {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["dead", "failed", "rejected", "ignored"]},
+                        "vendor": {"type": "string"},
+                        "instance": {"type": "string"},
+                        "limit": {"type": "integer", "minimum": 1, "maximum": 500},
+                    },
+                }
+            ),
+            write=True,
+            errors=(400, 415),
+        )
+    },
     "/api/deliveries/{delivery_id}": {"get": _op("One delivery with its body", params=[_id("delivery_id")])},
     "/api/deliveries/{delivery_id}/replay": {
         "post": _op("Process a stored delivery again", ok=202, params=[_id("delivery_id")], write=True)
@@ -308,6 +328,26 @@ PATHS: dict[str, dict[str, Any]] = {
                 _int("ticket_id", 1),
                 _query("target"),
             ],
+        )
+    },
+    "/api/outbox/replay": {
+        "post": _op(
+            "Send every intent of a selection again (status, channel, intent)",
+            ok=202,
+            body=_json(
+                {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["dead", "failed", "not_sent"]},
+                        "channel": {"type": "string"},
+                        "intent": {"type": "string"},
+                        "limit": {"type": "integer", "minimum": 1, "maximum": 500},
+                    },
+                }
+            ),
+            write=True,
+            errors=(400, 415),
         )
     },
     "/api/outbox/{item_id}": {

@@ -291,12 +291,13 @@ def replay(delivery_ids: tuple[int, ...], status: str | None) -> None:
         if not ids:
             click.echo(f"no {status} deliveries to replay", err=True)
             return
-        for delivery_id in ids:
-            try:
-                click.echo(json.dumps(replay_one(rt, delivery_id)))
-            except ConnectorError as exc:
-                click.echo(f"delivery {delivery_id}: {exc}", err=True)
-                failed += 1
+        with click.progressbar(ids, label="replaying", file=sys.stderr) as bar:  # progress on stderr
+            for delivery_id in bar:
+                try:
+                    click.echo(json.dumps(replay_one(rt, delivery_id)))
+                except ConnectorError as exc:
+                    click.echo(f"delivery {delivery_id}: {exc}", err=True)
+                    failed += 1
         if rt.settings.embedded:
             click.echo("embedded mode: the replayed deliveries run when `connector serve` next starts", err=True)
     finally:

@@ -45,6 +45,20 @@ document.addEventListener("click", async (ev) => {
   }
 });
 
+document.addEventListener("click", async (ev) => {
+  const button = ev.target.closest("button.replay-all");
+  if (!button) return;
+  button.disabled = true;
+  const r = await api("POST", button.dataset.url, JSON.parse(button.dataset.selection));
+  if (r.ok) {
+    flash(`Replayed ${r.data.replayed}.`);
+    for (const cell of document.querySelectorAll("td.status")) cell.textContent = "replayed";
+  } else {
+    flash(`Not replayed: ${why(r)}`, true);
+    button.disabled = false;
+  }
+});
+
 // --- live SLA countdowns ------------------------------------------------------------------
 function human(seconds) {
   const s = Math.abs(Math.round(seconds));
