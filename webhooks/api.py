@@ -82,6 +82,11 @@ def _page() -> tuple[int, int]:
     return min(limit, MAX_PAGE), offset
 
 
+def _before() -> int | None:
+    """`before`: a keyset cursor (an id: the rows older than it), or None."""
+    return _whole_number("before", 0, low=1) if request.args.get("before") is not None else None
+
+
 def _whole_number(name: str, default: int, *, low: int) -> int:
     raw = request.args.get(name)
     if raw is None:
@@ -97,7 +102,7 @@ def _whole_number(name: str, default: int, *, low: int) -> int:
 @api.get("/tickets")
 def tickets_list() -> JsonAnswer:
     limit, offset = _page()
-    before = _whole_number("before", 0, low=1) if request.args.get("before") else None
+    before = _before()
     count = request.args.get("count", "true").lower() not in ("false", "0", "no")
     with _rt().db.session() as s:
         page = list_tickets(s, filters=request.args, limit=limit, offset=offset, before=before, count=count)
@@ -118,8 +123,10 @@ def ticket_one(ticket_id: int) -> JsonAnswer:
 @api.get("/deliveries")
 def deliveries_list() -> JsonAnswer:
     limit, offset = _page()
+    before = _before()
     with _rt().db.session() as s:
-        return jsonify(deliveries=deliveries.list_deliveries(s, filters=request.args, limit=limit, offset=offset))
+        rows = deliveries.list_deliveries(s, filters=request.args, limit=limit, offset=offset, before=before)
+    return jsonify(deliveries=rows, next_before=rows[-1]["id"] if len(rows) == limit else None)
 
 
 @api.get("/deliveries/<int:delivery_id>")

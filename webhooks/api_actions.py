@@ -11,7 +11,7 @@ from connector.escalation import followups
 from connector.escalation.queries import list_escalations
 from connector.outbox import get_item, list_items, replay_item
 from connector.store.audit import audit
-from webhooks.api import JsonAnswer, _json_object, _page, _rt, _whole_number, actor, api
+from webhooks.api import JsonAnswer, _before, _json_object, _page, _rt, _whole_number, actor, api
 
 
 @api.get("/escalations")
@@ -52,7 +52,7 @@ def followup_done(followup_id: int) -> JsonAnswer:
 def outbox_list() -> JsonAnswer:
     limit, offset = _page()
     with _rt().db.session() as s:
-        return jsonify(list_items(s, filters=request.args, limit=limit, offset=offset))
+        return jsonify(list_items(s, filters=request.args, limit=limit, offset=offset, before=_before()))
 
 
 @api.get("/outbox/<int:item_id>")

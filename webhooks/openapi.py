@@ -128,6 +128,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "The inbox",
             params=[
                 *_PAGE,
+                _int("before", 1),
                 _query("vendor"),
                 _query("instance"),
                 _query("status", enum=[s.value for s in DeliveryStatus]),
@@ -322,6 +323,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "Outbound intents",
             params=[
                 *_PAGE,
+                _int("before", 1),
                 _query("status", enum=list(OUTBOX_STATUSES)),
                 _query("channel"),
                 _query("intent"),

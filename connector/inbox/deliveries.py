@@ -26,12 +26,18 @@ class Processed:
     seconds: float  # received → processed
 
 
-def list_deliveries(s: Session, *, filters: Mapping[str, str], limit: int, offset: int) -> list[dict[str, Any]]:
-    """Deliveries, newest first; `filters` may name any of FILTERS (others are ignored)."""
+def list_deliveries(
+    s: Session, *, filters: Mapping[str, str], limit: int, offset: int = 0, before: int | None = None
+) -> list[dict[str, Any]]:
+    """Deliveries, newest first; `filters` may name any of FILTERS (others are ignored); `before`: only
+    those older than that id (keyset paging: the last row's id is the next page's cursor)."""
     q = select(Delivery).order_by(Delivery.id.desc())
     for name in FILTERS:
         if filters.get(name):
             q = q.where(getattr(Delivery, name) == filters[name])
+    if before is not None:
+        q = q.where(Delivery.id < before)
+        offset = 0
     return [delivery_json(d) for d in s.scalars(q.limit(limit).offset(offset))]
 
 

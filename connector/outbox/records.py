@@ -139,11 +139,15 @@ def take_new_ids(info: Mapping[str, Any]) -> list[int]:
     return [x.id if isinstance(x, OutboxItem) else int(x) for x in info.get(NEW_IDS) or ()]
 
 
-def list_items(s: Session, *, filters: Mapping[str, str], limit: int, offset: int) -> dict[str, Any]:
-    """Outbox items, newest first; `filters` may name any of FILTERS."""
+def list_items(
+    s: Session, *, filters: Mapping[str, str], limit: int, offset: int, before: int | None = None
+) -> dict[str, Any]:
+    """Outbox items, newest first; `filters` may name any of FILTERS; `before`: keyset paging (the
+    answer's `next_before` is the next page's cursor)."""
     where = conditions(OutboxItem, FILTERS, filters, choices={"status": {st.value for st in OutboxStatus}})
-    total, rows = newest_first(s, OutboxItem, where, limit=limit, offset=offset)
-    return {"total": total, "items": [item_json(i) for i in rows]}
+    total, rows = newest_first(s, OutboxItem, where, limit=limit, offset=offset, before=before)
+    more = rows[-1].id if len(rows) == limit else None
+    return {"total": total, "items": [item_json(i) for i in rows], "next_before": more}
 
 
 def get_item(s: Session, item_id: int) -> dict[str, Any]:

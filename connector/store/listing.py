@@ -47,9 +47,17 @@ def conditions(
 
 
 def newest_first(
-    s: Session, model: Any, where: Sequence[ColumnElement[bool]], *, limit: int, offset: int
+    s: Session,
+    model: Any,
+    where: Sequence[ColumnElement[bool]],
+    *,
+    limit: int,
+    offset: int,
+    before: int | None = None,
 ) -> tuple[int, list[Any]]:
-    """(how many rows match, the page of them by id, newest first)."""
+    """(how many rows match, the page of them by id, newest first); `before`: only rows older than that
+    id (keyset paging)."""
     total = s.scalar(select(func.count()).select_from(model).where(*where)) or 0
-    rows = list(s.scalars(select(model).where(*where).order_by(model.id.desc()).limit(limit).offset(offset)))
-    return int(total), rows
+    page = [*where, model.id < before] if before is not None else list(where)
+    q = select(model).where(*page).order_by(model.id.desc()).limit(limit).offset(0 if before is not None else offset)
+    return int(total), list(s.scalars(q))
