@@ -300,3 +300,18 @@ def test_the_reports_page_charts_compliance_and_downloads_csv(site: Any, browser
     csv = page.request.get(f"{base}{href}")  # with the page's session: the link works for the signed-in
     assert csv.status == 200 and csv.headers["content-type"].startswith("text/csv")
     assert csv.text().splitlines()[0].startswith("section,since,until")
+
+
+def test_replaying_every_dead_delivery_from_the_list(site: Any, browser: Any) -> None:
+    rt, base = site
+    page = browser.new_page()
+    sign_in(page, base, ADMIN)
+    page.goto(f"{base}/admin/deliveries?status=dead&vendor=zendesk")
+    page.click("button.replay-all")
+    page.wait_for_selector("#flash:not([hidden])")
+    assert "Replayed 1." in page.inner_text("#flash")
+    drain(rt)
+    page.goto(f"{base}/admin/deliveries?status=dead")
+    assert "None." in page.inner_text("#deliveries")
+    page.goto(f"{base}/admin/outbox?status=not_sent")
+    shot(page, "outbox-not-sent")
