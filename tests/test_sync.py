@@ -23,7 +23,7 @@ from connector.store import Database
 from connector.store.tables import Link, OutboxItem, OutboxStatus
 from tests.conftest import drain, installed_runtime
 from tests.helpers import T0, post, zd_event
-from tests.vendor_fakes import JIRA, ZENDESK, ZENDESK_BOT, FakeJira, FakeZendesk
+from tests.vendor_fakes import JIRA, SITES_ENV, ZENDESK_BOT, FakeJira, FakeZendesk
 
 ENGINEER = ("5b10ac8d82e05b22cc7d4ef5", "Priya Raman")
 
@@ -39,13 +39,7 @@ def rt(database: Database, vendors: Any) -> Iterator[Runtime]:
     with installed_runtime(
         database,
         CONNECTOR_POLICY="signx",  # P0/P1 → L3, page on-call, create a linked Bug
-        JIRA_URL=JIRA,
-        JIRA_EMAIL="support-bot@northwind.example",
-        JIRA_API_TOKEN="atl-token",
-        JIRA_PROJECT="ENG",
-        ZENDESK_URL=ZENDESK,
-        ZENDESK_EMAIL="support-bot@northwind.example",
-        ZENDESK_API_TOKEN="zd-token",
+        **SITES_ENV,
     ) as runtime:
         yield runtime
 
@@ -342,12 +336,7 @@ def tai(database: Database, vendors: Any) -> Iterator[Run]:
     with installed_runtime(
         database,
         CONNECTOR_POLICY="tai",
-        JIRA_URL=JIRA,
-        JIRA_PAT="server-pat",
-        JIRA_PROJECT="ENG",
-        ZENDESK_URL=ZENDESK,
-        ZENDESK_EMAIL="support-bot@northwind.example",
-        ZENDESK_API_TOKEN="zd-token",
+        **SITES_ENV,
     ) as runtime:
         from webhooks.app import create_app
 

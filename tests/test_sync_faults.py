@@ -21,7 +21,7 @@ from connector.store import Database
 from connector.store.tables import OutboxItem, OutboxStatus
 from tests.conftest import drain, installed_runtime
 from tests.helpers import post, zd_event
-from tests.vendor_fakes import JIRA, ZENDESK, FakeJira, FakeZendesk
+from tests.vendor_fakes import SITES_ENV, FakeJira, FakeZendesk
 
 
 @pytest.fixture
@@ -35,12 +35,7 @@ def rt(database: Database, vendors: Any) -> Iterator[Runtime]:
     with installed_runtime(
         database,
         CONNECTOR_POLICY="signx",  # P0 → L3 and a linked Bug: one Jira issue, then its key to Zendesk
-        JIRA_URL=JIRA,
-        JIRA_PAT="server-pat",
-        JIRA_PROJECT="ENG",
-        ZENDESK_URL=ZENDESK,
-        ZENDESK_EMAIL="support-bot@northwind.example",
-        ZENDESK_API_TOKEN="zd-token",
+        **SITES_ENV,
     ) as runtime:
         yield runtime
 
@@ -184,12 +179,7 @@ def test_one_busy_ticket_gets_its_share_of_the_rate_limit_and_no_more(database: 
     with installed_runtime(
         database,
         CONNECTOR_POLICY="signx",
-        JIRA_URL=JIRA,
-        JIRA_PAT="server-pat",
-        JIRA_PROJECT="ENG",
-        ZENDESK_URL=ZENDESK,
-        ZENDESK_EMAIL="support-bot@northwind.example",
-        ZENDESK_API_TOKEN="zd-token",
+        **SITES_ENV,
         ZENDESK_UPDATES_PER_MINUTE="20",  # a ticket's share: 2 a minute
     ) as rt:
         client = create_app(rt, start_worker=False).test_client()

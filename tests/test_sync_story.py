@@ -26,7 +26,7 @@ from connector.store import Database
 from connector.store.tables import Link, OutboxItem
 from tests.conftest import drain, installed_runtime
 from tests.helpers import T0, post, zd_event
-from tests.vendor_fakes import JIRA, ZENDESK, FakeJira, FakeZendesk
+from tests.vendor_fakes import SITES_ENV, ZENDESK, FakeJira, FakeZendesk
 
 PRESETS = Path(__file__).parent.parent / "connector" / "presets"
 ENGINEER = ("5b10ac8d82e05b22cc7d4ef5", "Priya Raman")
@@ -55,13 +55,7 @@ def story(database: Database, policy_file: Path) -> Iterator[tuple[Runtime, Flas
                 CONNECTOR_POLICY=str(policy_file),
                 PAGERDUTY_EVENTS_URL=pd.url,
                 PAGERDUTY_ROUTING_KEYS="oncall_primary=R0ONCALLPRIMARY0000000000000000AB",
-                JIRA_URL=JIRA,
-                JIRA_EMAIL="support-bot@northwind.example",
-                JIRA_API_TOKEN="atl-token",
-                JIRA_PROJECT="ENG",
-                ZENDESK_URL=ZENDESK,
-                ZENDESK_EMAIL="support-bot@northwind.example",
-                ZENDESK_API_TOKEN="zd-token",
+                **SITES_ENV,
             ) as rt:
                 from webhooks.app import create_app
 

@@ -16,6 +16,19 @@ JIRA = "http://127.0.0.1:8089"
 ZENDESK_BOT = 3900001  # the connector's own Zendesk user (the API token's owner)
 JIRA_BOT = "712020:5f0c-support-bot"  # the connector's Atlassian account id
 Answer = tuple[int, dict[str, str], str]
+#: the connector's accounts at these fakes (Cloud basic auth for Jira, an API token for Zendesk)
+JIRA_ENV = {
+    "JIRA_URL": JIRA,
+    "JIRA_EMAIL": "support-bot@northwind.example",
+    "JIRA_API_TOKEN": "atl-token",
+    "JIRA_PROJECT": "ENG",
+}
+ZENDESK_ENV = {
+    "ZENDESK_URL": ZENDESK,
+    "ZENDESK_EMAIL": "support-bot@northwind.example",
+    "ZENDESK_API_TOKEN": "zd-token",
+}
+SITES_ENV = {**JIRA_ENV, **ZENDESK_ENV}
 
 
 class FakeZendesk:
