@@ -23,6 +23,7 @@ from webhooks import auth
 from webhooks.admin import admin
 from webhooks.api import api
 from webhooks.api_actions import ROUTES as _ACTION_ROUTES  # noqa: F401  (adds its routes to `api`)
+from webhooks.api_documents import ROUTES as _DOCUMENT_ROUTES  # noqa: F401  (adds its routes to `api`)
 from webhooks.health import health
 from webhooks.openapi import openapi
 from webhooks.receivers import receivers
