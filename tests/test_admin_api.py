@@ -295,3 +295,11 @@ def test_replaying_a_filtered_selection(rt: Runtime, client: FlaskClient) -> Non
     assert entry["target"] == "2 deliveries" and sorted(entry["data"]["ids"]) == [1, 2]
     nothing = client.post("/api/outbox/replay", json={"status": "dead"}, headers=ADMIN)
     assert nothing.status_code == 202 and nothing.get_json()["replayed"] == 0
+
+
+def test_the_mapping_page_opens_any_instance(rt: Runtime, client: FlaskClient) -> None:
+    sign_in(client, "test-admin-token")
+    page = client.get("/admin/mappings/zendesk?instance=eu").get_data(as_text=True)
+    assert 'data-instance="eu"' in page and 'name="instance" value="eu"' in page
+    assert "active version 0" in page  # eu has none of its own yet: the default one applies
+    assert client.get("/admin/mappings/zendesk?instance=EU!").status_code == 400
