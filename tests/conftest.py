@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import responses
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
@@ -19,6 +20,7 @@ from connector.runtime import Runtime, install
 from connector.store import Database
 from connector.store.tables import Base
 from connector.wiring import build_runtime
+from tests.vendor_fakes import FakeJira, FakeZendesk
 
 SECRETS_ENV = {
     "ZENDESK_WEBHOOK_SECRETS": "zd-secret-current,zd-secret-previous",
@@ -94,6 +96,13 @@ def installed_runtime(db: Database, **env: str) -> Iterator[Runtime]:
 def rt(database: Database) -> Iterator[Runtime]:
     with installed_runtime(database) as runtime:
         yield runtime
+
+
+@pytest.fixture
+def vendors() -> Iterator[tuple[FakeZendesk, FakeJira]]:
+    """Zendesk's and Jira's REST APIs at the HTTP edge (`tests.vendor_fakes`), for the sync tests."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
+        yield FakeZendesk(rs), FakeJira(rs)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import responses
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -26,12 +25,6 @@ from tests.helpers import T0, post, zd_event
 from tests.vendor_fakes import JIRA, SITES_ENV, ZENDESK_BOT, FakeJira, FakeZendesk
 
 ENGINEER = ("5b10ac8d82e05b22cc7d4ef5", "Priya Raman")
-
-
-@pytest.fixture
-def vendors() -> Iterator[tuple[FakeZendesk, FakeJira]]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
-        yield FakeZendesk(rs), FakeJira(rs)
 
 
 @pytest.fixture

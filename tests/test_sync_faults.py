@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import responses
 from sqlalchemy import select
 
 from connector import defaults
@@ -21,13 +20,7 @@ from connector.store import Database
 from connector.store.tables import OutboxItem, OutboxStatus
 from tests.conftest import drain, installed_runtime
 from tests.helpers import post, zd_event
-from tests.vendor_fakes import SITES_ENV, FakeJira, FakeZendesk
-
-
-@pytest.fixture
-def vendors() -> Iterator[tuple[FakeZendesk, FakeJira]]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
-        yield FakeZendesk(rs), FakeJira(rs)
+from tests.vendor_fakes import SITES_ENV
 
 
 @pytest.fixture

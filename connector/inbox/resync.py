@@ -122,19 +122,9 @@ def _repair(
                 "items": [{"field": "status", "fieldtype": "jira", "fieldId": "status", "toString": status_name}],
             },
         }
-        answer = inject(
-            rt,
-            vendor="jira",
-            instance=instance,
-            payload=payload,
-            key=f"reconcile:jira/{instance}/{issue.get('id')}@{updated}",
-        )
-        if answer.status == 202:
-            repaired += 1
-            out.lines.append(
-                f"{name}: status {known or 'unknown'} → {status} ({status_name}): "
-                f"delivery {answer.body.get('delivery_id')}"
-            )
+        key = f"reconcile:jira/{instance}/{issue.get('id')}@{updated}"
+        what = f"{name}: status {known or 'unknown'} → {status} ({status_name})"
+        repaired += _deliver(rt, instance, payload, key, what, out)
     for comment in found.get("comments") or ():
         if seen.get(str(comment.get("id"))):
             continue
@@ -152,20 +142,19 @@ def _repair(
                 },
             },
         }
-        answer = inject(
-            rt,
-            vendor="jira",
-            instance=instance,
-            payload=payload,
-            key=f"reconcile:jira/{instance}/comment/{comment.get('id')}",
-        )
-        if answer.status == 202:
-            repaired += 1
-            out.lines.append(
-                f"{name}: comment {comment.get('id')} the ticket never heard of: "
-                f"delivery {answer.body.get('delivery_id')}"
-            )
+        key = f"reconcile:jira/{instance}/comment/{comment.get('id')}"
+        what = f"{name}: comment {comment.get('id')} the ticket never heard of"
+        repaired += _deliver(rt, instance, payload, key, what, out)
     return repaired
+
+
+def _deliver(rt: Runtime, instance: str, payload: Mapping[str, Any], key: str, what: str, out: Resynced) -> int:
+    """Write the delivery a missed webhook would have been; 1 if it is new (0: written before)."""
+    answer = inject(rt, vendor="jira", instance=instance, payload=payload, key=key)
+    if answer.status != 202:
+        return 0
+    out.lines.append(f"{what}: delivery {answer.body.get('delivery_id')}")
+    return 1
 
 
 def _millis(text: Any) -> int | None:

@@ -181,15 +181,24 @@ def _jira_comment(s: Session, t: SyncedTicket, a: Applied, c: Comment, syncing: 
     public = rules.jira_comments is JiraComments.PUBLIC_WHEN_SHARED and c.customer_visible is True
     key = a.ref.key or a.ref.external_id
     who = c.author_name or c.author_id or "someone"
+    text = f"{who} commented on {key} (Jira):\n\n{c.body}"
     mark = f"jira-{a.instance}-{c.external_id}"
+    return _zendesk_note(s, t, text, mark, f"a comment on the linked Jira issue {key}", syncing, public=public)
+
+
+def _zendesk_note(
+    s: Session, t: SyncedTicket, text: str, mark: str, why: str, syncing: Syncing, *, public: bool = False
+) -> OutboxItem | None:
+    """A comment copied to the Zendesk ticket (internal unless `public`), once per `mark`."""
+    assert t.zendesk is not None
     update = TicketUpdate(
         ticket_id=t.ticket.id,
         external_id=t.zendesk.external_id,
         instance=t.zendesk.instance,
-        comment=f"{who} commented on {key} (Jira):\n\n{c.body}",
+        comment=text,
         public=public,
         marker=marker(mark),
-        why=f"a comment on the linked Jira issue {key}",
+        why=why,
     )
     return record_intent(s, update, f"sync:zendesk-note:{mark}", syncing)
 
@@ -276,17 +285,9 @@ def _incident_note(s: Session, t: SyncedTicket, a: Applied, c: Comment, syncing:
         return None
     number = t.key_of(a)
     who = c.author_name or "a responder"
+    text = f"{who} added a note to PagerDuty incident #{number}:\n\n{c.body}"
     mark = f"pd-{a.instance}-{c.external_id}"
-    update = TicketUpdate(
-        ticket_id=t.ticket.id,
-        external_id=t.zendesk.external_id,
-        instance=t.zendesk.instance,
-        comment=f"{who} added a note to PagerDuty incident #{number}:\n\n{c.body}",
-        public=False,
-        marker=marker(mark),
-        why=f"a note on PagerDuty incident #{number}",
-    )
-    return record_intent(s, update, f"sync:zendesk-note:{mark}", syncing)
+    return _zendesk_note(s, t, text, mark, f"a note on PagerDuty incident #{number}", syncing)
 
 
 def _incident_resolved(s: Session, t: SyncedTicket, a: Applied, syncing: Syncing) -> OutboxItem | None:
