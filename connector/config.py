@@ -105,6 +105,9 @@ class Settings:
     #: linked issues not heard of for `sync_stale_seconds`
     sync_reconcile_seconds: int = defaults.SYNC_RECONCILE_SECONDS
     sync_stale_seconds: int = defaults.SYNC_STALE_SECONDS
+    #: group commit of acknowledgements: the most deliveries per commit, the leader's wait for more
+    ingest_batch_max: int = defaults.INGEST_BATCH_MAX
+    ingest_window_ms: float = defaults.INGEST_WINDOW_MS
 
     def account(self, vendor: str, instance: str = defaults.DEFAULT_INSTANCE) -> Account | None:
         return self.accounts.get((vendor, instance))
@@ -161,6 +164,8 @@ class Settings:
             zendesk_updates_per_minute=_int(env, "ZENDESK_UPDATES_PER_MINUTE", defaults.ZENDESK_UPDATES_PER_MINUTE),
             sync_reconcile_seconds=_int(env, "CONNECTOR_SYNC_RECONCILE_SECONDS", defaults.SYNC_RECONCILE_SECONDS),
             sync_stale_seconds=_int(env, "CONNECTOR_SYNC_STALE_SECONDS", defaults.SYNC_STALE_SECONDS),
+            ingest_batch_max=_positive(env, "CONNECTOR_INGEST_BATCH_MAX", defaults.INGEST_BATCH_MAX),
+            ingest_window_ms=_milliseconds(env, "CONNECTOR_INGEST_WINDOW_MS", defaults.INGEST_WINDOW_MS),
         )
 
 
@@ -193,6 +198,26 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _milliseconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number of milliseconds, got {raw!r}") from exc
+    if not 0 <= value <= 1000:
+        raise ConfigError(f"{name} must be between 0 and 1000 milliseconds, got {raw!r}")
+    return value
 
 
 def _url(env: Mapping[str, str], name: str) -> str | None:

@@ -13,6 +13,11 @@ RECONCILE_STALE_AFTER_SECONDS = 10
 SLA_TICK_SECONDS = 0.5  # how often the sweeper looks for due SLA timers (p99 lateness < 1 s)
 #: a delivery that tells of the past and leaves an alarm already due waits this long for the rest of its burst
 SLA_SETTLE_SECONDS = 5
+#: group commit on the acknowledgement path (`connector.store.intake`): the most deliveries one commit
+#: holds, and how long a leader waits for more before it writes (0: a batch is whatever waited while
+#: the previous commit ran)
+INGEST_BATCH_MAX = 64
+INGEST_WINDOW_MS = 0.0
 SERVE_HOST = "127.0.0.1"
 SERVE_PORT = 8080
 POLICY = "signx"

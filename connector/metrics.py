@@ -26,6 +26,12 @@ ACK_SECONDS = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
     registry=REGISTRY,
 )
+INGEST_BATCH_SIZE = Histogram(
+    "connector_ingest_batch_size",
+    "Deliveries stored by one commit of the acknowledgement path (group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+    registry=REGISTRY,
+)
 JOBS = Counter(
     "connector_jobs_total", "Jobs run by this process, by job and outcome.", ["job", "outcome"], registry=REGISTRY
 )

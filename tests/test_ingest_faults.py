@@ -149,14 +149,18 @@ def test_a_connection_the_database_dropped_is_tried_once_more(client, rt):
     ids=["down", "full", "read-only"],
 )
 def test_a_queue_that_fails_after_the_row_is_stored_still_answers_202(client, rt, monkeypatch, error):
-    def refuse(_: int) -> None:
+    refused: list[list[int]] = []
+
+    def refuse(ids: list[int]) -> None:
+        refused.append(list(ids))
         raise error
 
-    monkeypatch.setattr(rt.queue, "notify_delivery", refuse)
+    monkeypatch.setattr(rt.queue, "notify_deliveries", refuse)
     r = post(client, "zendesk", zd_event("created"))
     assert r.status_code == 202
     (row,) = _rows(rt)
     assert row.status == "received"  # the reconciler enqueues it
+    assert refused == [[r.get_json()["delivery_id"]]]  # the queue was asked, after the commit, and refused
 
 
 def test_an_unexpected_failure_on_the_acknowledgement_path_is_503_not_500(client, monkeypatch):

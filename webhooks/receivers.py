@@ -7,6 +7,7 @@ vendor gets a 4xx with a reason or a 503 asking it to send again — never a bar
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -49,10 +50,8 @@ def webhook(vendor: str, instance: str = defaults.DEFAULT_INSTANCE) -> tuple[Res
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     metrics.ACK_SECONDS.labels(vendor).observe(time.perf_counter() - g.started)
-    response = jsonify(answer.body)
-    response.status_code = answer.status
-    response.headers.update(answer.headers)
-    return response
+    # The answer's JSON as is (jsonify's pretty-printing and key sorting cost more than the insert).
+    return Response(json.dumps(answer.body), answer.status, answer.headers, mimetype="application/json")
 
 
 def _read_body(limit: int) -> bytes | None:

@@ -29,21 +29,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-
 from connector import defaults, metrics
 from connector.errors import PayloadError, SignatureError, StoreUnavailable
 from connector.inbound import Adapter, header
 from connector.logs import where
 from connector.model import Parsed
-from connector.queue import QueueUnavailable
 from connector.runtime import Runtime
 from connector.store import DeliveryStatus
-from connector.store.database import unavailable
-from connector.store.tables import Delivery, object_key
+from connector.store.intake import Row, Stored
+from connector.store.tables import object_key
 
 log = logging.getLogger(__name__)
 
@@ -66,31 +60,6 @@ class Reading:
     event_type: str | None
     parsed: Parsed | None = None
     problem: str | None = None
-
-
-@dataclass(frozen=True)
-class Row:
-    """One delivery row to insert."""
-
-    vendor: str
-    instance: str
-    key: str
-    event_type: str | None
-    headers: dict[str, str]
-    body: bytes
-    digest: str
-    content: str
-    status: DeliveryStatus
-    outcome: str | None = None
-    about: tuple[str | None, datetime | None] = (None, None)
-
-
-@dataclass(frozen=True)
-class Stored:
-    delivery_id: int
-    created: bool
-    same_body: bool  # the stored row (new or earlier) holds this very body
-    rejected: bool = False  # the earlier row was kept as rejected (unreadable)
 
 
 def receive(
@@ -233,15 +202,6 @@ def _accept(rt: Runtime, row: Row, reading: Reading, parsed: Parsed) -> Answer:
         # Not the event type: one we do not handle is whatever the body says, a payload value.
         log.info("ignored delivery", extra={"vendor": vendor, "delivery_id": stored.delivery_id})
         return Answer(200, {"delivery_id": stored.delivery_id, "ignored": True, "reason": parsed.ignored_reason})
-    try:
-        rt.queue.notify_delivery(stored.delivery_id)
-    except QueueUnavailable as exc:
-        # Stored is safe: the reconciler enqueues every stored, unprocessed delivery once Redis is back.
-        metrics.ENQUEUE_FAILURES.inc()
-        log.warning(
-            "queue unavailable; delivery stored for the reconciler",
-            extra={"vendor": vendor, "delivery_id": stored.delivery_id, "error": type(exc).__name__},
-        )
     metrics.DELIVERIES.labels(vendor, "accepted").inc()
     log.debug(
         "accepted delivery",
@@ -283,80 +243,11 @@ def _reject(vendor: str, status: int, error: str, message: str, *, log_reason: b
     return Answer(status, {"error": error, "message": message})
 
 
-_COLUMNS = (
-    "vendor",
-    "instance",
-    "dedupe_key",
-    "event_type",
-    "headers",
-    "body",
-    "body_sha256",
-    "content_sha256",
-    "status",
-    "outcome",
-    "received_at",
-    "attempts",
-    "object_key",
-    "event_at",
-)
-_TABLE = Delivery.__table__
-assert isinstance(_TABLE, Table)
-# Built once per dialect: constructing and compiling the statement per request costs more than running it.
-# No conflict target: a row that matches a stored one by delivery id or by signed content is not inserted.
-_INSERTS = {
-    dialect: insert(_TABLE).values({c: bindparam(c) for c in _COLUMNS}).on_conflict_do_nothing().returning(_TABLE.c.id)
-    for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
-}
-_EXISTING = (
-    select(_TABLE.c.id, _TABLE.c.body_sha256, _TABLE.c.status)
-    .where(
-        _TABLE.c.vendor == bindparam("vendor"),
-        _TABLE.c.instance == bindparam("instance"),
-        or_(_TABLE.c.dedupe_key == bindparam("dedupe_key"), _TABLE.c.content_sha256 == bindparam("content_sha256")),
-    )
-    .order_by(_TABLE.c.id)
-    .limit(1)
-)
-
-
 def _store(rt: Runtime, row: Row) -> Stored:
-    """Insert the delivery in one statement; on a duplicate return the stored one. Raises
-    StoreUnavailable when the database cannot take it (after one more try on a dropped connection)."""
-    params = {
-        "vendor": row.vendor,
-        "instance": row.instance,
-        "dedupe_key": row.key,
-        "event_type": row.event_type,
-        "headers": row.headers,
-        "body": row.body,
-        "body_sha256": row.digest,
-        "content_sha256": row.content,
-        "status": row.status.value,
-        "outcome": row.outcome,
-        "received_at": datetime.now(UTC),
-        "attempts": 0,
-        "object_key": row.about[0],
-        "event_at": row.about[1],
-    }
-    for attempt in (1, 2):
-        try:
-            with rt.db.transaction() as conn:
-                new_id = conn.execute(_INSERTS[rt.db.engine.dialect.name], params).scalar()
-                if new_id is not None:
-                    return Stored(new_id, True, True)
-                existing = conn.execute(_EXISTING, params).first()
-            if existing is None:
-                raise StoreUnavailable(f"delivery {row.vendor}/{row.instance}/{row.key} conflicted but is gone")
-            return Stored(existing[0], False, existing[1] == row.digest, existing[2] == DeliveryStatus.REJECTED.value)
-        except DBAPIError as exc:
-            if attempt == 1 and exc.connection_invalidated:
-                continue  # a connection the database dropped (it restarted): once more, on a new one
-            if unavailable(exc):
-                raise StoreUnavailable(f"database unavailable ({type(exc.orig).__name__})") from exc
-            raise
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"database error ({type(exc).__name__})") from exc
-    raise AssertionError("unreachable")
+    """Insert the delivery (with the others of this process waiting at the same moment: one commit
+    for all, `connector.store.intake`); on a duplicate return the stored one. A new row to process is
+    put in the inbox once committed. Raises StoreUnavailable when the database cannot take it."""
+    return rt.intake.store(row)
 
 
 def _about(parsed: Parsed, instance: str) -> tuple[str | None, datetime | None]:

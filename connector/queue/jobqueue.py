@@ -6,6 +6,7 @@ do, so a Redis that forgot everything is repaired by the reconciler.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import fakeredis
@@ -37,11 +38,17 @@ class JobQueue:
         return [self.outbound, self.rq]
 
     def notify_delivery(self, delivery_id: int) -> None:
-        """The acknowledgement path's one Redis command: put a stored delivery's id in the inbox.
+        """Put a stored delivery's id in the inbox (see `notify_deliveries`)."""
+        self.notify_deliveries([delivery_id])
+
+    def notify_deliveries(self, delivery_ids: Sequence[int]) -> None:
+        """The acknowledgement path's one Redis command per commit: put stored deliveries' ids in the
+        inbox, in order.
 
         A dispatcher turns inbox ids into RQ jobs (`dispatch`); an RQ enqueue costs a pickled job
         and two pipelines, too much to pay before answering a webhook."""
-        self.connection.lpush(self.inbox_key, delivery_id)
+        if delivery_ids:
+            self.connection.lpush(self.inbox_key, *delivery_ids)
 
     def dispatch(self, *, block: float = 0, limit: int = 500) -> int:
         """Enqueue a processing job for each id in the inbox (waiting up to `block` seconds for the

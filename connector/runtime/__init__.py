@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from connector import metrics
 from connector.config import Settings
 from connector.escalation import Acting
 from connector.inbound import Adapter
@@ -27,6 +28,7 @@ from connector.outbox import take_new_ids
 from connector.queue import Dispatcher, EmbeddedWorker, JobQueue, QueueUnavailable
 from connector.runtime.ticker import Duty, Ticker
 from connector.store import Database, MappingVersions, PolicyVersions
+from connector.store.intake import DeliveryWriter
 from connector.store.tables import OutboxItem
 from connector.sync import Syncing
 
@@ -63,6 +65,13 @@ class Runtime:
         #: Jira issue joins its ticket, and its key goes to the helpdesk)
         self.after_sent: dict[str, AfterSent] = dict(after_sent or {})
         self.db.on_commit(self._enqueue_outbox)
+        #: the acknowledgement path's writer: the deliveries waiting at one moment share one commit
+        self.intake = DeliveryWriter(
+            self.db,
+            announce=self._announce_deliveries,
+            window=settings.ingest_window_ms / 1000,
+            max_batch=settings.ingest_batch_max,
+        )
         self.mappings = MappingVersions(mappings)
         self.policies = PolicyVersions(fallback=settings.policy)
         self.embedded_worker: EmbeddedWorker | None = None
@@ -89,6 +98,19 @@ class Runtime:
     def syncing(self) -> Syncing:
         """What sync needs of this process: each mapping's sync rules and the channels with a sender."""
         return Syncing(rules=self.sync_rules, channels=frozenset(self.senders))
+
+    def _announce_deliveries(self, delivery_ids: Sequence[int]) -> None:
+        """After a commit of the acknowledgement path: the new deliveries' ids into the inbox, one
+        command. Stored is enough: when the queue cannot take them, the reconciler enqueues every
+        stored, unprocessed delivery once it can."""
+        try:
+            self.queue.notify_deliveries(delivery_ids)
+        except QueueUnavailable as exc:
+            metrics.ENQUEUE_FAILURES.inc(len(delivery_ids))
+            log.warning(
+                "queue unavailable; deliveries stored for the reconciler",
+                extra={"deliveries": len(delivery_ids), "error": type(exc).__name__},
+            )
 
     def _enqueue_outbox(self, info: dict[Any, Any]) -> None:
         """After a commit: enqueue the delivery of the outbox rows it added (the sweep finds any missed)."""
