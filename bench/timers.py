@@ -31,12 +31,12 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
 
-from bench.timers_data import Built, build, verify_sample
+from bench.timers_data import Built, Burst, build, verify_sample
 from connector.config import Settings
 from connector.policy import load_policy
 from connector.queue import JobQueue
 from connector.runtime import Runtime
-from connector.sla.live import sweep
+from connector.sla.due import sweep
 from connector.store import Database
 from connector.store.tables import SlaFire, SlaTimer, TimelineEntry
 from connector.wiring import build_runtime
@@ -116,7 +116,10 @@ def run_size(url: str, n: int, args: argparse.Namespace, profiler: cProfile.Prof
     rt = build_runtime(settings, db=db, queue=JobQueue.embedded(settings.queue_name))
     try:
         policy = load_policy(args.preset)
-        built = build(db, policy, n, spread=args.spread, severities=args.severities.split(","), seed=args.seed)
+        burst = Burst(args.burst, args.burst_at, args.burst_within)
+        built = build(
+            db, policy, n, spread=args.spread, severities=args.severities.split(","), seed=args.seed, burst=burst
+        )
         verified = verify_sample(db, policy, built, args.verify, args.seed)
         meter = DbMeter(db.engine)
         zero = timedelta(0)
@@ -388,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
         help="fixed-rate ticks, or the deployed Ticker's timing (see window())",
     )
     ap.add_argument("--spread", type=float, default=3600.0, help="next fires are spread over this many seconds")
+    ap.add_argument("--burst", type=int, default=0, help="of each size, this many clocks due within one minute")
+    ap.add_argument("--burst-at", type=float, default=10.0, help="the burst starts this many seconds into the window")
+    ap.add_argument("--burst-within", type=float, default=60.0, help="the burst's clocks fall due within this")
     ap.add_argument("--preset", default="localizevideos")
     ap.add_argument("--severities", default="Sev1,Sev2", help="calendar-time severities of the preset")
     ap.add_argument("--idle-ticks", type=int, default=12)
@@ -400,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the PostgreSQL database afterwards")
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")]
+    if args.burst and args.window < args.burst_at + args.burst_within:
+        ap.error("--window must cover the burst: at least --burst-at + --burst-within seconds")
     report: dict[str, Any] = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "sizes": {},

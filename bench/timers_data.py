@@ -70,10 +70,23 @@ class Built:
     seconds: float = 0.0
 
 
-def plan(rng: random.Random, offsets: dict[str, list[float]], spread: float) -> tuple[str, float, float]:
-    """(severity, delta, created-before-t0): the ticket's k-th fire is due `delta` s after t0; the
-    fires before it are already due (delta < gap to the previous fire) and the ticket exists."""
-    delta = rng.uniform(0.0, spread)
+@dataclass(frozen=True)
+class Burst:
+    """`count` of the tickets have their next fire due within `within` seconds from `at` seconds
+    after t0 (Monday's opening: clocks of one business calendar warning and breaching together)."""
+
+    count: int = 0
+    at: float = 10.0
+    within: float = 60.0
+
+
+def plan(
+    rng: random.Random, offsets: dict[str, list[float]], spread: float, delta: float | None = None
+) -> tuple[str, float, float]:
+    """(severity, delta, created-before-t0): the ticket's k-th fire is due `delta` s after t0 (default:
+    uniformly within `spread`); the fires before it are already due (delta < gap to the previous fire)
+    and the ticket exists."""
+    delta = rng.uniform(0.0, spread) if delta is None else delta
     choices = [
         (sev, points[k])
         for sev, points in offsets.items()
@@ -87,14 +100,24 @@ def plan(rng: random.Random, offsets: dict[str, list[float]], spread: float) -> 
 
 
 def build(
-    db: Database, policy: Policy, n: int, *, spread: float, severities: list[str], seed: int, chunk: int = 5000
+    db: Database,
+    policy: Policy,
+    n: int,
+    *,
+    spread: float,
+    severities: list[str],
+    seed: int,
+    burst: Burst = Burst(),
+    chunk: int = 5000,
 ) -> Built:
-    """Insert `n` tickets with the rows `refresh(now=t0)` would leave: clocks, fires, timer."""
+    """Insert `n` tickets with the rows `refresh(now=t0)` would leave: clocks, fires, timer; `burst`
+    of them (chosen at random) due within the burst's minute, the rest spread."""
     started = time.perf_counter()
     rng = random.Random(seed)
     t0 = datetime.now(UTC).replace(microsecond=0)
     offsets = templates(policy, severities, t0)
     built = Built(t0)
+    bursting = set(rng.sample(range(1, n + 1), min(burst.count, n)))
     for first in range(1, n + 1, chunk):
         rows: dict[str, list[dict[str, Any]]] = {
             "tickets": [],
@@ -104,7 +127,8 @@ def build(
             "sla_timers": [],
         }
         for tid in range(first, min(first + chunk, n + 1)):
-            sev, delta, before = plan(rng, offsets, spread)
+            at = burst.at + rng.uniform(0.0, burst.within) if tid in bursting else None
+            sev, delta, before = plan(rng, offsets, spread, at)
             created = t0 - timedelta(seconds=before)
             initial = fields(sev)
             rows["tickets"].append(

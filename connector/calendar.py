@@ -47,6 +47,9 @@ _MARGIN = timedelta(days=1)
 _MAX_CLOSED_DAYS = 3660
 
 
+_LONG = timedelta(days=3650)  # an always-open calendar's windows, as long as any target needs
+
+
 def _utc(at: datetime, name: str) -> datetime:
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {at.isoformat()}")
@@ -133,6 +136,13 @@ class BusinessCalendar:
             except NotImplementedError as exc:
                 raise ValueError(f"holiday_country/holiday_subdivision: {exc}") from exc
         self._day_windows = lru_cache(maxsize=4096)(self._compute_day_windows)
+        #: open around the clock, every day, no holidays: business time is calendar time, and the
+        #: window arithmetic needs no day-by-day walk (most calendar-time SLA targets use such a one)
+        self._always_open = (
+            all(self._hours.get(day) == ((_MIDNIGHT, _MIDNIGHT),) for day in range(7))
+            and not self._explicit_holidays
+            and holiday_country is None
+        )
 
     @classmethod
     def always_open(cls, timezone: str = "UTC") -> BusinessCalendar:
@@ -248,6 +258,10 @@ class BusinessCalendar:
         Days are loaded into a heap until no unloaded day can hold a window starting before the
         earliest loaded one; windows that overlap what was already yielded are trimmed.
         """
+        if self._always_open:  # one long window after another: the same answers without the walk
+            while True:
+                yield at, at + _LONG
+                at += _LONG
         day = at.date() - 2 * _DAY  # one spare day before the first whose windows can reach `at`
         heap: list[Window] = []
         cursor = at
@@ -266,6 +280,10 @@ class BusinessCalendar:
 
     def _backward(self, at: datetime) -> Iterator[Window]:
         """Disjoint windows in reverse time order, clipped to end at `at` or earlier; never ends."""
+        if self._always_open:
+            while True:
+                yield at - _LONG, at
+                at -= _LONG
         day = at.date() + 2 * _DAY  # one spare day after the last whose windows can reach before `at`
         heap: list[tuple[timedelta, datetime, datetime]] = []  # keyed on -close: latest close first
         cursor = at

@@ -21,7 +21,8 @@ from connector.outbox.delivery import sweep as outbox_sweep
 from connector.policy import Policy
 from connector.queue import JobQueue
 from connector.runtime import Duty, Runtime
-from connector.sla.live import OnFires, refresh, sweep
+from connector.sla.due import sweep
+from connector.sla.live import OnFires, refresh
 from connector.store import Database
 from connector.store.tables import SlaFire
 from mappings import Engine

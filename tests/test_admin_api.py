@@ -223,7 +223,7 @@ def test_a_pasted_trigger_body_gets_mapping_suggestions(rt: Runtime, client: Fla
 
 def test_ticket_filters_and_keyset_paging(rt: Runtime, client: FlaskClient) -> None:
     from connector.demo import payloads as p
-    from connector.sla.live import sweep
+    from connector.sla.due import sweep
 
     for n in range(5):
         body = zd_event(

@@ -281,7 +281,7 @@ def test_an_admin_edits_the_policy_and_asks_what_would_happen(site: Any, browser
 
 
 def test_the_reports_page_charts_compliance_and_downloads_csv(site: Any, browser: Any) -> None:
-    from connector.sla.live import sweep
+    from connector.sla.due import sweep
 
     rt, base = site
     # March's tickets: their clocks ran out long ago (recorded once the burst they came in has settled)

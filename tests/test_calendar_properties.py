@@ -239,3 +239,24 @@ def test_windows_are_disjoint_ordered_and_sum_to_elapsed(scenario: Scenario, off
     total = sum((b - a for a, b in windows), timedelta()).total_seconds()
     assert (bounds == sorted(bounds), len(set(bounds)) == len(bounds)) == (True, True)
     assert abs(total - calendar.elapsed(start, end)) <= 1e-6
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"]),
+    start=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)),
+    seconds=st.floats(min_value=0, max_value=90 * 86400, allow_nan=False),
+)
+def test_the_always_open_shortcut_answers_as_the_day_by_day_walk(zone: str, start: datetime, seconds: float) -> None:
+    """A 24x7 calendar without holidays skips the walk over days: every query answers the same."""
+    fast = BusinessCalendar.always_open(zone)
+    walk = BusinessCalendar.always_open(zone)
+    walk._always_open = False  # the general path
+    end = start + timedelta(seconds=seconds)
+    assert fast.add(start, seconds) == walk.add(start, seconds)
+    assert fast.subtract(end, seconds) == walk.subtract(end, seconds)
+    assert fast.elapsed(start, end) == walk.elapsed(start, end)
+    assert fast.elapsed(end, start) == walk.elapsed(end, start) == 0
+    assert list(fast.windows(start, end)) == list(walk.windows(start, end))
+    assert fast.is_open(start) and walk.is_open(start)
+    assert fast.next_open(start) == walk.next_open(start)

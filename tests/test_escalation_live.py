@@ -400,7 +400,7 @@ def test_a_breach_found_by_the_sweeper_escalates_once(rt: Runtime, client: Any) 
     """tai: "Change ownership if not responded in 2 hours past SLA" — CRITICAL's first response is due in
     1 h (calendar time), so at 3 h with no answer the ticket goes to the support engineers."""
     from connector.demo import payloads as p
-    from connector.sla.live import sweep as sla_sweep
+    from connector.sla.due import sweep as sla_sweep
     from connector.wiring import escalate_fires
 
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from connector.demo import payloads as p
-from connector.sla.live import SETTLE, sweep
+from connector.sla.due import sweep
+from connector.sla.live import SETTLE
 from connector.store.tables import Delivery, SlaFire, SlaTimer, TimelineEntry
 from tests.conftest import ADMIN, drain, make_queue, make_settings
 from tests.helpers import post

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from connector.demo import payloads as p
 from connector.queue import JobQueue
 from connector.sla import live
-from connector.sla.live import sweep
+from connector.sla.due import sweep
 from connector.store.tables import SlaFire, SlaTimer, TimelineEntry
 from tests.conftest import ADMIN, drain, make_queue, make_settings
 from tests.helpers import post
@@ -248,7 +248,7 @@ def test_policy_change_is_versioned_and_applies(client, rt):
 
 
 def test_one_failing_ticket_does_not_hold_up_the_others(rt, database, monkeypatch):
-    from connector.sla import live
+    from connector.sla import due, live
 
     rt = _runtime(database)
     client = _client(rt)
@@ -256,14 +256,16 @@ def test_one_failing_ticket_does_not_hold_up_the_others(rt, database, monkeypatc
     post(client, "zendesk", _created(5001, now - timedelta(minutes=50)))
     post(client, "zendesk", _created(5002, now - timedelta(minutes=50)))
     drain(rt)
-    real = live.refresh
+    real = live.events_of
 
-    def flaky(s, policy, ticket_id, *a, **k):  # type: ignore[no-untyped-def]
-        if ticket_id == 1:
+    def flaky(ticket, entries):  # type: ignore[no-untyped-def]
+        if ticket.id == 1:
             raise ValueError("engine choked")
-        return real(s, policy, ticket_id, *a, **k)
+        return real(ticket, entries)
 
-    monkeypatch.setattr(live, "refresh", flaky)
+    # The batch fails on ticket 1, so the chunk is done ticket by ticket: only ticket 1 waits.
+    monkeypatch.setattr(due, "events_of", flaky)
+    monkeypatch.setattr(live, "events_of", flaky)
     now += live.SETTLE + timedelta(seconds=1)  # the warnings were due already when processed: they settle first
     assert sweep(rt.db, rt.policies, now=now) == 2
     with rt.db.session() as s:
@@ -271,7 +273,7 @@ def test_one_failing_ticket_does_not_hold_up_the_others(rt, database, monkeypatc
         retry = s.get(SlaTimer, 1).fire_at
     assert fired == [(2, "warning")]
     assert retry == now + live.RETRY_AFTER  # tried again later, not dropped
-    monkeypatch.setattr(live, "refresh", real)
+    monkeypatch.undo()
     assert sweep(rt.db, rt.policies, now=now + live.RETRY_AFTER) == 1
     assert sorted(_fires(rt)) == [("warning", "first_response")] * 2
 

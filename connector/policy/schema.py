@@ -87,6 +87,9 @@ class Policy(BaseModel):
     _categories: NameIndex = PrivateAttr()
     _hints: list[tuple[str, re.Pattern[str]]] = PrivateAttr(default_factory=list)
     _calendars: dict[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
+    #: `targets_for` answers by its arguments (a policy is not changed once validated), and whose they
+    #: are: a copy of the model starts afresh
+    _targets_memo: tuple[int, dict[tuple[Any, ...], tuple[Target, ...]]] = PrivateAttr(default=(0, {}))
 
     @model_validator(mode="after")
     def _cross_check(self) -> Policy:
@@ -200,6 +203,37 @@ class Policy(BaseModel):
         null) are left out; so is everything for a tier with `sla: false`. Business-time targets come
         back with their calendar filled in (the target's, else the tier's, else `sla.defaults.calendar`).
         """
+        owner, memo = self._targets_memo
+        if owner != id(self):
+            memo = {}
+            self._targets_memo = (id(self), memo)
+        key = (metric, severity, tier, category, channel, received, level)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = tuple(
+                self._targets_for(
+                    metric,
+                    severity=severity,
+                    tier=tier,
+                    category=category,
+                    channel=channel,
+                    received=received,
+                    level=level,
+                )
+            )
+        return list(found)
+
+    def _targets_for(
+        self,
+        metric: str | None,
+        *,
+        severity: str | None,
+        tier: str | None,
+        category: str | None,
+        channel: str | None,
+        received: str | None,
+        level: str | None,
+    ) -> list[Target]:
         tier_id = self.tier_of(tier)
         if not self.tier(tier_id).sla:
             return []

@@ -13,25 +13,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from connector import defaults
-from connector.logs import where
 from connector.model import EventKind, LinkRole
 from connector.policy import Policy
 from connector.sla.clock import ClockState
 from connector.sla.engine import Evaluation, evaluate
 from connector.sla.events import FireKind, SlaEvent, SlaEventType
 from connector.sla.serialize import clock_json
-from connector.store import Database, DeliveryStatus, PolicyVersions
+from connector.store import DeliveryStatus
 from connector.store.tables import Delivery, Link, SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry, object_key
 from connector.tickets import locks, timeline
 from connector.tickets.timeline import (
@@ -101,6 +99,13 @@ def history(s: Session, ticket: Ticket) -> tuple[dict[str, object], list[SlaEven
         .where(TimelineEntry.ticket_id == ticket.id, TimelineEntry.kind.in_(_HISTORY_KINDS))
         .order_by(TimelineEntry.at, TimelineEntry.id)
     ).all()
+    return events_of(ticket, entries)
+
+
+def events_of(ticket: Any, entries: Sequence[Sequence[Any]]) -> tuple[dict[str, object], list[SlaEvent]]:
+    """`history` from the ticket's timeline entries of `_HISTORY_KINDS` — (at, kind, data, actor) in
+    time order — however they were read. `ticket`: a `Ticket`, or a row with its severity,
+    customer_tier, category, channel and status."""
     initial: dict[str, object] | None = None
     events: list[SlaEvent] = []
     for at, kind, data, actor in entries:
@@ -343,62 +348,3 @@ def _waiting_for_backlog(s: Session, ticket_ids: list[int], now: datetime) -> se
 #: what the sweeper hands the fires it recorded to (the escalation engine, wired by the composition root):
 #: (session, policy, ticket id, new fires, now), in the ticket's savepoint
 OnFires = Callable[[Session, Policy, int, list[SlaFire], datetime], object]
-
-
-def sweep(
-    db: Database,
-    policies: PolicyVersions,
-    *,
-    now: datetime | None = None,
-    limit: int = 500,
-    chunk: int = 50,
-    on_fires: OnFires | None = None,
-) -> int:
-    """Refresh every ticket whose timer is due; returns how many were refreshed.
-
-    Works in transactions of `chunk` tickets (on SQLite the write lock is shared with webhook
-    ingest), each ticket in a savepoint: a ticket whose refresh fails is logged with its error and
-    retried `RETRY_AFTER` later, and never holds up the others. Several sweepers may run at once:
-    on PostgreSQL each takes the due rows the others have not locked.
-
-    No false alarms from a backlog: a ticket with a delivery about one of its objects that is stored
-    but not yet processed, and whose events are not later than now, is left for that delivery's
-    processing (which refreshes the ticket up to the delivery's own time); its timer is looked at
-    again `BACKLOG_RECHECK` later. A delivery that failed and waits for a retry does not hold alarms."""
-    now = now or datetime.now(UTC)
-    started = time.monotonic()
-    done = 0
-    while done < limit:
-        with db.session() as s:
-            q = (
-                select(SlaTimer.ticket_id)
-                .where(SlaTimer.fire_at <= now)
-                .order_by(SlaTimer.fire_at)
-                .limit(min(chunk, limit - done))
-            )
-            if not db.is_sqlite:
-                q = q.with_for_update(skip_locked=True)
-            due = list(s.scalars(q))
-            if not due:
-                break
-            policy = policies.active(s).policy
-            waiting = _waiting_for_backlog(s, due, now)
-            for ticket_id in due:
-                if ticket_id in waiting:
-                    _arm(s, ticket_id, now + BACKLOG_RECHECK)
-                    continue
-                try:
-                    with s.begin_nested():
-                        fired = refresh(s, policy, ticket_id, now, started=started)
-                        if fired and on_fires is not None:
-                            on_fires(s, policy, ticket_id, fired, now)
-                except (SQLAlchemyError, ValueError, LookupError) as exc:
-                    log.error(
-                        "sla refresh failed; retrying later",
-                        extra={"ticket_id": ticket_id, "error": type(exc).__name__, "where": where(exc)},
-                    )
-                    _arm(s, ticket_id, now + RETRY_AFTER)
-        done += len(due)
-        if len(due) < chunk:
-            break
-    return done
