@@ -18,6 +18,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -119,13 +120,24 @@ def cycled(pool: list[bytes]) -> RequestSource:
 
 
 def with_cpu(server: Gunicorn, run: Callable[[], PhaseResult]) -> PhaseResult:
-    """Run a phase and attach the CPU used meanwhile: server processes and this generator, in % of a core."""
+    """Run a phase and attach the CPU used meanwhile: server processes and this generator, in % of a
+    core; and per gunicorn worker, the client connections it held (sampled 1 s in) and its CPU."""
     wall, gen, srv = time.perf_counter(), time.process_time(), server.cpu_seconds()
+    workers = server.worker_cpu_seconds()
+    held: list[int] = []
+    sampler = threading.Timer(1.0, lambda: held.extend(server.connections_by_worker()))
+    sampler.start()
     phase = run()
+    sampler.cancel()
     wall = time.perf_counter() - wall
     phase.cpu = {
         "server": 100 * (server.cpu_seconds() - srv) / wall,
         "generator": 100 * (time.process_time() - gen) / wall,
+    }
+    after = server.worker_cpu_seconds()
+    phase.spread = {
+        "connections": [float(n) for n in held],
+        "cpu_percent": [round(100 * (after.get(pid, 0.0) - used) / wall, 1) for pid, used in sorted(workers.items())],
     }
     return phase
 
@@ -184,6 +196,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "ZENDESK_WEBHOOK_SECRETS": SECRET,
             "CONNECTOR_LOG_LEVEL": args.log_level,
             "CONNECTOR_ADMIN_TOKEN": secrets.token_urlsafe(24),
+            **({"CONNECTOR_INGEST_WINDOW_MS": str(args.window_ms)} if args.window_ms is not None else {}),
+            **({"CONNECTOR_INGEST_BATCH_MAX": str(args.batch_max)} if args.batch_max is not None else {}),
         }
         with Gunicorn(args.connector_app, settings, env, workdir / "connector.log") as server:
             c_max, c_half, c_samples = bench_target(server, args, rng, unique=True, half_rate=None)
@@ -220,6 +234,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "open_connections": args.open_connections,
             "half_rate_per_s": round(half_rate or 0, 1),
             "log_level": args.log_level,
+            "ingest_window_ms": args.window_ms,
+            "ingest_batch_max": args.batch_max,
         },
         "targets": targets,
         "ratio": round(ratio, 3),
@@ -243,7 +259,7 @@ def table(report: dict[str, Any]) -> str:
         + (f" ({g['threads']} threads)" if g["worker_class"] == "gthread" else "")
         + f"   cpus: {report['machine']['cpus']}   load before: {report['machine']['loadavg_before']}",
         f"{'target':<10} {'phase':<5} {'mode':<6} {'offered/s':>9} {'accepted/s':>10} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'server cpu%':>11} {'gen cpu%':>8}  statuses",
+        f"{'p99 ms':>8} {'server cpu%':>11} {'gen cpu%':>8} {'conns/worker':>12} {'cpu%/worker':>12}  statuses",
     ]
     for name, phases in report["targets"].items():
         for phase, s in phases.items():
@@ -251,7 +267,9 @@ def table(report: dict[str, Any]) -> str:
             lines.append(
                 f"{name:<10} {phase:<5} {s['mode']:<6} {s.get('offered_per_s', '-'):>9} "
                 f"{s['accepted_per_s']:>10} {_num(s['ack_ms']['p50']):>8} {_num(s['ack_ms']['p99']):>8} "
-                f"{_num(cpu.get('server')):>11} {_num(cpu.get('generator')):>8}  {s['statuses']}"
+                f"{_num(cpu.get('server')):>11} {_num(cpu.get('generator')):>8} "
+                f"{'/'.join(f'{n:g}' for n in s.get('per_worker', {}).get('connections', [])):>12} "
+                f"{'/'.join(f'{n:g}' for n in s.get('per_worker', {}).get('cpu_percent', [])):>12}  {s['statuses']}"
                 + (f" errors={s['errors']}" if s.get("errors") else "")
             )
     st = report["storage"]
@@ -294,6 +312,8 @@ def parser() -> argparse.ArgumentParser:
         "measures SQLite acks without the embedded worker (a diagnosis, not a deployment)",
     )
     p.add_argument("--log-level", default="INFO", help="CONNECTOR_LOG_LEVEL of the connector")
+    p.add_argument("--window-ms", type=float, help="CONNECTOR_INGEST_WINDOW_MS of the connector (group commit)")
+    p.add_argument("--batch-max", type=int, help="CONNECTOR_INGEST_BATCH_MAX of the connector (group commit)")
     p.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     p.add_argument("--pg-database", default="connector_bench", help="dropped and recreated for each run")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="flushed before and after")

@@ -120,6 +120,7 @@ class PhaseResult:
     reconnects: int = 0
     offered_rate: float | None = None
     cpu: dict[str, float] = field(default_factory=dict)  # percent of one core, by process group
+    spread: dict[str, list[float]] = field(default_factory=dict)  # per gunicorn worker: connections, cpu %
     pool_exhausted: bool = False
 
     @property
@@ -154,6 +155,8 @@ class PhaseResult:
             out["pool_exhausted"] = True
         if self.cpu:
             out["cpu_percent"] = {k: round(v, 1) for k, v in self.cpu.items()}
+        if self.spread:
+            out["per_worker"] = self.spread
         return out
 
 

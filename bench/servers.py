@@ -99,6 +99,34 @@ class Gunicorn:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
+    def workers(self) -> list[int]:
+        assert self.proc is not None
+        return sorted(_children(self.proc.pid))
+
+    def worker_cpu_seconds(self) -> dict[int, float]:
+        """User + system CPU of each worker process so far."""
+        return {pid: _cpu_of(pid) for pid in self.workers()}
+
+    def connections_by_worker(self) -> list[int]:
+        """How many established client connections each worker holds (a keep-alive connection stays
+        with the worker that accepted it: an uneven spread loads one process more than the other)."""
+        inodes = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == self.port:
+                    inodes.add(f"socket:[{fields[9]}]")
+        counts = []
+        for pid in self.workers():
+            held = 0
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                try:
+                    held += os.readlink(fd) in inodes
+                except OSError:
+                    continue  # closed meanwhile
+            counts.append(held)
+        return counts
+
     def cpu_seconds(self) -> float:
         """User + system CPU of the master and its workers so far."""
         assert self.proc is not None

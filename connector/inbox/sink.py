@@ -2,7 +2,9 @@
 
 HTTP-agnostic: the web layer hands over headers and the raw body (it enforces the size limit while
 reading) and turns the `Answer` into a response. Order of work: content type → signature → JSON →
-the adapter's parse → store → enqueue.
+the adapter's parse → store → enqueue. The store and the enqueue are the process's writer's
+(`connector.store.intake`): the deliveries waiting at the same moment share one INSERT, one COMMIT
+and one inbox push, and each request is answered once the commit that holds its row returned.
 
 The promises, whatever a body holds or the services do:
 - **Every authentic body is stored**: a body we cannot read (not JSON, nested too deeply, a shape

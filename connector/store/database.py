@@ -71,6 +71,12 @@ class Database:
         with self._serialized(urgent=True), self.engine.begin() as conn:
             yield conn
 
+    def expect(self, acknowledgements: int) -> None:
+        """Note acknowledgements on their way to the SQLite writer (negative: answered): background
+        work does not take the writer while any is expected (see `WriterGate`). No-op elsewhere."""
+        if self._gate is not None:
+            self._gate.expect(acknowledgements)
+
     @contextmanager
     def _serialized(self, *, urgent: bool) -> Iterator[None]:
         # SQLite has one writer at a time. Threads of one process queue on a gate (a fast hand-off)
@@ -120,6 +126,14 @@ class WriterGate:
         self._owner: int | None = None
         self._depth = 0
         self._urgent = 0
+
+    def expect(self, count: int) -> None:
+        """`count` more (or, negative, fewer) acknowledgements coming: they count as waiting for the
+        gate from now on (group commit: the deliveries queued behind the writer's current batch)."""
+        with self._cond:
+            self._urgent += count
+            if count < 0:
+                self._cond.notify_all()
 
     @contextmanager
     def hold(self, *, urgent: bool) -> Iterator[None]:

@@ -177,6 +177,7 @@ class DeliveryWriter:
         """Insert the delivery (in the next batch); on a duplicate return the stored one. Returns once
         the row is committed. Raises StoreUnavailable when the database cannot take it."""
         me = _Waiting(row, row.params())
+        self.db.expect(1)  # SQLite: background work lets the acknowledgements on their way go first
         with self._lock:
             self._waiting.append(me)
             lead = not self._leading
@@ -210,6 +211,7 @@ class DeliveryWriter:
             if not isinstance(exc, Exception):
                 raise
         finally:
+            self.db.expect(-len(batch))
             with self._lock:
                 successor = self._waiting[0] if self._waiting else None
                 if successor is not None:
