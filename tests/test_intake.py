@@ -247,3 +247,26 @@ def test_the_lead_passes_on_when_the_leader_fails_unexpectedly(db, monkeypatch):
         writer.store(row("bug"))
     assert writer.store(row("after")).created  # the writer is not stuck
     assert not writer._leading and not writer._waiting
+
+
+def test_sqlite_background_work_waits_for_deliveries_queued_behind_a_batch():
+    """The writer's queued deliveries count as acknowledgements waiting for SQLite's one writer: a
+    background transaction (the embedded worker) does not slip in between two batches."""
+    from connector.store import WriterGate
+
+    gate = WriterGate()
+    gate.expect(3)  # three deliveries queued behind the batch being written
+    entered = threading.Event()
+
+    def background() -> None:
+        with gate.hold(urgent=False):
+            entered.set()
+
+    t = threading.Thread(target=background)
+    t.start()
+    assert not entered.wait(0.2)  # waits while they are expected
+    with gate.hold(urgent=True):  # an acknowledgement takes the gate meanwhile
+        pass
+    gate.expect(-3)  # answered
+    assert entered.wait(5)
+    t.join(5)
