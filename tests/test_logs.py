@@ -47,7 +47,6 @@ def test_no_payload_value_reaches_any_log_line_on_any_path(client, rt, caplog, m
 
     from connector.demo import payloads as p
     from connector.inbox import processing
-    from connector.sla import live
     from tests.helpers import T0
 
     caplog.set_level(logging.DEBUG)
@@ -102,10 +101,13 @@ def test_no_payload_value_reaches_any_log_line_on_any_path(client, rt, caplog, m
     def refresh_fails(*_: object, **__: object) -> None:
         raise ValueError(f"cannot read {seeded}")
 
-    monkeypatch.setattr(live, "refresh", refresh_fails)
+    from connector.sla import due
+
+    monkeypatch.setattr(due, "refresh_due", refresh_fails)  # the batch fails, then each ticket does
+    monkeypatch.setattr(due, "refresh", refresh_fails)
     from datetime import UTC, datetime, timedelta
 
-    live.sweep(rt.db, rt.policies, now=datetime.now(UTC) + timedelta(days=30))
+    assert due.sweep(rt.db, rt.policies, now=datetime.now(UTC) + timedelta(days=30)) > 0
 
     formatter = JsonFormatter()
     text = "\n".join(formatter.format(r) for r in caplog.records)

@@ -261,7 +261,7 @@ class DeliveryWriter:
                 # the batch (no BEGIN, no COMMIT), durable when it returns (synchronous_commit stays on).
                 pooled = self.db.engine.raw_connection()
                 try:
-                    with _autocommit(pooled):
+                    with _autocommit(pooled, self.db.engine.dialect):
                         return self._insert(_Driver(pooled, self.db.engine.dialect), batch)
                 finally:
                     pooled.close()  # back to the pool (or discarded, if invalidated)
@@ -334,10 +334,18 @@ class _Driver:
 
 
 @contextmanager
-def _autocommit(pooled: PoolProxiedConnection) -> Iterator[None]:
-    """The psycopg connection in autocommit for the block, then as the pool expects it back."""
+def _autocommit(pooled: PoolProxiedConnection, dialect: Dialect) -> Iterator[None]:
+    """The psycopg connection in autocommit for the block, then as the pool expects it back. A
+    connection that cannot even be switched (closed under us) is invalidated, and the error raised as
+    SQLAlchemy's, like a failed statement's."""
     driver: Any = pooled.driver_connection
-    driver.autocommit = True
+    try:
+        driver.autocommit = True
+    except dialect.loaded_dbapi.Error as exc:
+        pooled.invalidate(exc)
+        raise DBAPIError.instance(
+            "SET autocommit", None, exc, dialect.loaded_dbapi.Error, connection_invalidated=True, dialect=dialect
+        ) from exc
     try:
         yield
     finally:
