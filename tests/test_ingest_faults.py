@@ -100,22 +100,35 @@ def test_an_adapter_that_fails_on_a_body_keeps_it_as_rejected(client, rt, monkey
 
 @contextmanager
 def _failing_transaction(rt, exc: Exception, times: int):  # type: ignore[no-untyped-def]
-    real = rt.db.transaction
+    """The database failing the acknowledgement path's first `times` attempts: SQLite's transaction, or
+    on PostgreSQL the pooled connection the writer's autocommit statement takes."""
+    real, real_raw = rt.db.transaction, rt.db.engine.raw_connection
     calls = {"n": 0}
 
-    @contextmanager
-    def flaky():  # type: ignore[no-untyped-def]
+    def attempt() -> None:
         calls["n"] += 1
         if calls["n"] <= times:
             raise exc
+
+    @contextmanager
+    def flaky():  # type: ignore[no-untyped-def]
+        attempt()
         with real() as conn:
             yield conn
 
-    rt.db.transaction = flaky
+    def flaky_raw():  # type: ignore[no-untyped-def]
+        attempt()
+        return real_raw()
+
+    if rt.db.is_sqlite:
+        rt.db.transaction = flaky
+    else:
+        rt.db.engine.raw_connection = flaky_raw
     try:
         yield calls
     finally:
         rt.db.transaction = real
+        rt.db.engine.raw_connection = real_raw
 
 
 def _down() -> OperationalError:
