@@ -17,7 +17,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
@@ -33,21 +33,19 @@ from connector.sla.live import (
     _DUE,
     _HISTORY_KINDS,
     BACKLOG_RECHECK,
-    RECORDED,
     RETRY_AFTER,
-    TIMELINE_KIND,
     OnFires,
     _arm,
-    _key,
     _waiting_for_backlog,
     events_of,
     refresh,
+    timeline_record,
+    unrecorded,
 )
 from connector.sla.serialize import clock_json
 from connector.store import Database, PolicyVersions
 from connector.store.tables import SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
 from connector.tickets import timeline
-from connector.tickets.timeline import SlaRecorded
 
 log = logging.getLogger(__name__)
 
@@ -205,34 +203,15 @@ def refresh_due(
         result = evaluate(policy, ticket=initial, events=events, until=horizon)
 
         new: list[SlaFire] = []
-        known = seen[ticket_id]
-        for fire in result.fires:
-            if fire.kind not in RECORDED:
-                continue
-            label = _key(fire.label, fire.kind, fire.at)[:96]
-            if (fire.metric, fire.cycle, label) in known:
-                continue
-            known.add((fire.metric, fire.cycle, label))
-            recorded = now + timedelta(seconds=time.monotonic() - started)  # when it really fired
-            fire_row = {
-                "ticket_id": ticket_id,
-                "metric": fire.metric,
-                "cycle": fire.cycle,
-                "label": label,
-                "kind": fire.kind.value,
-                "at": fire.at,
-                "recorded_at": recorded,
-                "detail": fire.detail,
-                "data": fire.facts(),
-            }
-            fire_rows.append(fire_row)
-            new.append(SlaFire(**fire_row))  # for the escalation engine; the rows go in with one statement
-            record = SlaRecorded(kind=TIMELINE_KIND[fire.kind], metric=fire.metric, cycle=fire.cycle, label=fire.label)
+        for fire, values in unrecorded(ticket_id, result, seen[ticket_id], now, started):
+            fire_rows.append(values)
+            new.append(SlaFire(**values))  # for the escalation engine; the rows go in with one statement
+            record = timeline_record(fire)
             new_entries.append(
                 {
                     "ticket_id": ticket_id,
                     "at": fire.at,
-                    "recorded_at": recorded,
+                    "recorded_at": values["recorded_at"],
                     "kind": timeline.kind_of(record),
                     "source": "connector/sla",
                     "delivery_id": None,
@@ -241,15 +220,6 @@ def refresh_due(
                     "data": timeline.encode(record),
                     "dedupe_key": None,
                 }
-            )
-            log.info(
-                "sla fire",
-                extra={
-                    "ticket_id": ticket_id,
-                    "metric": fire.metric,
-                    "kind": fire.kind,
-                    "late_seconds": round((recorded - fire.at).total_seconds(), 3),
-                },
             )
         fires[ticket_id] = new
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +27,7 @@ from connector.model import EventKind, LinkRole
 from connector.policy import Policy
 from connector.sla.clock import ClockState
 from connector.sla.engine import Evaluation, evaluate
-from connector.sla.events import FireKind, SlaEvent, SlaEventType
+from connector.sla.events import Fire, FireKind, SlaEvent, SlaEventType
 from connector.sla.serialize import clock_json
 from connector.store import DeliveryStatus
 from connector.store.tables import Delivery, Link, SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry, object_key
@@ -201,6 +201,28 @@ def _record_fires(s: Session, ticket: Ticket, result: Evaluation, now: datetime,
         if memo is not None:
             memo["sla_fires"] = seen
     new: list[SlaFire] = []
+    for fire, values in unrecorded(ticket.id, result, seen, now, started):
+        row = SlaFire(**values)
+        s.add(row)
+        timeline.write(
+            s,
+            ticket_id=ticket.id,
+            at=fire.at,
+            recorded_at=values["recorded_at"],
+            source="connector/sla",
+            summary=fire.detail,
+            record=timeline_record(fire),
+        )
+        new.append(row)
+    s.flush()  # a concurrent refresh of the same ticket fails here (unique key) and its job retries
+    return new
+
+
+def unrecorded(
+    ticket_id: int, result: Evaluation, seen: set[tuple[str, int, str]], now: datetime, started: float
+) -> Iterator[tuple[Fire, dict[str, Any]]]:
+    """The fires of `result` to record — kept kinds, not in `seen` (which they join) — each with its
+    `sla_fires` row, logged. `recorded_at` is `now` plus the time since `started`: when it really fired."""
     for fire in result.fires:
         if fire.kind not in RECORDED:
             continue
@@ -208,40 +230,35 @@ def _record_fires(s: Session, ticket: Ticket, result: Evaluation, now: datetime,
         if (fire.metric, fire.cycle, label) in seen:
             continue
         seen.add((fire.metric, fire.cycle, label))
-        recorded = now + timedelta(seconds=time.monotonic() - started)  # when it really fired
-        row = SlaFire(
-            ticket_id=ticket.id,
-            metric=fire.metric,
-            cycle=fire.cycle,
-            label=label,
-            kind=fire.kind.value,
-            at=fire.at,
-            recorded_at=recorded,
-            detail=fire.detail,
-            data=fire.facts(),
-        )
-        s.add(row)
-        timeline.write(
-            s,
-            ticket_id=ticket.id,
-            at=fire.at,
-            recorded_at=recorded,
-            source="connector/sla",
-            summary=fire.detail,
-            record=SlaRecorded(kind=TIMELINE_KIND[fire.kind], metric=fire.metric, cycle=fire.cycle, label=fire.label),
-        )
-        new.append(row)
+        recorded = now + timedelta(seconds=time.monotonic() - started)
         log.info(
             "sla fire",
             extra={
-                "ticket_id": ticket.id,
+                "ticket_id": ticket_id,
                 "metric": fire.metric,
                 "kind": fire.kind,
                 "late_seconds": round((recorded - fire.at).total_seconds(), 3),
             },
         )
-    s.flush()  # a concurrent refresh of the same ticket fails here (unique key) and its job retries
-    return new
+        yield (
+            fire,
+            {
+                "ticket_id": ticket_id,
+                "metric": fire.metric,
+                "cycle": fire.cycle,
+                "label": label,
+                "kind": fire.kind.value,
+                "at": fire.at,
+                "recorded_at": recorded,
+                "detail": fire.detail,
+                "data": fire.facts(),
+            },
+        )
+
+
+def timeline_record(fire: Fire) -> SlaRecorded:
+    """What a recorded fire puts on its ticket's timeline."""
+    return SlaRecorded(kind=TIMELINE_KIND[fire.kind], metric=fire.metric, cycle=fire.cycle, label=fire.label)
 
 
 #: `Session.info` key: ticket id → the earliest due time of its open clocks, as the last refresh stored them
