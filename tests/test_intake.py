@@ -83,6 +83,21 @@ def wait_until(predicate: Any, timeout: float = 10.0) -> None:
         time.sleep(0.002)
 
 
+def queue_behind_first(
+    writer: DeliveryWriter, commits: Commits, prefix: str, n: int
+) -> tuple[list[Stored | BaseException], list[Stored | BaseException], list[threading.Thread]]:
+    """`prefix-0` held inside its commit (`commits.holding`), then `n` more deliveries queued behind it:
+    (the first's answer, the others' answers, every thread) — answered once `commits.release` is set."""
+    first, (lead,) = in_threads(writer, [row(f"{prefix}-0")])
+    lead.start()
+    assert commits.inside.wait(10)  # the first delivery is in its commit, nothing answered yet
+    answers, threads = in_threads(writer, [row(f"{prefix}-{i}") for i in range(1, n + 1)])
+    for t in threads:
+        t.start()
+    wait_until(lambda: len(writer._waiting) == n)
+    return first, answers, [lead, *threads]
+
+
 def stored_keys(db: Database) -> dict[str, int]:
     with db.engine.connect() as conn:
         return {k: i for i, k in conn.execute(select(Delivery.id, Delivery.dedupe_key))}
@@ -93,16 +108,10 @@ def test_deliveries_that_wait_while_a_commit_runs_share_the_next_commit(db, monk
     writer = DeliveryWriter(db, announce=lambda ids: announced.append(list(ids)))
     commits = Commits(writer, holding=True)
 
-    first, (lead,) = in_threads(writer, [row("d-0")])
-    lead.start()
-    assert commits.inside.wait(10)  # the first delivery is in its commit, nothing answered yet
-    answers, threads = in_threads(writer, [row(f"d-{i}") for i in range(1, 21)])
-    for t in threads:
-        t.start()
-    wait_until(lambda: len(writer._waiting) == 20)
+    first, answers, threads = queue_behind_first(writer, commits, "d", 20)
     assert first[0] is not None and isinstance(first[0], StoreUnavailable)  # still unanswered
     commits.release.set()
-    for t in [lead, *threads]:
+    for t in threads:
         t.join(10)
 
     assert commits.count == 2  # 21 deliveries, two commits: the first alone, the 20 that waited together
@@ -118,15 +127,9 @@ def test_deliveries_that_wait_while_a_commit_runs_share_the_next_commit(db, monk
 def test_a_batch_is_capped_and_the_rest_is_led_by_the_next_in_line(db, monkeypatch):
     writer = DeliveryWriter(db, max_batch=8)
     commits = Commits(writer, holding=True)
-    _, (lead,) = in_threads(writer, [row("cap-0")])
-    lead.start()
-    assert commits.inside.wait(10)
-    answers, threads = in_threads(writer, [row(f"cap-{i}") for i in range(1, 21)])
-    for t in threads:
-        t.start()
-    wait_until(lambda: len(writer._waiting) == 20)
+    _, answers, threads = queue_behind_first(writer, commits, "cap", 20)
     commits.release.set()
-    for t in [lead, *threads]:
+    for t in threads:
         t.join(10)
     assert commits.count == 4  # 1, then 20 in batches of at most 8: 8 + 8 + 4
     assert all(isinstance(a, Stored) and a.created for a in answers)
@@ -187,20 +190,14 @@ def test_a_database_that_is_down_fails_every_delivery_of_the_batch_and_stores_no
     announced: list[int] = []
     writer = DeliveryWriter(db, announce=announced.extend)
     commits = Commits(writer, holding=True)
-    _, (lead,) = in_threads(writer, [row("down-0")])
-    lead.start()
-    assert commits.inside.wait(10)
-    answers, threads = in_threads(writer, [row(f"down-{i}") for i in range(1, 6)])
-    for t in threads:
-        t.start()
-    wait_until(lambda: len(writer._waiting) == 5)
+    _, answers, threads = queue_behind_first(writer, commits, "down", 5)
 
     def refuse(*_: Any, **__: Any) -> Any:
         raise OperationalError("INSERT", {}, Exception("the database system is shutting down"))
 
     monkeypatch.setattr("connector.store.intake._Driver.run", refuse)  # the next statement, whichever
     commits.release.set()
-    for t in [lead, *threads]:
+    for t in threads:
         t.join(10)
     monkeypatch.undo()
     assert all(isinstance(a, StoreUnavailable) for a in answers)
