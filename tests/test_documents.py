@@ -78,3 +78,40 @@ def test_the_cache_is_bounded_and_keeps_the_recently_used() -> None:
     cache.get("a", make("a"))
     cache.get("b", make("b"))
     assert built == ["a", "b", "c", "b"]
+
+
+def _title_path(rt, s, vendor: str = "jira", instance: str = "default") -> str:  # type: ignore[no-untyped-def]
+    fields = rt.mappings.active(s, vendor=vendor, instance=instance).document.dump()["shapes"]["issue"]["fields"]
+    return str(fields["title"][0]["path"])
+
+
+def test_a_transaction_reads_the_active_mappings_once_and_sees_its_own_save(tmp_path: Path) -> None:
+    """Processing asks for several vendors' mappings in one transaction: one statement reads them all.
+    A version saved in the same transaction, or one rolled back with its savepoint, is not missed."""
+    from sqlalchemy import event
+
+    rt = _runtime(tmp_path / "d.db", "signx")
+    draft = "vendor: jira\nshapes:\n  issue:\n    fields:\n      title: {path: issue.key}\n"
+    statements: list[str] = []
+    event.listen(rt.db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    try:
+        with rt.db.session() as s:
+            rt.mappings.save(s, vendor="jira", instance="default", document=draft)
+        with rt.db.session() as s:
+            statements.clear()
+            rt.mappings.active(s, vendor="zendesk")
+            rt.mappings.active(s, vendor="jira", instance="eu")  # inherits default
+            rt.mappings.active(s, vendor="pagerduty")
+            assert sum("mapping_versions.active" in st for st in statements) == 1
+            assert _title_path(rt, s, instance="eu") == "issue.key"
+            rt.mappings.save(s, vendor="jira", instance="default", document=draft.replace("issue.key", "issue.id"))
+            assert _title_path(rt, s) == "issue.id"
+            savepoint = s.begin_nested()
+            rt.mappings.save(s, vendor="jira", instance="eu", document=draft.replace("issue.key", "issue.summary"))
+            assert _title_path(rt, s, instance="eu") == "issue.summary"
+            savepoint.rollback()
+            assert _title_path(rt, s, instance="eu") == "issue.id"  # the eu version went with its savepoint
+        with rt.db.session() as s:
+            assert _title_path(rt, s, instance="eu") == "issue.id"
+    finally:
+        rt.close()

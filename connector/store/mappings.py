@@ -8,6 +8,7 @@ each is validated once; the cache belongs to this object (one per runtime) and i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -19,6 +20,9 @@ from connector.model import FieldMapping, MappingEngine
 from connector.store.cache import BoundedCache
 from connector.store.limits import is_version
 from connector.store.tables import MappingVersion
+
+#: `Session.info` key of the transaction's active versions (see `MappingVersions._active_rows`)
+_ACTIVE = "mapping_versions_active"
 
 
 @dataclass(frozen=True)
@@ -35,12 +39,9 @@ class MappingVersions:
         self._loaded: BoundedCache[FieldMapping] = BoundedCache(cache_size)
 
     def active(self, s: Session, *, vendor: str, instance: str = defaults.DEFAULT_INSTANCE) -> ActiveMapping:
+        rows = self._active_rows(s)
         for inst in dict.fromkeys((instance, defaults.DEFAULT_INSTANCE)):
-            row = s.execute(
-                select(MappingVersion.id, MappingVersion.version, MappingVersion.created_at).where(
-                    MappingVersion.vendor == vendor, MappingVersion.instance == inst, MappingVersion.active.is_(True)
-                )
-            ).first()
+            row = rows.get((vendor, inst))
             if row is not None:
                 row_id, version, created_at = row
 
@@ -53,6 +54,30 @@ class MappingVersions:
                 )
         shipped = self._loaded.get(("shipped", vendor), lambda: self.engine.default(vendor))
         return ActiveMapping(vendor, defaults.DEFAULT_INSTANCE, 0, shipped)
+
+    @staticmethod
+    def _active_rows(s: Session) -> dict[tuple[str, str], tuple[int, int, datetime]]:
+        """Every (vendor, instance)'s active version, read once per transaction: processing a
+        delivery asks for its own vendor's mapping, then sync and the escalation engine for the
+        others'. Read again once a savepoint begins or ends, or a version is saved."""
+        transaction = s.get_nested_transaction() or s.get_transaction()
+        memo = s.info.get(_ACTIVE)
+        if memo is not None and memo[0] is transaction:
+            return memo[1]
+        rows = {
+            (vendor, instance): (row_id, version, created_at)
+            for row_id, vendor, instance, version, created_at in s.execute(
+                select(
+                    MappingVersion.id,
+                    MappingVersion.vendor,
+                    MappingVersion.instance,
+                    MappingVersion.version,
+                    MappingVersion.created_at,
+                ).where(MappingVersion.active.is_(True))
+            )
+        }
+        s.info[_ACTIVE] = (transaction, rows)
+        return rows
 
     def load(self, document: dict[str, Any] | str, *, source: str) -> FieldMapping:
         """Validate a draft document (MappingError pointing into it)."""
@@ -70,6 +95,7 @@ class MappingVersions:
     ) -> MappingVersion:
         """Validate and store a new version and make it the active one."""
         doc = self.engine.load(document, source=f"{vendor}/{instance}")
+        s.info.pop(_ACTIVE, None)  # this transaction's next look-up sees the new version
         if doc.vendor != vendor:
             raise MappingError(f"vendor: this document is for {doc.vendor!r}, not {vendor!r}")
         latest = (
