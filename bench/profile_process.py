@@ -1,10 +1,20 @@
 """Where processing time goes: stored deliveries → `process()`, in one process, no worker, no HTTP.
 
-    python -m bench.profile_process --backend postgres|sqlite --deliveries 300 [--profile]
+    python -m bench.profile_process --backend postgres|sqlite --deliveries 300 \
+        [--workload new-p0|update] [--profile]
 
-Each mode runs on a fresh database (`connector db upgrade`) with the policy `signx`: the deliveries are
-new urgent Zendesk tickets (P0, paged at once), stored through the real sink, then processed one by one
-as a worker would. Three modes, in the same run:
+Each mode runs on a fresh database (`connector db upgrade`) with the policy `signx`. The deliveries are
+stored through the real sink, then processed one by one as a worker would. Two workloads:
+
+- `new-p0` (the default, the heaviest case): new urgent Zendesk tickets, each a P0 paged at once: a
+  ticket, its link, SLA clocks, three escalation decisions and two outbox intents per delivery;
+- `update` (the common case): a status change (NEW → OPEN) of a normal-priority ticket already
+  processed (created in the set-up, not measured).
+
+On PostgreSQL the queue is the Redis at `--redis-url`, as in production (its database is emptied
+before and after); on SQLite, the embedded in-process queue. Nothing runs the jobs enqueued.
+
+Three modes, in the same run:
 
 - `full`: parse, map, ticket upsert, SLA clocks, the escalation engine and its outbox row;
 - `no-escalation`: the same without the escalation engine;
@@ -30,7 +40,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +50,7 @@ from adapters.zendesk import signature
 from bench.e2e import urgent_ticket_body
 from bench.servers import Backend, PostgresBackend, SqliteBackend
 from connector.config import Settings
+from connector.demo.payloads import zendesk_event, zendesk_ticket
 
 SECRET = "bench-process-zendesk-secret"
 MODES = ("full", "no-escalation", "no-sla")
@@ -58,9 +69,38 @@ PARTS = (
 )
 
 
-def bodies(count: int, first_id: int) -> list[bytes]:
+WORKLOADS = ("new-p0", "update")
+
+
+def bodies(workload: str, count: int, first_id: int) -> tuple[list[bytes], list[bytes]]:
+    """(set-up deliveries, processed and not measured; the deliveries to measure)."""
     now = datetime.now(UTC)
-    return [urgent_ticket_body(first_id + i, now) for i in range(count)]
+    if workload == "new-p0":
+        return [], [urgent_ticket_body(first_id + i, now) for i in range(count)]
+    opened_at = now - timedelta(minutes=5)
+    setup, measured = [], []
+    for ticket_id in range(first_id, first_id + count):
+        created = _normal_ticket(ticket_id, "NEW", created=opened_at, updated=opened_at)
+        setup.append(json.dumps(zendesk_event("created", created, {}, opened_at)).encode())
+        changed = _normal_ticket(ticket_id, "OPEN", created=opened_at, updated=now)
+        status = {"current": "OPEN", "previous": "NEW"}
+        measured.append(json.dumps(zendesk_event("status_changed", changed, status, now)).encode())
+    return setup, measured
+
+
+def _normal_ticket(ticket_id: int, status: str, *, created: datetime, updated: datetime) -> dict[str, Any]:
+    return zendesk_ticket(
+        ticket_id=ticket_id,
+        subject=f"Invoice export slow #{ticket_id}",
+        description="The monthly export takes minutes.",
+        status=status,
+        priority="NORMAL",
+        requester_id="900002",
+        organization_id="78",
+        tags=["billing"],
+        created=created,
+        updated=updated,
+    )
 
 
 class Statements:
@@ -101,7 +141,7 @@ def without(mode: str) -> Iterator[None]:
         processing.sla.refresh, processing.escalation.settle = saved  # type: ignore[assignment]
 
 
-def run_mode(backend: Backend, mode: str, count: int, profile: bool) -> dict[str, Any]:
+def run_mode(backend: Backend, mode: str, count: int, profile: bool, workload: str = "new-p0") -> dict[str, Any]:
     from connector.inbox.processing import process
     from connector.inbox.sink import receive
     from connector.runtime import install
@@ -117,16 +157,20 @@ def run_mode(backend: Backend, mode: str, count: int, profile: bool) -> dict[str
             "PAGERDUTY_EVENTS_URL": "http://127.0.0.1:9",  # nothing is sent: no worker runs
             "CONNECTOR_PUBLIC_URL": "https://connector.example.com",
         }
-        env.pop("REDIS_URL", None)  # the in-process queue: outbox jobs are enqueued, never run
         rt = build_runtime(Settings.from_env(env))
         install(rt)
-        ids = []
-        for body in bodies(count + 10, 31_000_000):
+
+        def store(body: bytes) -> int:
             signed = signature.sign(body=body, secret=SECRET, now=datetime.now(UTC))
             headers = {"Content-Type": "application/json", **signed}
             answer = receive(rt, vendor="zendesk", instance="default", headers=headers, body=body)
             assert answer.status == 202, answer.body
-            ids.append(int(answer.body["delivery_id"]))
+            return int(answer.body["delivery_id"])
+
+        setup, measured_bodies = bodies(workload, count + 10, 31_000_000)
+        for delivery_id in [store(body) for body in setup]:
+            process(rt, delivery_id)
+        ids = [store(body) for body in measured_bodies]
         warm, measured = ids[:10], ids[10:]
         with without(mode):
             for delivery_id in warm:  # caches: mapping, policy, compiled statements
@@ -145,6 +189,7 @@ def run_mode(backend: Backend, mode: str, count: int, profile: bool) -> dict[str
         rt.release()
         install(None)
         out: dict[str, Any] = {
+            "workload": workload,
             "mode": mode,
             "deliveries": count,
             "wall_ms": round(wall / count * 1000, 2),
@@ -175,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backend", choices=("sqlite", "postgres"), default="postgres")
     ap.add_argument("--deliveries", type=int, default=300)
+    ap.add_argument("--workload", choices=WORKLOADS, default="new-p0")
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated, of " + ", ".join(MODES))
     ap.add_argument("--profile", action="store_true", help="cProfile the full mode")
     ap.add_argument("--postgres-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -194,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.backend == "sqlite":
                 shutil.rmtree(workdir, ignore_errors=True)
                 workdir.mkdir()
-            result = run_mode(make(), mode, args.deliveries, args.profile and mode == "full")
+            result = run_mode(make(), mode, args.deliveries, args.profile and mode == "full", args.workload)
             profile = result.pop("profile", None)
             print(json.dumps({"backend": args.backend, **result}), flush=True)
             if profile:
