@@ -37,9 +37,10 @@ from connector.policy import load_policy
 from connector.queue import JobQueue
 from connector.runtime import Runtime
 from connector.sla.due import sweep
+from connector.sla.live import OnFires
 from connector.store import Database
-from connector.store.tables import SlaFire, SlaTimer, TimelineEntry
-from connector.wiring import build_runtime
+from connector.store.tables import Escalation, OutboxItem, SlaFire, SlaTimer, TimelineEntry
+from connector.wiring import build_runtime, escalate_fires
 
 TARGET_P99_S = 1.0
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -79,13 +80,18 @@ class Tick:
 
 
 def measured_sweep(
-    rt: Runtime, meter: DbMeter, now: datetime, offset: timedelta, profiler: cProfile.Profile | None = None
+    rt: Runtime,
+    meter: DbMeter,
+    now: datetime,
+    offset: timedelta,
+    profiler: cProfile.Profile | None = None,
+    on_fires: OnFires | None = None,
 ) -> Tick:
     s0, d0 = meter.statements, meter.seconds
     c0, w0 = time.process_time(), time.perf_counter()
     if profiler is not None:
         profiler.enable()
-    refreshed = sweep(rt.db, rt.policies, now=now)
+    refreshed = sweep(rt.db, rt.policies, now=now, on_fires=on_fires)
     if profiler is not None:
         profiler.disable()
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
@@ -113,7 +119,12 @@ def run_size(url: str, n: int, args: argparse.Namespace, profiler: cProfile.Prof
     settings = Settings.from_env({"DATABASE_URL": url, "CONNECTOR_POLICY": args.preset})
     db = Database(settings.database_url)
     db.upgrade()
-    rt = build_runtime(settings, db=db, queue=JobQueue.embedded(settings.queue_name))
+    queue = (
+        JobQueue.from_url(args.redis_url, settings.queue_name)
+        if args.redis_url
+        else JobQueue.embedded(settings.queue_name)
+    )
+    rt = build_runtime(settings, db=db, queue=queue)
     try:
         policy = load_policy(args.preset)
         burst = Burst(args.burst, args.burst_at, args.burst_within)
@@ -123,27 +134,34 @@ def run_size(url: str, n: int, args: argparse.Namespace, profiler: cProfile.Prof
         verified = verify_sample(db, policy, built, args.verify, args.seed)
         meter = DbMeter(db.engine)
         zero = timedelta(0)
+        # As `connector worker` runs it (wiring.periodic_duties): the fires go to the escalation engine.
+        on_fires = escalate_fires(rt) if args.escalation else None
         measured_sweep(rt, meter, built.t0 - timedelta(seconds=1), zero)  # warm: policy cache, pool
         idle = []
         for _ in range(args.idle_ticks):  # spaced like the window's ticks: caches as cold as in service
             time.sleep(args.tick)
             idle.append(measured_sweep(rt, meter, built.t0 - timedelta(seconds=1), zero))
         assert all(t.refreshed == 0 for t in idle)
-        ticks = window(rt, meter, built.t0, args, profiler)
+        ticks = window(rt, meter, built.t0, args, profiler, on_fires)
         return {
             "open_clocks": n,
             "setup_seconds": round(built.seconds, 2),
             "verified_with_refresh": verified,
             "idle_tick": tick_summary(idle),
             "window": window_summary(ticks),
-            **fire_summary(rt, built, ticks),
+            **fire_summary(rt, built, ticks, on_fires),
         }
     finally:
         rt.close()
 
 
 def window(
-    rt: Runtime, meter: DbMeter, t0: datetime, args: argparse.Namespace, profiler: cProfile.Profile | None
+    rt: Runtime,
+    meter: DbMeter,
+    t0: datetime,
+    args: argparse.Namespace,
+    profiler: cProfile.Profile | None,
+    on_fires: OnFires | None = None,
 ) -> list[Tick]:
     """Sweep for `args.window` seconds. "fixed": a tick every `args.tick` s, and one that overruns is
     followed at once by the next. "ticker": connector.runtime.Ticker's timing — wake every
@@ -160,10 +178,10 @@ def window(
                 return ticks
             if now >= next_at:
                 next_at = now + args.tick
-                ticks.append(measured_sweep(rt, meter, datetime.now(UTC) - offset, offset, profiler))
+                ticks.append(measured_sweep(rt, meter, datetime.now(UTC) - offset, offset, profiler, on_fires))
     while next_at <= start + args.window:
         time.sleep(max(0.0, next_at - time.monotonic()))
-        ticks.append(measured_sweep(rt, meter, datetime.now(UTC) - offset, offset, profiler))
+        ticks.append(measured_sweep(rt, meter, datetime.now(UTC) - offset, offset, profiler, on_fires))
         next_at = max(next_at + args.tick, time.monotonic())
     return ticks
 
@@ -225,7 +243,7 @@ def fit(ticks: list[Tick], attr: str, scale: float) -> dict[str, float] | None:
     return {"per_tick": round(my - slope * mx, 3), "per_refresh": round(slope, 3)}
 
 
-def fire_summary(rt: Runtime, built: Built, ticks: list[Tick]) -> dict[str, Any]:
+def fire_summary(rt: Runtime, built: Built, ticks: list[Tick], on_fires: OnFires | None = None) -> dict[str, Any]:
     """Lateness of the fires recorded in the window; then whatever was still due at its end is swept
     (a sweeper that fell behind), and every fire due by then must be recorded exactly once."""
     last = ticks[-1].now
@@ -235,7 +253,7 @@ def fire_summary(rt: Runtime, built: Built, ticks: list[Tick]) -> dict[str, Any]
         """The commit time of the tick that recorded a fire (the last tick that began before it)."""
         return ticks[max(0, bisect.bisect_right(starts, recorded_at) - 1)].end
 
-    fired = select(SlaFire.ticket_id, SlaFire.kind, SlaFire.at, SlaFire.recorded_at).where(
+    fired = select(SlaFire.ticket_id, SlaFire.metric, SlaFire.kind, SlaFire.at, SlaFire.recorded_at).where(
         SlaFire.recorded_at >= built.t0
     )
     with rt.db.session() as s:
@@ -243,7 +261,7 @@ def fire_summary(rt: Runtime, built: Built, ticks: list[Tick]) -> dict[str, Any]
     recorded = [(r.recorded_at - r.at).total_seconds() for r in rows]
     visible = [(end_of(r.recorded_at) - r.at).total_seconds() for r in rows]
     backlog = 0
-    while (swept := sweep(rt.db, rt.policies, now=last)) > 0:
+    while (swept := sweep(rt.db, rt.policies, now=last, on_fires=on_fires)) > 0:
         backlog += swept
     with rt.db.session() as s:
         every = s.execute(fired).all()
@@ -255,11 +273,11 @@ def fire_summary(rt: Runtime, built: Built, ticks: list[Tick]) -> dict[str, Any]
         )
         left_due = s.scalar(select(func.count()).select_from(SlaTimer).where(SlaTimer.fire_at <= last))
 
-    def key(tid: int, kind: str, at: datetime) -> tuple[int, str, int]:
-        return tid, kind, round(at.timestamp() * 1000)
+    def key(tid: int, metric: str, kind: str, at: datetime) -> tuple[int, str, str, int]:
+        return tid, metric, kind, round(at.timestamp() * 1000)
 
-    got = [key(r.ticket_id, r.kind, r.at) for r in every]
-    expected = {key(*e) for e in built.expected if e[2] <= last}
+    got = [key(r.ticket_id, r.metric, r.kind, r.at) for r in every]
+    expected = {key(*e) for e in built.expected if e[3] <= last}
     check = {
         "expected": len(expected),
         "recorded": len(got),
@@ -279,11 +297,50 @@ def fire_summary(rt: Runtime, built: Built, ticks: list[Tick]) -> dict[str, Any]
         and earlier == built.prerecorded
     )
     kinds = {k: sum(1 for r in rows if r.kind == k) for k in sorted({r.kind for r in rows})}
+    escalation = escalation_summary(rt, built, ticks) if on_fires is not None else None
+    if escalation is not None:
+        check["ok"] = check["ok"] and escalation["ok"]
     return {
         "fires": kinds,
+        **({"escalation": escalation} if escalation is not None else {}),
         "lateness_recorded_s": spread_of(recorded),
         "lateness_visible_s": spread_of(visible),
         "exactly_once": check,
+    }
+
+
+def escalation_summary(rt: Runtime, built: Built, ticks: list[Tick]) -> dict[str, Any]:
+    """What the escalation engine decided on the window's fires: decisions by action and outcome, the
+    outbox intents they wrote (one per decision carried out, never two), and how late a decision was
+    committed after what fired it was due."""
+    starts = [t.now for t in ticks]
+    with rt.db.session() as s:
+        decisions = s.execute(
+            select(Escalation.id, Escalation.action, Escalation.outcome, Escalation.at, Escalation.recorded_at).where(
+                Escalation.recorded_at >= built.t0
+            )
+        ).all()
+        intents = s.execute(
+            select(OutboxItem.escalation_id, OutboxItem.intent).where(OutboxItem.created_at >= built.t0)
+        ).all()
+    per_decision: dict[int, int] = {}
+    for escalation_id, _ in intents:
+        if escalation_id is not None:
+            per_decision[escalation_id] = per_decision.get(escalation_id, 0) + 1
+    by: dict[str, int] = {}
+    for d in decisions:
+        by[f"{d.action}/{d.outcome}"] = by.get(f"{d.action}/{d.outcome}", 0) + 1
+    in_window = [d for d in decisions if d.recorded_at <= ticks[-1].now]
+    late = [
+        (ticks[max(0, bisect.bisect_right(starts, d.recorded_at) - 1)].end - d.at).total_seconds() for d in in_window
+    ]
+    twice = sum(1 for n in per_decision.values() if n > 1)
+    return {
+        "decisions": by,
+        "intents": {k: sum(1 for _, i in intents if i == k) for k in sorted({i for _, i in intents})},
+        "decision_lateness_visible_s": spread_of(late),
+        "decisions_with_two_intents": twice,
+        "ok": twice == 0,
     }
 
 
@@ -395,6 +452,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--burst-at", type=float, default=10.0, help="the burst starts this many seconds into the window")
     ap.add_argument("--burst-within", type=float, default=60.0, help="the burst's clocks fall due within this")
     ap.add_argument("--preset", default="localizevideos")
+    ap.add_argument(
+        "--escalation",
+        action="store_true",
+        help="pass the fires to the escalation engine, as `connector worker` does (decisions, pages, outbox)",
+    )
+    ap.add_argument("--redis-url", help="the queue outbox jobs go to (default: the embedded one)")
     ap.add_argument("--severities", default="Sev1,Sev2", help="calendar-time severities of the preset")
     ap.add_argument("--idle-ticks", type=int, default=12)
     ap.add_argument("--verify", type=int, default=25, help="tickets checked against refresh() before the window")

@@ -64,7 +64,8 @@ def templates(policy: Policy, severities: list[str], probe: datetime) -> dict[st
 @dataclass
 class Built:
     t0: datetime
-    expected: list[tuple[int, str, datetime]] = field(default_factory=list)  # future fires
+    #: future fires: (ticket, metric, kind, due) — two metrics of a ticket may fire the same kind at once
+    expected: list[tuple[int, str, str, datetime]] = field(default_factory=list)
     next_fire: dict[int, datetime] = field(default_factory=dict)
     prerecorded: int = 0
     seconds: float = 0.0
@@ -196,7 +197,7 @@ def build(
                 )
             for clock in result.clocks:
                 rows["sla_clocks"].append(clock_row(tid, clock, policy, t0))
-                built.expected.extend((tid, kind, at) for kind, at in future_fires(clock, policy))
+                built.expected.extend((tid, clock.metric, kind, at) for kind, at in future_fires(clock, policy))
             fire_at = result.next_fire_at(policy)
             assert fire_at is not None and abs((fire_at - t0).total_seconds() - delta) < 1e-3, (tid, fire_at)
             built.next_fire[tid] = fire_at

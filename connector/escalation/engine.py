@@ -75,6 +75,16 @@ INTAKE = "intake"
 LIFECYCLE = "lifecycle"
 
 
+def reacts_to(policy: Policy, signal: Signal) -> bool:
+    """Could `signal` cause a decision under `policy`, whatever the ticket's state? False only for an SLA
+    fire that no warning or breach trigger takes (by its kind and metric) and that acknowledges no
+    page: `decide` then returns no decision and the state unchanged, so the caller need not read the
+    ticket. At Monday's opening most fires are warnings and breaches no trigger names."""
+    if not isinstance(signal, SlaFired):
+        return True
+    return _acknowledges(policy, signal) or next(_sla_triggers(policy, signal), None) is not None
+
+
 def decide(
     policy: Policy, state: TicketState, signal: Signal, *, done: Collection[Key] = ()
 ) -> tuple[TicketState, list[Decision]]:
@@ -210,18 +220,11 @@ class _Run:
                 self._fire(t, _Fired(signal.at, t.id, "keywords", "keywords"), f"the {where} mentions {found!r}")
 
     def _sla(self, signal: SlaFired) -> None:
-        if signal.kind is FireKind.MET and signal.metric == "first_response":
+        if _acknowledges(self.policy, signal):
             self._acknowledge_pages(signal.at)
-        for t in self.policy.triggers:
-            if isinstance(t, WarningTrigger) and signal.kind is FireKind.WARNING:
-                why = f"{signal.metric} warning: {signal.label}"
-            elif isinstance(t, BreachTrigger) and _breach_matches(t, signal):
-                why = _breach_reason(t, signal)
-            else:
-                continue
-            if t.metric not in (None, signal.metric) or not self._matches(t):
-                continue
-            self._fire(t, _Fired(signal.at, t.id, t.event, f"{signal.metric}#{signal.cycle}/{signal.label}"), why)
+        for t, why in _sla_triggers(self.policy, signal):
+            if self._matches(t):
+                self._fire(t, _Fired(signal.at, t.id, t.event, f"{signal.metric}#{signal.cycle}/{signal.label}"), why)
 
     def _repeat(self, signal: RepeatSeen) -> None:
         for t in self._of(RepeatIssueTrigger):
@@ -454,6 +457,29 @@ _OUTCOME = {
     ActionKind.CREATE_LINKED_ISSUE: Outcome.QUEUED,
     ActionKind.REQUIRE_POSTMORTEM: Outcome.OWED,
 }
+
+
+def _acknowledges(policy: Policy, signal: SlaFired) -> bool:
+    """An agent's first response (the clock met) acknowledges the ticket's pages, if the policy says so."""
+    return (
+        signal.kind is FireKind.MET
+        and signal.metric == "first_response"
+        and policy.paging.acknowledge_on_first_response
+    )
+
+
+def _sla_triggers(policy: Policy, signal: SlaFired) -> Iterator[tuple[WarningTrigger | BreachTrigger, str]]:
+    """The warning and breach triggers that take this fire by its kind and metric (the ticket's
+    severity, tier, category and level are matched after), each with the reason it gives."""
+    for t in policy.triggers:
+        if isinstance(t, WarningTrigger) and signal.kind is FireKind.WARNING:
+            why = f"{signal.metric} warning: {signal.label}"
+        elif isinstance(t, BreachTrigger) and _breach_matches(t, signal):
+            why = _breach_reason(t, signal)
+        else:
+            continue
+        if t.metric in (None, signal.metric):
+            yield t, why
 
 
 def _breach_matches(t: BreachTrigger, signal: SlaFired) -> bool:

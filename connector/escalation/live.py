@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.escalation import postmortem
-from connector.escalation.engine import decide
+from connector.escalation.engine import decide, reacts_to
 from connector.escalation.repeats import repeat_signals
 from connector.escalation.requests import Context, build_request
 from connector.escalation.signals import (
@@ -156,7 +156,11 @@ def settle(
 def react(
     s: Session, policy: Policy, ticket_id: int, signals: Sequence[Signal], now: datetime, *, acting: Acting = ANYWHERE
 ) -> Reaction:
-    """Run the engine over `signals` for one ticket and carry out its decisions (see the module)."""
+    """Run the engine over `signals` for one ticket and carry out its decisions (see the module). SLA
+    fires no trigger takes are dropped first: a ticket whose signals are all such is not read."""
+    signals = [x for x in signals if reacts_to(policy, x)]
+    if not signals:
+        return Reaction()
     ticket = locks.lock(s, ticket_id)
     if ticket is None or not signals:
         return Reaction()
