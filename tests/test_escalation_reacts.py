@@ -20,7 +20,9 @@ AT = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
 
 def signals(policy: Policy) -> list[SlaFired]:
     """Every fire the policy's clocks can make, by kind and metric, with the labels triggers look at."""
-    overdue = {f"breach + {format_duration(t.after)}" for t in policy.triggers if isinstance(t, BreachTrigger) and t.after}
+    overdue = {
+        f"breach + {format_duration(t.after)}" for t in policy.triggers if isinstance(t, BreachTrigger) and t.after
+    }
     labels = {
         FireKind.WARNING: ["warning 75%", "warning 90%"],
         FireKind.BREACH: ["breach"],
