@@ -57,8 +57,15 @@ class DbMeter:
         self.statements = 0
         self.seconds = 0.0
         self._started: list[float] = []
+        #: when each transaction committed, in the sweeper's (virtual) time: what a fire waits for to be seen
+        self.commits: list[datetime] = []
+        self.offset = timedelta(0)
         event.listen(engine, "before_cursor_execute", self._before)
         event.listen(engine, "after_cursor_execute", self._after)
+        event.listen(engine, "commit", self._commit)
+
+    def _commit(self, *_args: Any) -> None:
+        self.commits.append(datetime.now(UTC) - self.offset)
 
     def _before(self, *_args: Any) -> None:
         self.statements += 1
@@ -149,7 +156,7 @@ def run_size(url: str, n: int, args: argparse.Namespace, profiler: cProfile.Prof
             "verified_with_refresh": verified,
             "idle_tick": tick_summary(idle),
             "window": window_summary(ticks),
-            **fire_summary(rt, built, ticks, on_fires),
+            **fire_summary(rt, built, ticks, meter.commits, on_fires),
         }
     finally:
         rt.close()
@@ -167,6 +174,8 @@ def window(
     followed at once by the next. "ticker": connector.runtime.Ticker's timing — wake every
     tick/2, sweep when `tick` s have passed since the last sweep started."""
     offset = datetime.now(UTC) - t0  # virtual now = wall clock - offset: t0 when the window opens
+    meter.offset = offset
+    meter.commits.clear()
     start = next_at = time.monotonic()
     ticks: list[Tick] = []
     if args.schedule == "ticker":
@@ -243,14 +252,23 @@ def fit(ticks: list[Tick], attr: str, scale: float) -> dict[str, float] | None:
     return {"per_tick": round(my - slope * mx, 3), "per_refresh": round(slope, 3)}
 
 
-def fire_summary(rt: Runtime, built: Built, ticks: list[Tick], on_fires: OnFires | None = None) -> dict[str, Any]:
+def fire_summary(
+    rt: Runtime, built: Built, ticks: list[Tick], commits: list[datetime], on_fires: OnFires | None = None
+) -> dict[str, Any]:
     """Lateness of the fires recorded in the window; then whatever was still due at its end is swept
     (a sweeper that fell behind), and every fire due by then must be recorded exactly once."""
     last = ticks[-1].now
     starts = [t.now for t in ticks]
+    committed = sorted(commits)
 
     def end_of(recorded_at: datetime) -> datetime:
-        """The commit time of the tick that recorded a fire (the last tick that began before it)."""
+        """When the transaction that recorded a fire committed: the first commit after it was recorded
+        (the sweeper commits each chunk of due tickets on its own)."""
+        i = bisect.bisect_left(committed, recorded_at)
+        return committed[i] if i < len(committed) else tick_end(recorded_at)
+
+    def tick_end(recorded_at: datetime) -> datetime:
+        """The end of the tick that recorded a fire (the last tick that began before it)."""
         return ticks[max(0, bisect.bisect_right(starts, recorded_at) - 1)].end
 
     fired = select(SlaFire.ticket_id, SlaFire.metric, SlaFire.kind, SlaFire.at, SlaFire.recorded_at).where(
@@ -260,6 +278,9 @@ def fire_summary(rt: Runtime, built: Built, ticks: list[Tick], on_fires: OnFires
         rows = s.execute(fired).all()
     recorded = [(r.recorded_at - r.at).total_seconds() for r in rows]
     visible = [(end_of(r.recorded_at) - r.at).total_seconds() for r in rows]
+    at_tick_end = [(tick_end(r.recorded_at) - r.at).total_seconds() for r in rows]
+    # a decision is committed with the fire that caused it (same ticket, same instant)
+    seen_at = {(r.ticket_id, r.at): end_of(r.recorded_at) for r in rows}
     backlog = 0
     while (swept := sweep(rt.db, rt.policies, now=last, on_fires=on_fires)) > 0:
         backlog += swept
@@ -297,7 +318,7 @@ def fire_summary(rt: Runtime, built: Built, ticks: list[Tick], on_fires: OnFires
         and earlier == built.prerecorded
     )
     kinds = {k: sum(1 for r in rows if r.kind == k) for k in sorted({r.kind for r in rows})}
-    escalation = escalation_summary(rt, built, ticks) if on_fires is not None else None
+    escalation = escalation_summary(rt, built, seen_at) if on_fires is not None else None
     if escalation is not None:
         check["ok"] = check["ok"] and escalation["ok"]
     return {
@@ -305,18 +326,18 @@ def fire_summary(rt: Runtime, built: Built, ticks: list[Tick], on_fires: OnFires
         **({"escalation": escalation} if escalation is not None else {}),
         "lateness_recorded_s": spread_of(recorded),
         "lateness_visible_s": spread_of(visible),
+        "lateness_at_tick_end_s": spread_of(at_tick_end),
         "exactly_once": check,
     }
 
 
-def escalation_summary(rt: Runtime, built: Built, ticks: list[Tick]) -> dict[str, Any]:
+def escalation_summary(rt: Runtime, built: Built, seen_at: dict[tuple[int, datetime], datetime]) -> dict[str, Any]:
     """What the escalation engine decided on the window's fires: decisions by action and outcome, the
     outbox intents they wrote (one per decision carried out, never two), and how late a decision was
     committed after what fired it was due."""
-    starts = [t.now for t in ticks]
     with rt.db.session() as s:
         decisions = s.execute(
-            select(Escalation.id, Escalation.action, Escalation.outcome, Escalation.at, Escalation.recorded_at).where(
+            select(Escalation.id, Escalation.ticket_id, Escalation.action, Escalation.outcome, Escalation.at).where(
                 Escalation.recorded_at >= built.t0
             )
         ).all()
@@ -330,10 +351,7 @@ def escalation_summary(rt: Runtime, built: Built, ticks: list[Tick]) -> dict[str
     by: dict[str, int] = {}
     for d in decisions:
         by[f"{d.action}/{d.outcome}"] = by.get(f"{d.action}/{d.outcome}", 0) + 1
-    in_window = [d for d in decisions if d.recorded_at <= ticks[-1].now]
-    late = [
-        (ticks[max(0, bisect.bisect_right(starts, d.recorded_at) - 1)].end - d.at).total_seconds() for d in in_window
-    ]
+    late = [(seen_at[d.ticket_id, d.at] - d.at).total_seconds() for d in decisions if (d.ticket_id, d.at) in seen_at]
     twice = sum(1 for n in per_decision.values() if n > 1)
     return {
         "decisions": by,

@@ -71,3 +71,30 @@ def test_each_size_reports_lateness_and_tick_costs(report: dict) -> None:
         assert size["window"]["refreshed"] > 0 and size["window"]["per_refresh"]["statements"] > 0
     assert set(report["ratios_largest_to_smallest"]) >= {"idle_tick_wall", "per_refresh_cpu"}
     assert report["ok"] is True
+
+
+@pytest.mark.timeout(90)
+def test_a_fire_is_seen_when_its_chunk_commits_not_later_than_its_tick_ends(report: dict) -> None:
+    for size in report["sizes"].values():
+        assert size["lateness_visible_s"]["max"] <= size["lateness_at_tick_end_s"]["max"]
+
+
+@pytest.mark.timeout(120)
+def test_with_the_escalation_engine_wired_its_decisions_are_counted_and_nothing_fires_twice(tmp_path: Path) -> None:
+    out = tmp_path / "timers.json"
+    args = [*TINY[:3], "150", *TINY[4:], "--preset", "skillancer", "--severities", "P0,P1", "--escalation"]
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.timers", *args, "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    size = json.loads(out.read_text())["sizes"]["150"]
+    assert size["exactly_once"]["ok"] and size["exactly_once"]["duplicates"] == 0
+    escalation = size["escalation"]
+    # skillancer: a resolution past its maximum raises the level (and the level's triggers page)
+    assert escalation["decisions"].get("raise_level/applied", 0) > 0, escalation
+    assert escalation["decisions_with_two_intents"] == 0 and escalation["ok"]
+    assert escalation["decision_lateness_visible_s"]["n"] > 0
