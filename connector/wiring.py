@@ -5,6 +5,7 @@ factory (`webhooks.app`) and the demo build their runtimes here; no other core m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from adapters import JiraSite, ZendeskSite, build_adapters, build_senders
 from connector import defaults, sync
 from connector.config import Settings
-from connector.escalation import Acting, fire_signals, followups, settle
+from connector.escalation import Acting, fire_signals, followups, settle_many
 from connector.inbox.reconciler import reconcile
 from connector.inbox.resync import reconcile_links
 from connector.outbound import IntentKind
@@ -22,7 +23,7 @@ from connector.policy import Policy
 from connector.queue import JobQueue
 from connector.runtime import Duty, Runtime
 from connector.sla.due import sweep
-from connector.sla.live import OnFires, refresh
+from connector.sla.live import OnFires, RefreshMany
 from connector.store import Database
 from connector.store.tables import SlaFire
 from mappings import Engine
@@ -90,10 +91,14 @@ def resync(rt: Runtime) -> int:
 
 
 def escalate_fires(rt: Runtime) -> OnFires:
-    """The SLA sweeper's fires → the escalation engine (in the ticket's savepoint)."""
+    """The SLA sweeper's fires → the escalation engine (in the chunk's savepoint); a decision that
+    retargets clocks has them refreshed the sweeper's way, for all such tickets of the chunk at once."""
 
-    def on_fires(s: Session, policy: Policy, ticket_id: int, fires: list[SlaFire], now: datetime) -> object:
-        return settle(s, policy, ticket_id, fire_signals(fires), now, refresh=refresh, acting=acting(rt))
+    def on_fires(
+        s: Session, policy: Policy, fired: Mapping[int, list[SlaFire]], now: datetime, again: RefreshMany
+    ) -> object:
+        signals = {ticket_id: fire_signals(fires) for ticket_id, fires in fired.items()}
+        return settle_many(s, policy, signals, now, refresh=again, acting=acting(rt))
 
     return on_fires
 

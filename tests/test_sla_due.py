@@ -14,7 +14,7 @@ from sqlalchemy import select
 from connector.demo import payloads as p
 from connector.policy import load_policy
 from connector.sla import due, live
-from connector.store.tables import SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
+from connector.store.tables import Escalation, OutboxItem, SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
 from tests.conftest import drain, make_queue, make_settings
 from tests.helpers import post
 
@@ -199,3 +199,67 @@ def test_a_batch_that_fails_is_done_ticket_by_ticket(rt, database, monkeypatch):
         fired = sorted((r.ticket_id, r.kind) for r in s.execute(select(SlaFire.ticket_id, SlaFire.kind)))
     assert [k for _, k in fired] == ["warning"] * 3  # every ticket's warning, recorded one by one
     rt.close()
+
+
+def _escalated(rt: Any) -> dict[str, Any]:
+    """What the sweeps and the escalation engine left, keyed by ticket in creation order (not by id)."""
+    with rt.db.session() as s:
+        ids = sorted(s.scalars(select(Ticket.id)))
+        pos = {ticket_id: i for i, ticket_id in enumerate(ids)}
+        state = _snapshot(s, ids)
+        escalations = s.execute(
+            select(
+                Escalation.ticket_id, Escalation.trigger_id, Escalation.occurrence, Escalation.action_index
+            ).add_columns(Escalation.action, Escalation.target, Escalation.outcome, Escalation.at)
+        ).all()
+        intents = s.execute(select(OutboxItem.ticket_id, OutboxItem.intent, OutboxItem.target)).all()
+        tickets = s.execute(select(Ticket.id, Ticket.support_level, Ticket.owner, Ticket.severity)).all()
+    return {
+        **{name: sorted((pos[r[0]], *r[1:]) for r in rows) for name, rows in state.items()},
+        "escalations": sorted((pos[r[0]], *r[1:]) for r in escalations),
+        "intents": sorted((pos[r[0]], *r[1:]) for r in intents),
+        "tickets": sorted((pos[r[0]], *r[1:]) for r in tickets),
+    }
+
+
+@pytest.mark.parametrize("preset", ["skillancer", "signx"])
+def test_the_escalation_engine_decides_the_same_on_a_chunk_as_ticket_by_ticket(database, preset, monkeypatch):
+    """The sweeper hands a chunk's fires to the engine at once (`settle_many`: one refresh of every
+    retargeted ticket per round); the same stories swept ticket by ticket (`settle` with `live.refresh`,
+    the path a failed chunk takes) end with the same decisions, intents, levels, fires and clocks."""
+    from connector.runtime import install
+    from connector.wiring import build_runtime, escalate_fires
+    from tests.conftest import _clean
+    from webhooks.app import create_app
+
+    # Processing arms the timers of clocks already due at its own (real) time plus `SETTLE`: the first
+    # sweep, after that, finds every story's fires due at once (several rounds of decisions and
+    # retargets); the later ones see the clocks the decisions started (an escalation's acknowledgement).
+    base = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)
+    moments = [base + d for d in (timedelta(0), timedelta(minutes=20), timedelta(minutes=45), timedelta(hours=3))]
+    moments.append(base + timedelta(days=2))
+    results = []
+    for batched in (True, False):
+        settings = make_settings(database, CONNECTOR_POLICY=preset)
+        rt = build_runtime(settings, db=database, queue=make_queue(settings))
+        install(rt)
+        _clean(database)
+        client = create_app(rt, start_worker=False).test_client()
+        for payload in _stories():
+            assert post(client, "zendesk", payload).status_code == 202
+        drain(rt)
+        with monkeypatch.context() as m:
+            if not batched:
+                m.setattr(due, "refresh_due", _never)  # every chunk goes ticket by ticket
+            for now in moments:
+                due.sweep(rt.db, rt.policies, now=now, on_fires=escalate_fires(rt))
+        results.append(_escalated(rt))
+        rt.close()
+    batch, one = results
+    assert batch == one
+    actions = {e[4] for e in batch["escalations"]}
+    assert "raise_level" in actions and "page" in actions, actions  # decisions that retarget clocks and page
+
+
+def _never(*_: Any, **__: Any) -> Any:
+    raise ValueError("the batched refresh is not used here")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from connector.escalation.engine import decide
 from connector.escalation.impact import linked_impact
-from connector.escalation.live import Acting, fire_signals, react, settle, signals_of
+from connector.escalation.live import Acting, fire_signals, react, settle, settle_many, signals_of
 from connector.escalation.signals import (
     ActionKind,
     Changed,
@@ -45,5 +45,6 @@ __all__ = [
     "path_position",
     "react",
     "settle",
+    "settle_many",
     "signals_of",
 ]

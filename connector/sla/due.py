@@ -18,6 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
@@ -73,7 +74,7 @@ def sweep(
 
     Works in transactions of `chunk` tickets (on SQLite the write lock is shared with webhook ingest).
     Several sweepers may run at once: on PostgreSQL each takes the due rows (and tickets) the others
-    have not locked. `on_fires` (the escalation engine) gets each ticket's new fires in the same
+    have not locked. `on_fires` (the escalation engine) gets the chunk's new fires in the same
     transaction.
 
     No false alarms from a backlog: a ticket with a delivery about one of its objects that is stored
@@ -101,13 +102,12 @@ def sweep(
             for ticket_id in waiting:
                 _arm(s, ticket_id, now + BACKLOG_RECHECK)
             todo = [t for t in due if t not in waiting]
+            again = partial(refresh_due, started=started, skip_locked=not db.is_sqlite)
             try:
                 with s.begin_nested():
-                    fired = refresh_due(s, policy, todo, now, started=started, skip_locked=not db.is_sqlite)
-                    if on_fires is not None:
-                        for ticket_id, fires in fired.items():
-                            if fires:
-                                on_fires(s, policy, ticket_id, fires, now)
+                    fired = again(s, policy, todo, now)
+                    if on_fires is not None and any(fired.values()):
+                        on_fires(s, policy, {t: f for t, f in fired.items() if f}, now, again)
             except (SQLAlchemyError, ValueError, LookupError) as exc:
                 log.warning(
                     "batched sla refresh failed; refreshing its tickets one by one",
@@ -123,12 +123,15 @@ def sweep(
 def _one_by_one(
     s: Session, policy: Policy, ticket_ids: list[int], now: datetime, started: float, on_fires: OnFires | None
 ) -> None:
+    def again(s: Session, policy: Policy, ids: Sequence[int], now: datetime) -> dict[int, list[SlaFire]]:
+        return {i: refresh(s, policy, i, now, started=started) for i in ids}
+
     for ticket_id in ticket_ids:
         try:
             with s.begin_nested():
                 fired = refresh(s, policy, ticket_id, now, started=started)
                 if fired and on_fires is not None:
-                    on_fires(s, policy, ticket_id, fired, now)
+                    on_fires(s, policy, {ticket_id: fired}, now, again)
         except (SQLAlchemyError, ValueError, LookupError) as exc:
             log.error(
                 "sla refresh failed; retrying later",

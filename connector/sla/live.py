@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -362,6 +362,10 @@ def _waiting_for_backlog(s: Session, ticket_ids: list[int], now: datetime) -> se
     return {keys[k] for k in pending if k in keys}
 
 
+#: the clocks of many tickets refreshed at once, as the sweeper does it: each ticket's new fires
+RefreshMany = Callable[[Session, Policy, Sequence[int], datetime], Mapping[int, list[SlaFire]]]
+
 #: what the sweeper hands the fires it recorded to (the escalation engine, wired by the composition root):
-#: (session, policy, ticket id, new fires, now), in the ticket's savepoint
-OnFires = Callable[[Session, Policy, int, list[SlaFire], datetime], object]
+#: (session, policy, each ticket's new fires, now, how to refresh tickets again — a decision that retargets
+#: their clocks), in the chunk's savepoint
+OnFires = Callable[[Session, Policy, Mapping[int, list[SlaFire]], datetime, RefreshMany], object]
