@@ -81,6 +81,24 @@ def _stories() -> list[dict[str, Any]]:
     return out
 
 
+def _told(database: Any, preset: str) -> Any:
+    """A runtime under `preset` on an emptied database, every story delivered and processed."""
+    from connector.runtime import install
+    from connector.wiring import build_runtime
+    from tests.conftest import _clean
+    from webhooks.app import create_app
+
+    settings = make_settings(database, CONNECTOR_POLICY=preset)
+    rt = build_runtime(settings, db=database, queue=make_queue(settings))
+    install(rt)
+    _clean(database)
+    client = create_app(rt, start_worker=False).test_client()
+    for payload in _stories():
+        assert post(client, "zendesk", payload).status_code == 202
+    drain(rt)
+    return rt
+
+
 def _snapshot(s: Any, ticket_ids: list[int]) -> dict[str, Any]:
     """What a refresh leaves, without the instants that depend on when it ran (recorded_at, updated_at)."""
     s.flush()
@@ -118,20 +136,7 @@ def _snapshot(s: Any, ticket_ids: list[int]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("preset", ["signx", "localizevideos", "tai"])
 def test_the_batched_refresh_writes_what_refresh_writes_ticket_by_ticket(database, preset):
-    from connector.runtime import install
-    from connector.wiring import build_runtime
-    from webhooks.app import create_app
-
-    settings = make_settings(database, CONNECTOR_POLICY=preset)
-    rt = build_runtime(settings, db=database, queue=make_queue(settings))
-    install(rt)
-    from tests.conftest import _clean
-
-    _clean(database)
-    client = create_app(rt, start_worker=False).test_client()
-    for payload in _stories():
-        assert post(client, "zendesk", payload).status_code == 202
-    drain(rt)
+    rt = _told(database, preset)
     policy = load_policy(preset)
     with rt.db.session() as s:
         ids = sorted(s.scalars(select(Ticket.id)))
@@ -227,10 +232,7 @@ def test_the_escalation_engine_decides_the_same_on_a_chunk_as_ticket_by_ticket(d
     """The sweeper hands a chunk's fires to the engine at once (`settle_many`: one refresh of every
     retargeted ticket per round); the same stories swept ticket by ticket (`settle` with `live.refresh`,
     the path a failed chunk takes) end with the same decisions, intents, levels, fires and clocks."""
-    from connector.runtime import install
-    from connector.wiring import build_runtime, escalate_fires
-    from tests.conftest import _clean
-    from webhooks.app import create_app
+    from connector.wiring import escalate_fires
 
     # Processing arms the timers of clocks already due at its own (real) time plus `SETTLE`: the first
     # sweep, after that, finds every story's fires due at once (several rounds of decisions and
@@ -240,14 +242,7 @@ def test_the_escalation_engine_decides_the_same_on_a_chunk_as_ticket_by_ticket(d
     moments.append(base + timedelta(days=2))
     results = []
     for batched in (True, False):
-        settings = make_settings(database, CONNECTOR_POLICY=preset)
-        rt = build_runtime(settings, db=database, queue=make_queue(settings))
-        install(rt)
-        _clean(database)
-        client = create_app(rt, start_worker=False).test_client()
-        for payload in _stories():
-            assert post(client, "zendesk", payload).status_code == 202
-        drain(rt)
+        rt = _told(database, preset)
         with monkeypatch.context() as m:
             if not batched:
                 m.setattr(due, "refresh_due", _never)  # every chunk goes ticket by ticket

@@ -42,6 +42,7 @@ from connector.outbound import CHANNELS, PageRequest
 from connector.outbox import not_configured, record
 from connector.policy import ARRIVALS, Policy
 from connector.sla.events import FireKind
+from connector.sla.live import RefreshMany
 from connector.store.tables import (
     Escalation,
     Followup,
@@ -61,8 +62,6 @@ MAX_ROUNDS = 4
 _SLA_KINDS = frozenset({FireKind.WARNING, FireKind.BREACH, FireKind.MAXIMUM_BREACH, FireKind.OVERDUE, FireKind.MET})
 
 Refresh = Callable[[Session, Policy, int, datetime], list[SlaFire]]
-#: the clocks of many tickets refreshed at once: each ticket's new fires
-RefreshMany = Callable[[Session, Policy, Sequence[int], datetime], Mapping[int, list[SlaFire]]]
 
 
 @dataclass(frozen=True)
@@ -159,8 +158,8 @@ def settle_many(
     acting: Acting = ANYWHERE,
 ) -> dict[int, list[Decision]]:
     """`settle` for many tickets at once (the SLA sweeper's chunk): each round reacts ticket by ticket,
-    then refreshes the clocks of every ticket a decision retargeted with one call — one flush of the
-    round's writes and a few statements for all, instead of a refresh each. Tickets do not affect
+    then refreshes the clocks of every ticket a decision retargeted with one call — a few statements
+    for all of them, instead of a refresh each. Tickets do not affect
     each other's decisions (a fire's triggers read its own ticket), so this takes, for each ticket,
     exactly the decisions `settle` takes. Returns each ticket's decisions."""
     taken: dict[int, list[Decision]] = {}
@@ -191,7 +190,7 @@ def react(
     if not signals:
         return Reaction()
     ticket = locks.lock(s, ticket_id)
-    if ticket is None or not signals:
+    if ticket is None:
         return Reaction()
     with s.no_autoflush:
         taken = _taken_here(s, ticket_id)
