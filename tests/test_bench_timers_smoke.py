@@ -31,18 +31,22 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    out = tmp_path_factory.mktemp("bench") / "timers.json"
+def timers(args: list[str], out: Path, timeout: float) -> dict:
+    """`python -m bench.timers` with `args`; its JSON report (the run must succeed)."""
     run = subprocess.run(
-        [sys.executable, "-m", "bench.timers", *TINY, "--json", str(out)],
+        [sys.executable, "-m", "bench.timers", *args, "--json", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return timers(TINY, tmp_path_factory.mktemp("bench") / "timers.json", 60)
 
 
 @pytest.mark.timeout(90)
@@ -81,17 +85,8 @@ def test_a_fire_is_seen_when_its_chunk_commits_not_later_than_its_tick_ends(repo
 
 @pytest.mark.timeout(120)
 def test_with_the_escalation_engine_wired_its_decisions_are_counted_and_nothing_fires_twice(tmp_path: Path) -> None:
-    out = tmp_path / "timers.json"
     args = [*TINY[:3], "150", *TINY[4:], "--preset", "skillancer", "--severities", "P0,P1", "--escalation"]
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.timers", *args, "--json", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    size = json.loads(out.read_text())["sizes"]["150"]
+    size = timers(args, tmp_path / "timers.json", 90)["sizes"]["150"]
     assert size["exactly_once"]["ok"] and size["exactly_once"]["duplicates"] == 0
     escalation = size["escalation"]
     # skillancer: a resolution past its maximum raises the level (and the level's triggers page)
