@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from connector.escalation import postmortem
 from connector.escalation.engine import decide, reacts_to
-from connector.escalation.repeats import repeat_signals
-from connector.escalation.requests import Context, build_request
+from connector.escalation.repeats import may_complete_cluster, repeat_signals
+from connector.escalation.requests import Context, build_request, read_shared
 from connector.escalation.signals import (
     ActionKind,
     Changed,
@@ -167,9 +167,9 @@ def settle_many(
     for _ in range(MAX_ROUNDS):
         if not pending:
             break
+        reactions = react_many(s, policy, pending, now, acting=acting)
         retargeted: list[int] = []
-        for ticket_id, these in pending.items():
-            reaction = react(s, policy, ticket_id, these, now, acting=acting)
+        for ticket_id, reaction in reactions.items():
             if reaction.decisions:
                 taken.setdefault(ticket_id, []).extend(reaction.decisions)
             if reaction.retargets:
@@ -186,35 +186,90 @@ def react(
 ) -> Reaction:
     """Run the engine over `signals` for one ticket and carry out its decisions (see the module). SLA
     fires no trigger takes are dropped first: a ticket whose signals are all such is not read."""
-    signals = [x for x in signals if reacts_to(policy, x)]
-    if not signals:
-        return Reaction()
-    ticket = locks.lock(s, ticket_id)
-    if ticket is None:
-        return Reaction()
-    with s.no_autoflush:
-        taken = _taken_here(s, ticket_id)
-        state = _state(policy, ticket, taken)
-        done = {(t.trigger_id, t.occurrence, t.action_index) for t in taken}
-        before = {name: getattr(ticket, name) for name in TICKET_STATE_FIELDS}
-    out = Reaction()
-    for signal in [*signals, *repeat_signals(s, policy, ticket, signals)]:
-        state, decisions = decide(policy, state, signal, done=done)
-        done.update(d.key for d in decisions)
-        out.decisions += decisions
-    context = Context(s, policy, ticket, acting.public_url, issue_fields=acting.issue_fields, sites=acting.sites)
-    if out.decisions:
-        rows = [_row(ticket, d, now) for d in out.decisions]
-        s.add_all(rows)
-        taken += [_Taken(r.trigger_id, r.occurrence, r.action_index, r.action, r.target, r.outcome) for r in rows]
-        s.flush()  # a concurrent job taking the same decisions fails here (unique key) and retries
-        for d, row in zip(out.decisions, rows, strict=True):
-            _carry_out(context, acting, d, row, now)
-            out.retargets |= _moves_clocks(policy, before, d.changes)
-    # a resolution with no decision of its own still makes the post-mortems owed fall due
-    if any(isinstance(x, Changed) and "status" in x.fields for x in signals):
-        _postmortems_fall_due(context, acting)
+    return react_many(s, policy, {ticket_id: signals}, now, acting=acting).get(ticket_id, Reaction())
+
+
+def react_many(
+    s: Session,
+    policy: Policy,
+    signals: Mapping[int, Sequence[Signal]],
+    now: datetime,
+    *,
+    acting: Acting = ANYWHERE,
+) -> dict[int, Reaction]:
+    """`react` for many tickets (the SLA sweeper's chunk) in a few statements for all: their rows are
+    locked with one, their earlier decisions and links read with one each, and their decisions
+    inserted with one flush, before each is carried out. Returns the reaction of each ticket that was
+    read.
+
+    A ticket's decisions read only its own rows, with one exception: a signal that may complete a
+    repeat cluster (an opening, a new category or customer) reads the customer's other tickets. A
+    ticket with such a signal is reacted to alone, after the others, as if the tickets had come one
+    after another in that order."""
+    wanted = {t: kept for t, these in signals.items() if (kept := [x for x in these if reacts_to(policy, x)])}
+    alone = [ticket_id for ticket_id, these in wanted.items() if may_complete_cluster(these)]
+    together = {ticket_id: these for ticket_id, these in wanted.items() if ticket_id not in alone}
+    out = _react_together(s, policy, together, now, acting) if together else {}
+    for ticket_id in alone:
+        out.update(_react_together(s, policy, {ticket_id: wanted[ticket_id]}, now, acting))
     return out
+
+
+@dataclass
+class _Step:
+    ticket: Ticket
+    signals: list[Signal]
+    before: dict[str, Any]
+    reaction: Reaction
+    rows: list[Escalation]
+
+
+def _react_together(
+    s: Session, policy: Policy, signals: Mapping[int, list[Signal]], now: datetime, acting: Acting
+) -> dict[int, Reaction]:
+    tickets = locks.lock_many(s, signals)
+    with s.no_autoflush:
+        taken = _taken_many(s, list(tickets))
+    steps: list[_Step] = []
+    for ticket_id, these in signals.items():
+        ticket = tickets.get(ticket_id)
+        if ticket is None:
+            continue
+        mine = taken[ticket_id]
+        with s.no_autoflush:
+            state = _state(policy, ticket, mine)
+            done = {(t.trigger_id, t.occurrence, t.action_index) for t in mine}
+            before = {name: getattr(ticket, name) for name in TICKET_STATE_FIELDS}
+        step = _Step(ticket, these, before, Reaction(), [])
+        for signal in [*these, *repeat_signals(s, policy, ticket, these)]:
+            state, decisions = decide(policy, state, signal, done=done)
+            done.update(d.key for d in decisions)
+            step.reaction.decisions += decisions
+        step.rows = [_row(ticket, d, now) for d in step.reaction.decisions]
+        s.add_all(step.rows)
+        mine += [_Taken(r.trigger_id, r.occurrence, r.action_index, r.action, r.target, r.outcome) for r in step.rows]
+        steps.append(step)
+    if any(step.rows for step in steps):
+        s.flush()  # a concurrent job taking the same decisions fails here (unique key) and retries
+    contexts = [
+        Context(s, policy, step.ticket, acting.public_url, issue_fields=acting.issue_fields, sites=acting.sites)
+        for step in steps
+    ]
+    # what the intents carry: links, SLA due (a chunk's with one query each)
+    acts = [
+        c
+        for c, step in zip(contexts, steps, strict=True)
+        if any(d.outcome is not Outcome.SKIPPED for d in step.reaction.decisions)
+    ]
+    read_shared(s, acts)
+    for context, step in zip(contexts, steps, strict=True):
+        for d, row in zip(step.reaction.decisions, step.rows, strict=True):
+            _carry_out(context, acting, d, row, now)
+            step.reaction.retargets |= _moves_clocks(policy, step.before, d.changes)
+        # a resolution with no decision of its own still makes the post-mortems owed fall due
+        if any(isinstance(x, Changed) and "status" in x.fields for x in step.signals):
+            _postmortems_fall_due(context, acting)
+    return {step.ticket.id: step.reaction for step in steps}
 
 
 def _moves_clocks(policy: Policy, ticket: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
@@ -252,33 +307,49 @@ class _Taken:
     outcome: str
 
 
+_TAKEN_COLUMNS = (
+    Escalation.trigger_id,
+    Escalation.occurrence,
+    Escalation.action_index,
+    Escalation.action,
+    Escalation.target,
+    Escalation.outcome,
+)
+
+
 def _taken(s: Session, ticket_id: int) -> list[_Taken]:
     """The decisions taken for a ticket so far, in order (one query: keys and pages)."""
-    rows = s.execute(
-        select(
-            Escalation.trigger_id,
-            Escalation.occurrence,
-            Escalation.action_index,
-            Escalation.action,
-            Escalation.target,
-            Escalation.outcome,
-        )
-        .where(Escalation.ticket_id == ticket_id)
-        .order_by(Escalation.id)
-    )
+    rows = s.execute(select(*_TAKEN_COLUMNS).where(Escalation.ticket_id == ticket_id).order_by(Escalation.id))
     return [_Taken(*row) for row in rows]
 
 
-def _taken_here(s: Session, ticket_id: int) -> list[_Taken]:
-    """`_taken`, remembered for the rest of the transaction while the ticket is locked (the caller
-    appends what it takes): a ticket this transaction created has taken nothing before it."""
-    memo = locks.known(s, ticket_id)
-    if memo is None:
-        return _taken(s, ticket_id)
-    if "escalations_taken" not in memo:
-        memo["escalations_taken"] = [] if locks.created_here(s, ticket_id) else _taken(s, ticket_id)
-    taken: list[_Taken] = memo["escalations_taken"]
-    return taken
+def _taken_many(s: Session, ticket_ids: Sequence[int]) -> dict[int, list[_Taken]]:
+    """`_taken` of each locked ticket, remembered for the rest of the transaction while it is locked
+    (the caller appends what it takes); the ones not known yet read with one query, and a ticket this
+    transaction created has taken nothing before it."""
+    out: dict[int, list[_Taken]] = {}
+    unknown: dict[int, dict[str, Any]] = {}
+    for ticket_id in ticket_ids:
+        memo = locks.known(s, ticket_id)
+        if memo is None:
+            out[ticket_id] = _taken(s, ticket_id)
+        elif "escalations_taken" in memo:
+            out[ticket_id] = memo["escalations_taken"]
+        elif locks.created_here(s, ticket_id):
+            out[ticket_id] = memo["escalations_taken"] = []
+        else:
+            unknown[ticket_id] = memo
+    if unknown:
+        read: dict[int, list[_Taken]] = {ticket_id: [] for ticket_id in unknown}
+        for row in s.execute(
+            select(Escalation.ticket_id, *_TAKEN_COLUMNS)
+            .where(Escalation.ticket_id.in_(list(unknown)))
+            .order_by(Escalation.ticket_id, Escalation.id)
+        ):
+            read[row[0]].append(_Taken(*row[1:]))
+        for ticket_id, memo in unknown.items():
+            out[ticket_id] = memo["escalations_taken"] = read[ticket_id]
+    return out
 
 
 def current_state(s: Session, policy: Policy, ticket: Ticket) -> TicketState:

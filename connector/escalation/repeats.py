@@ -15,12 +15,17 @@ from connector.policy import Policy, RepeatIssueTrigger
 from connector.store.tables import RepeatCluster, Ticket
 
 
+def may_complete_cluster(signals: Sequence[Signal]) -> bool:
+    """Could these signals make the ticket complete a cluster (then the customer's other tickets are read)?"""
+    return any(
+        isinstance(x, Opened) or (isinstance(x, Changed) and {"category", "customer_id"} & x.fields) for x in signals
+    )
+
+
 def repeat_signals(s: Session, policy: Policy, ticket: Ticket, signals: Sequence[Signal]) -> list[Signal]:
     """A ticket opened (or given its category or customer) may complete a cluster of its customer's
     tickets of one category: `count` of them within the window since the customer's last cluster."""
-    if not any(
-        isinstance(x, Opened) or (isinstance(x, Changed) and {"category", "customer_id"} & x.fields) for x in signals
-    ):
+    if not may_complete_cluster(signals):
         return []
     customer = ticket.customer_id or ticket.requester_email
     category = policy.category_of(ticket.category) or ticket.category

@@ -15,7 +15,7 @@ from connector.escalation.signals import ActionKind, Decision
 from connector.model import TICKET_FIELDS, IssueField, LinkRole
 from connector.outbound import LinkedIssueRequest, Notification, PageRequest, WebLink
 from connector.policy import Policy, format_duration
-from connector.sla.live import earliest_due
+from connector.sla.live import earliest_due_many
 from connector.store.tables import Link, Ticket
 from connector.tickets import locks
 from connector.tickets.apply import LINKS_MADE
@@ -39,14 +39,8 @@ class Context:
 
     def link_rows(self) -> list[Link]:
         if self._rows is None:
-            known = locks.known(self.s, self.ticket.id)
-            if known is not None and locks.created_here(self.s, self.ticket.id):
-                # a ticket this transaction made has only the links it made, kept as they were made
-                self._rows = sorted(known.get(LINKS_MADE, ()), key=lambda x: x.id)
-            else:
-                with self.s.no_autoflush:  # links are flushed as made; the pending decision rows can wait
-                    query = select(Link).where(Link.ticket_id == self.ticket.id).order_by(Link.id)
-                    self._rows = list(self.s.scalars(query))
+            read_shared(self.s, [self])
+            assert self._rows is not None
         return self._rows
 
     def links(self) -> list[WebLink]:
@@ -61,8 +55,43 @@ class Context:
 
     def sla_due(self) -> datetime | None:
         if self._due is None:
-            self._due = (earliest_due(self.s, self.ticket.id),)
+            read_shared(self.s, [self])
+            assert self._due is not None
         return self._due[0]
+
+
+def read_shared(s: Session, contexts: Sequence[Context]) -> None:
+    """Give each context what its decisions share: the ticket's links and earliest SLA due time, what is
+    not known yet read with one query each for all of them (a sweeper's chunk)."""
+    _read_links(s, contexts)
+    waiting = [c for c in contexts if c._due is None]
+    if waiting:
+        due = earliest_due_many(s, list(dict.fromkeys(c.ticket.id for c in waiting)))
+        for c in waiting:
+            c._due = (due[c.ticket.id],)
+
+
+def _read_links(s: Session, contexts: Sequence[Context]) -> None:
+    """A ticket this transaction made has only the links it made, kept as they were made; links are
+    flushed as made, so the pending decision rows need not be flushed first."""
+    unread: dict[int, list[Context]] = {}
+    for c in contexts:
+        if c._rows is not None:
+            continue
+        known = locks.known(s, c.ticket.id)
+        if known is not None and locks.created_here(s, c.ticket.id):
+            c._rows = sorted(known.get(LINKS_MADE, ()), key=lambda x: x.id)
+        else:
+            unread.setdefault(c.ticket.id, []).append(c)
+    if not unread:
+        return
+    rows: dict[int, list[Link]] = {ticket_id: [] for ticket_id in unread}
+    with s.no_autoflush:
+        for link in s.scalars(select(Link).where(Link.ticket_id.in_(list(unread))).order_by(Link.ticket_id, Link.id)):
+            rows[link.ticket_id].append(link)
+    for ticket_id, waiting in unread.items():
+        for c in waiting:
+            c._rows = list(rows[ticket_id])
 
 
 def build_request(c: Context, d: Decision) -> PageRequest | Notification | LinkedIssueRequest | None:

@@ -265,19 +265,25 @@ def timeline_record(fire: Fire) -> SlaRecorded:
 _DUE = "sla_earliest_due"
 
 
-def earliest_due(s: Session, ticket_id: int) -> datetime | None:
-    """When the ticket's next open clock is due (for pages and notifications): as this transaction's
-    refresh left it, else read from the stored clocks."""
+def earliest_due_many(s: Session, ticket_ids: Sequence[int]) -> dict[int, datetime | None]:
+    """When each ticket's next open clock is due (for pages and notifications): as this transaction's
+    refresh left it, else read from the stored clocks (one query for all such tickets)."""
     known: dict[int, datetime | None] = s.info.get(_DUE) or {}
-    if ticket_id in known:
-        return known[ticket_id]
-    return s.scalar(
-        select(func.min(SlaClock.due_at)).where(
-            SlaClock.ticket_id == ticket_id,
-            SlaClock.met_at.is_(None),
-            SlaClock.state.in_((ClockState.RUNNING.value, ClockState.BREACHED.value)),
+    out = {t: known[t] for t in ticket_ids if t in known}
+    unknown = [t for t in ticket_ids if t not in out]
+    if unknown:
+        out.update(dict.fromkeys(unknown))
+        rows = s.execute(
+            select(SlaClock.ticket_id, func.min(SlaClock.due_at))
+            .where(
+                SlaClock.ticket_id.in_(unknown),
+                SlaClock.met_at.is_(None),
+                SlaClock.state.in_((ClockState.RUNNING.value, ClockState.BREACHED.value)),
+            )
+            .group_by(SlaClock.ticket_id)
         )
-    )
+        out.update({ticket_id: due for ticket_id, due in rows})
+    return out
 
 
 def _store_clocks(s: Session, ticket: Ticket, result: Evaluation, policy: Policy, now: datetime) -> None:
