@@ -17,7 +17,7 @@ from connector import metrics
 from connector.config import Settings
 from connector.inbox.sink import RETRY_AFTER_SECONDS
 from connector.logs import configure_logging, safe_traceback, where
-from connector.runtime import Runtime, install
+from connector.runtime import Runtime, install, settle_heap
 from connector.wiring import build_runtime, start_embedded
 from webhooks import auth
 from webhooks.admin import admin
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 def create_app(rt: Runtime | None = None, *, start_worker: bool | None = None) -> Flask:
     """Build the app. Embedded mode (no REDIS_URL) also runs the queue worker in this process
     unless `start_worker=False` (tests drive the worker themselves)."""
+    started_here = rt is None
     if rt is None:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
@@ -97,6 +98,8 @@ def create_app(rt: Runtime | None = None, *, start_worker: bool | None = None) -
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
+    if started_here:  # a process of its own (gunicorn's worker, `connector serve`), not a test's app
+        settle_heap()
     return app
 
 

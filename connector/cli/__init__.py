@@ -100,6 +100,7 @@ def worker(burst: bool) -> None:
 
     from connector.inbox.reconciler import reconcile
     from connector.queue import QueueUnavailable, run_worker
+    from connector.runtime import settle_heap
     from connector.wiring import start_worker_duties
 
     settings = _settings()
@@ -117,6 +118,7 @@ def worker(burst: bool) -> None:
                 f"reconciler: queue unavailable on start ({type(exc).__name__}); it runs again shortly", err=True
             )
         if not burst:
+            settle_heap()  # started: what lives for the process leaves the collector's walks
             start_worker_duties(rt)  # inbox ids → RQ jobs; reconciler + SLA sweeper beside the worker loop
         run_worker(rt.queue, burst=burst, logging_level=settings.log_level)
     finally:
