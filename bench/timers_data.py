@@ -19,7 +19,17 @@ from connector.sla.events import FireKind, SlaEvent, SlaEventType
 from connector.sla.live import RECORDED, TIMELINE_KIND, refresh
 from connector.sla.serialize import clock_json
 from connector.store import Database
-from connector.store.tables import SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
+from connector.store.tables import (
+    Escalation,
+    Followup,
+    OutboxItem,
+    OutboxStatus,
+    SlaClock,
+    SlaFire,
+    SlaTimer,
+    Ticket,
+    TimelineEntry,
+)
 from connector.tickets import timeline
 from connector.tickets.timeline import SlaRecorded, TicketCreated
 
@@ -109,10 +119,12 @@ def build(
     severities: list[str],
     seed: int,
     burst: Burst = Burst(),
+    history: int = 0,
     chunk: int = 5000,
 ) -> Built:
     """Insert `n` tickets with the rows `refresh(now=t0)` would leave: clocks, fires, timer; `burst`
-    of them (chosen at random) due within the burst's minute, the rest spread."""
+    of them (chosen at random) due within the burst's minute, the rest spread; and `history` closed
+    tickets with the decisions, pages and post-mortems of their past (see `closed_history`)."""
     started = time.perf_counter()
     rng = random.Random(seed)
     t0 = datetime.now(UTC).replace(microsecond=0)
@@ -206,12 +218,109 @@ def build(
             for table in (Ticket, TimelineEntry, SlaFire, SlaClock, SlaTimer):
                 if rows[table.__tablename__]:
                     conn.execute(insert(table.__table__), rows[table.__tablename__])
+    ids = {"tickets": n}
+    if history:
+        ids.update(closed_history(db, first=n + 1, count=history, t0=t0, chunk=chunk))
     with db.engine.begin() as conn:
-        if not db.is_sqlite:  # explicit ids: move the sequence past them
-            conn.execute(text("SELECT setval(pg_get_serial_sequence('tickets', 'id'), :n)"), {"n": n})
+        if not db.is_sqlite:  # explicit ids: move the sequences past them
+            for name, last in ids.items():
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), :n)"), {"n": last})
         conn.execute(text("ANALYZE"))  # a database in service has statistics
     built.seconds = time.perf_counter() - started
     return built
+
+
+def closed_history(db: Database, *, first: int, count: int, t0: datetime, chunk: int) -> dict[str, int]:
+    """`count` solved tickets of the past weeks, each with what a skillancer P0 leaves: the level raised,
+    a page sent, a post-mortem owed and done. A database in service has such a history (and its
+    statistics); an empty `escalations` table makes PostgreSQL check every new page's and follow-up's
+    foreign key with a scan of the table, which no installation in service pays. Returns each table's
+    last id."""
+    escalation_id = outbox_id = followup_id = 0
+    for start in range(first, first + count, chunk):
+        rows: dict[str, list[dict[str, Any]]] = {"tickets": [], "escalations": [], "outbox": [], "followups": []}
+        for tid in range(start, min(start + chunk, first + count)):
+            created = t0 - timedelta(days=3 + tid % 40, hours=tid % 24)
+            breached, solved = created + timedelta(hours=4), created + timedelta(hours=9)
+            rows["tickets"].append(
+                {
+                    "id": tid,
+                    "title": f"Checkout failing for tenant {tid}",
+                    "status": "solved",
+                    "severity": "P0",
+                    "customer_tier": "enterprise",
+                    "channel": "email",
+                    "support_level": "L2",
+                    "created_at": created,
+                    "updated_at": solved,
+                    "resolved_at": solved,
+                    "tags": [],
+                    "field_versions": {},
+                }
+            )
+            decided = []
+            for index, (action, target, outcome) in enumerate(
+                (
+                    ("raise_level", "L2", "applied"),
+                    ("page", "sre-on-call", "queued"),
+                    ("require_postmortem", None, "owed"),
+                )
+            ):
+                escalation_id += 1
+                decided.append(escalation_id)
+                rows["escalations"].append(
+                    {
+                        "id": escalation_id,
+                        "ticket_id": tid,
+                        "trigger_id": "history",
+                        "occurrence": f"resolution#0/{action}",
+                        "action_index": index,
+                        "action": action,
+                        "target": target,
+                        "at": breached,
+                        "recorded_at": breached,
+                        "outcome": outcome,
+                        "reason": "resolution passed its maximum",
+                        "data": {},
+                    }
+                )
+            outbox_id += 1
+            rows["outbox"].append(
+                {
+                    "id": outbox_id,
+                    "ticket_id": tid,
+                    "escalation_id": decided[1],
+                    "channel": "pagerduty",
+                    "intent": "page_trigger",
+                    "target": "sre-on-call",
+                    "idempotency_key": f"escalation-{decided[1]}",
+                    "sequence_key": f"hdc-ticket-{tid}/sre-on-call",
+                    "payload": {},
+                    "status": OutboxStatus.SENT.value,
+                    "attempts": 1,
+                    "created_at": breached,
+                    "updated_at": breached,
+                    "sent_at": breached,
+                }
+            )
+            followup_id += 1
+            rows["followups"].append(
+                {
+                    "id": followup_id,
+                    "ticket_id": tid,
+                    "escalation_id": decided[2],
+                    "kind": "postmortem",
+                    "owed_at": breached,
+                    "within_seconds": 5 * 86400.0,
+                    "due_at": solved + timedelta(days=5),
+                    "done_at": solved + timedelta(days=2),
+                    "done_by": "lead@example.com",
+                }
+            )
+        with db.engine.begin() as conn:
+            for table in (Ticket, Escalation, OutboxItem, Followup):
+                conn.execute(insert(table.__table__), rows[table.__tablename__])
+    return {"escalations": escalation_id, "outbox": outbox_id, "followups": followup_id}
 
 
 def clock_row(ticket_id: int, clock: Clock, policy: Policy, at: datetime) -> dict[str, Any]:
