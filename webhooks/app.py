@@ -98,7 +98,7 @@ def create_app(rt: Runtime | None = None, *, start_worker: bool | None = None) -
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
-    if started_here:  # a process of its own (gunicorn's worker, `connector serve`), not a test's app
+    if started_here:  # a process of its own (a gunicorn worker), not a test's; `connector serve` settles its own
         settle_heap()
     return app
 

@@ -71,10 +71,12 @@ def serve(host: str, port: int) -> None:
     """Run the web app (development server; use gunicorn in production, see README).
 
     With no REDIS_URL the queue and its worker run inside this process (embedded mode)."""
+    from connector.runtime import settle_heap
     from webhooks.app import create_app
 
     rt = _runtime(migrate=True)
     app = create_app(rt)  # embedded mode: also starts the worker thread, reconciler and SLA sweeper
+    settle_heap()  # started: what lives for the process leaves the collector's walks
     click.echo(
         f"connector listening on http://{host}:{port} "
         f"({'embedded queue' if rt.settings.embedded else 'Redis queue'}, {rt.db.engine.dialect.name})",
