@@ -270,8 +270,7 @@ def sweep(rt: Runtime, *, now: datetime | None = None, limit: int = 500) -> int:
         for item in due:
             item.enqueued_at = now
         ids = [item.id for item in due]
-    for outbox_id in ids:
-        rt.queue.enqueue_outbox(outbox_id)
+    rt.queue.enqueue_outbox_many(ids)
     return len(ids)
 
 

@@ -115,15 +115,14 @@ class Runtime:
 
     def _enqueue_outbox(self, info: dict[Any, Any]) -> None:
         """After a commit: enqueue the delivery of the outbox rows it added (the sweep finds any missed)."""
-        for outbox_id in take_new_ids(info):
-            try:
-                self.queue.enqueue_outbox(outbox_id)
-            except QueueUnavailable as exc:
-                log.warning(
-                    "outbox item not enqueued; the outbox sweep will",
-                    extra={"outbox_id": outbox_id, "error": type(exc).__name__},
-                )
-                return
+        ids = take_new_ids(info)
+        try:
+            self.queue.enqueue_outbox_many(ids)
+        except QueueUnavailable as exc:
+            log.warning(
+                "outbox items not enqueued; the outbox sweep will",
+                extra={"outbox_ids": ids[:20], "count": len(ids), "error": type(exc).__name__},
+            )
 
     def start_embedded_worker(self) -> None:
         """Embedded mode: process jobs in this process, in a thread."""
