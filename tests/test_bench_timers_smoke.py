@@ -85,7 +85,8 @@ def test_a_fire_is_seen_when_its_chunk_commits_not_later_than_its_tick_ends(repo
 
 @pytest.mark.timeout(120)
 def test_with_the_escalation_engine_wired_its_decisions_are_counted_and_nothing_fires_twice(tmp_path: Path) -> None:
-    args = [*TINY[:3], "150", *TINY[4:], "--preset", "skillancer", "--severities", "P0,P1", "--escalation"]
+    wired = ["--preset", "skillancer", "--severities", "P0,P1", "--escalation", "--history", "300"]
+    args = [*TINY[:3], "150", *TINY[4:], *wired]  # a past of 300 solved tickets: none of it counted
     size = timers(args, tmp_path / "timers.json", 90)["sizes"]["150"]
     assert size["exactly_once"]["ok"] and size["exactly_once"]["duplicates"] == 0
     escalation = size["escalation"]
