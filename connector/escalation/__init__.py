@@ -8,9 +8,10 @@ the policy, the store, tickets, SLA and the outbox."""
 
 from __future__ import annotations
 
+from connector.escalation.carry import Acting
 from connector.escalation.engine import decide
 from connector.escalation.impact import linked_impact
-from connector.escalation.live import Acting, fire_signals, react, settle, settle_many, signals_of
+from connector.escalation.live import fire_signals, react, settle, settle_many, signals_of
 from connector.escalation.signals import (
     ActionKind,
     Changed,

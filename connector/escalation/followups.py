@@ -17,7 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from connector.errors import ConnectorError, NotFound
-from connector.escalation.live import ANYWHERE, Acting, settle
+from connector.escalation.carry import ANYWHERE, Acting
+from connector.escalation.live import settle
 from connector.escalation.signals import FollowupMissed
 from connector.logs import where
 from connector.sla.live import refresh

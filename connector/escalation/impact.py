@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from connector.escalation.live import SOURCE
+from connector.escalation.carry import SOURCE
 from connector.escalation.signals import Changed, Signal
 from connector.model import EventKind, LinkRole
 from connector.policy import Policy

@@ -2,29 +2,28 @@
 caller's transaction.
 
 `react` is called by delivery processing (after a ticket changed and its SLA clocks were refreshed)
-and by the SLA sweeper (with the fires it recorded). For each decision it writes, in the same
-transaction: an `escalations` row (its unique key makes the decision happen at most once), the
-ticket's new level, owner or category (order-safe, as vendor writes are), a timeline entry, the
-outbound intents in the outbox (a page, a notification, a linked issue) and any owed follow-up.
+and `react_many` by the SLA sweeper (with the fires a chunk recorded). For each decision it writes, in
+the same transaction, an `escalations` row (its unique key makes the decision happen at most once),
+then carries it out (`connector.escalation.carry`: the ticket's new level, owner or category, a
+timeline entry, the outbound intent in the outbox, any owed follow-up).
 A decision that changes the level or the category changes which SLA targets apply, so `settle`
 refreshes the clocks again and feeds their new fires back, a bounded number of rounds.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.escalation import postmortem
+from connector.escalation.carry import ANYWHERE, Acting, carry_out, decision_row, postmortems_fall_due
 from connector.escalation.engine import decide, reacts_to
 from connector.escalation.repeats import may_complete_cluster, repeat_signals
-from connector.escalation.requests import Context, build_request, read_shared
+from connector.escalation.requests import Context, read_shared
 from connector.escalation.signals import (
     ActionKind,
     Changed,
@@ -37,49 +36,22 @@ from connector.escalation.signals import (
     TextAdded,
 )
 from connector.escalation.state import TICKET_STATE_FIELDS, TicketState
-from connector.model import TERMINAL, Comment, IssueField
-from connector.outbound import CHANNELS, PageRequest
-from connector.outbox import not_configured, record
+from connector.model import Comment
 from connector.policy import ARRIVALS, Policy
 from connector.sla.events import FireKind
 from connector.sla.live import RefreshMany
 from connector.store.tables import (
     Escalation,
-    Followup,
-    FollowupKind,
     SlaFire,
     Ticket,
 )
-from connector.tickets import Applied, locks, set_field, timeline
-from connector.tickets.timeline import Escalated
+from connector.tickets import Applied, locks
 
-log = logging.getLogger(__name__)
-
-SOURCE = "connector/escalation"
-_RESOLVED = frozenset(s.value for s in TERMINAL)
 #: rounds of "escalation changed the level → clocks retarget → their fires escalate" per call
 MAX_ROUNDS = 4
 _SLA_KINDS = frozenset({FireKind.WARNING, FireKind.BREACH, FireKind.MAXIMUM_BREACH, FireKind.OVERDUE, FireKind.MET})
 
 Refresh = Callable[[Session, Policy, int, datetime], list[SlaFire]]
-
-
-@dataclass(frozen=True)
-class Acting:
-    """What the engine knows of the process it acts in: where people reach the connector (links in pages
-    and notifications) and which outbound channels have a sender (None: all of them). An intent for a
-    channel without one is recorded as not sent at once, with what to configure, and no job is queued."""
-
-    public_url: str | None = None
-    channels: frozenset[str] | None = None
-    #: the fields a linked Jira issue is created with (the Jira mapping's `sync.issue_fields`), read when needed
-    issue_fields: Callable[[Session], Sequence[IssueField]] | None = None
-    #: "vendor/instance" → the tool's base URL (ZENDESK_URL, ...): links to objects whose payloads had none
-    sites: Mapping[str, str] = field(default_factory=dict)
-
-
-#: no public URL; every channel assumed to have a sender (intents are queued, and their jobs decide)
-ANYWHERE = Acting()
 
 
 @dataclass
@@ -245,7 +217,7 @@ def _react_together(
             state, decisions = decide(policy, state, signal, done=done)
             done.update(d.key for d in decisions)
             step.reaction.decisions += decisions
-        step.rows = [_row(ticket, d, now) for d in step.reaction.decisions]
+        step.rows = [decision_row(ticket, d, now) for d in step.reaction.decisions]
         s.add_all(step.rows)
         mine += [_Taken(r.trigger_id, r.occurrence, r.action_index, r.action, r.target, r.outcome) for r in step.rows]
         steps.append(step)
@@ -264,11 +236,11 @@ def _react_together(
     read_shared(s, acts)
     for context, step in zip(contexts, steps, strict=True):
         for d, row in zip(step.reaction.decisions, step.rows, strict=True):
-            _carry_out(context, acting, d, row, now)
+            carry_out(context, acting, d, row, now)
             step.reaction.retargets |= _moves_clocks(policy, step.before, d.changes)
         # a resolution with no decision of its own still makes the post-mortems owed fall due
         if any(isinstance(x, Changed) and "status" in x.fields for x in step.signals):
-            _postmortems_fall_due(context, acting)
+            postmortems_fall_due(context, acting)
     return {step.ticket.id: step.reaction for step in steps}
 
 
@@ -376,128 +348,3 @@ def _state(policy: Policy, ticket: Ticket, taken: Iterable[_Taken]) -> TicketSta
 
 def taken_keys(s: Session, ticket_id: int) -> set[Key]:
     return {(t.trigger_id, t.occurrence, t.action_index) for t in _taken(s, ticket_id)}
-
-
-# ---- carrying a decision out ------------------------------------------------------------------
-
-
-def _row(ticket: Ticket, d: Decision, now: datetime) -> Escalation:
-    return Escalation(
-        ticket_id=ticket.id,
-        trigger_id=d.trigger_id[:96],
-        occurrence=d.occurrence[:160],
-        action_index=d.action_index,
-        action=d.action.value,
-        target=d.target,
-        at=d.at,
-        recorded_at=now,
-        outcome=d.outcome.value,
-        reason=d.reason,
-        data=d.facts(),
-    )
-
-
-def _carry_out(c: Context, acting: Acting, d: Decision, row: Escalation, now: datetime) -> None:
-    s, policy, ticket = c.s, c.policy, c.ticket
-    applied: dict[str, tuple[Any, Any]] = {}
-    for name, (old, new) in d.changes.items():
-        if set_field(ticket, name, new, d.at):
-            applied[name] = (old, new)
-    timeline.write(
-        s,
-        ticket_id=ticket.id,
-        at=d.at,
-        recorded_at=now,
-        source=SOURCE,
-        summary=d.describe(),
-        record=Escalated(
-            escalation_id=row.id,
-            trigger_id=d.trigger_id,
-            event=d.event,
-            action=d.action.value,
-            target=d.target,
-            outcome=d.outcome.value,
-            reason=d.reason,
-            changes=applied,
-        ),
-    )
-    if d.outcome is Outcome.SKIPPED:
-        return
-    request = build_request(c, d)
-    if request is not None:
-        sequence = request.dedup_key if isinstance(request, PageRequest) else None
-        channels = acting.channels
-        channel = CHANNELS[request.kind]
-        record(
-            s,
-            request,
-            idempotency_key=f"escalation-{row.id}",
-            ticket_id=ticket.id,
-            escalation_id=row.id,
-            sequence_key=sequence,
-            fresh=True,  # keyed by a decision row this transaction made
-            unavailable=None if channels is None or channel in channels else not_configured(channel),
-        )
-    if d.action is ActionKind.NOTIFY and d.within is not None:
-        _owe(s, ticket, row, d, FollowupKind.NOTIFY, due_at=d.at + d.within)
-    elif d.action is ActionKind.REQUIRE_POSTMORTEM:
-        within = d.within or policy.escalation.postmortem_within
-        resolved = ticket.resolved_at if ticket.status in _RESOLVED else None
-        owed = _owe(s, ticket, row, d, FollowupKind.POSTMORTEM, due_at=None if resolved is None else resolved + within)
-        if resolved is not None:  # owed by a ticket already resolved: due now, and its task with it
-            _postmortem_task(c, acting, owed)
-    log.info(
-        "escalation",
-        extra={"ticket_id": ticket.id, "trigger": d.trigger_id, "action": d.action.value, "outcome": d.outcome.value},
-    )
-
-
-def _owe(
-    s: Session, ticket: Ticket, row: Escalation, d: Decision, kind: FollowupKind, *, due_at: datetime | None
-) -> Followup:
-    within = d.within or timedelta(0)
-    owed = Followup(
-        ticket_id=ticket.id,
-        escalation_id=row.id,
-        kind=kind.value,
-        target=d.target,
-        owed_at=d.at,
-        within_seconds=within.total_seconds(),
-        due_at=due_at,
-    )
-    s.add(owed)
-    return owed
-
-
-def _postmortems_fall_due(c: Context, acting: Acting) -> None:
-    """A resolved ticket's owed post-mortems are due `within` after its resolution; each becomes a
-    Jira task holding the template."""
-    s, ticket = c.s, c.ticket
-    if ticket.status not in _RESOLVED or ticket.resolved_at is None:
-        return
-    for f in s.scalars(
-        select(Followup).where(
-            Followup.ticket_id == ticket.id,
-            Followup.kind == FollowupKind.POSTMORTEM.value,
-            Followup.due_at.is_(None),
-            Followup.done_at.is_(None),
-        )
-    ):
-        f.due_at = ticket.resolved_at + timedelta(seconds=f.within_seconds)
-        _postmortem_task(c, acting, f)
-
-
-def _postmortem_task(c: Context, acting: Acting, f: Followup) -> None:
-    """Record the Jira task of a post-mortem now due (once per post-mortem owed)."""
-    c.s.flush()  # a post-mortem owed a moment ago has its id then
-    request = postmortem.task(c, f)
-    channel = CHANNELS[request.kind]
-    channels = acting.channels
-    record(
-        c.s,
-        request,
-        idempotency_key=f"postmortem-task-{f.id}",
-        ticket_id=c.ticket.id,
-        escalation_id=f.escalation_id,
-        unavailable=None if channels is None or channel in channels else not_configured(channel),
-    )
