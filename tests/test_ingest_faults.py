@@ -279,11 +279,15 @@ def test_a_rejected_body_gets_its_own_delivery_id(client, rt):
     good = zd_event("created")
     accepted = post(client, "zendesk", good)
     bad = dict(good, detail={"id": "not a number"})  # the same event id, a body the adapter refuses
-    refused = post(client, "zendesk", bad)
+    # signed once and sent twice (a retry is the same request, its signature's timestamp too, which the
+    # stored digest covers: the same body signed at another second is another delivery)
+    body = json.dumps(bad).encode()
+    once = signed("zendesk", body)
+    refused = post(client, "zendesk", bad, body=body, headers=once)
     assert accepted.status_code == 202 and refused.status_code == 400
     assert refused.get_json()["delivery_id"] != accepted.get_json()["delivery_id"]
     assert [r.status for r in _rows(rt)] == ["received", "rejected"]
-    again = post(client, "zendesk", bad)  # the same refused body again: the same row, said so
+    again = post(client, "zendesk", bad, body=body, headers=once)  # the same refused body again: the same row, said so
     assert again.status_code == 400 and again.get_json()["delivery_id"] == refused.get_json()["delivery_id"]
     assert again.get_json()["duplicate"] is True
 
@@ -295,11 +299,13 @@ def test_a_readable_body_whose_event_id_names_a_rejected_one_is_stored_and_proce
     good = zd_event("created")
     bad = dict(good, detail={"id": "not a number"})
     refused = post(client, "zendesk", bad)
-    accepted = post(client, "zendesk", good)
+    body = json.dumps(good).encode()
+    once = signed("zendesk", body)  # signed once, sent twice: a retry of the same request
+    accepted = post(client, "zendesk", good, body=body, headers=once)
     assert refused.status_code == 400 and accepted.status_code == 202
     assert accepted.get_json()["delivery_id"] != refused.get_json()["delivery_id"]
     assert sorted(r.status for r in _rows(rt)) == ["received", "rejected"]
-    again = post(client, "zendesk", good)
+    again = post(client, "zendesk", good, body=body, headers=once)
     assert again.status_code == 200 and again.get_json() == {
         "delivery_id": accepted.get_json()["delivery_id"],
         "duplicate": True,
