@@ -10,6 +10,10 @@ JOB_TIMEOUT_SECONDS = 120
 JOB_MAX_ATTEMPTS = 5
 RECONCILE_INTERVAL_SECONDS = 30
 RECONCILE_STALE_AFTER_SECONDS = 10
+#: the dispatcher keeps this many processing jobs waiting and leaves the rest of a burst in the inbox
+#: as ids; when that many wait it looks again after DISPATCH_FULL_WAIT_SECONDS
+DISPATCH_AHEAD = 100
+DISPATCH_FULL_WAIT_SECONDS = 0.05
 SLA_TICK_SECONDS = 0.5  # how often the sweeper looks for due SLA timers (p99 lateness < 1 s)
 #: a delivery that tells of the past and leaves an alarm already due waits this long for the rest of its burst
 SLA_SETTLE_SECONDS = 5

@@ -113,7 +113,10 @@ def worker(burst: bool) -> None:
         _wait_for_queue(rt)
         try:
             n = reconcile(rt, stale_after=0)
-            rt.queue.dispatch()  # what the web app acknowledged while no worker ran
+            # what the web app acknowledged while no worker ran: all of it for a burst; otherwise the
+            # dispatcher moves it at the workers' pace
+            while burst and rt.queue.dispatch():
+                pass
             click.echo(f"reconciler: enqueued {n} stored deliveries on start", err=True)
         except QueueUnavailable as exc:  # Redis went away again: the reconciler duty catches up
             click.echo(

@@ -1,7 +1,10 @@
 """Re-arm what Redis forgot: enqueue every stored delivery that is due and not yet done.
 
 Runs when a worker starts and then periodically (a duty of the runtime's ticker). Safe to run from several processes
-at once: jobs are idempotent, so a delivery enqueued twice is applied once.
+at once: jobs are idempotent, so a delivery enqueued twice is applied once. It leaves alone what Redis still holds:
+a delivery whose job waits or runs, and — while the inbox still holds ids, a backlog the dispatcher is working
+through — every delivery still `received`, which is most likely one of them (one the dispatcher lost in a crash
+is enqueued once the backlog is through).
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 
 from connector import defaults
 from connector.runtime import Runtime
@@ -19,21 +22,29 @@ from connector.store.tables import Delivery
 log = logging.getLogger(__name__)
 
 
-def due_deliveries(rt: Runtime, *, now: datetime, stale_after: float, limit: int = 1000) -> list[int]:
-    """Received but not processed for `stale_after` seconds, or failed with their retry time come."""
+def stale_deliveries(rt: Runtime, *, now: datetime, stale_after: float, limit: int = 1000) -> list[int]:
+    """Received but not processed for `stale_after` seconds, oldest first."""
     with rt.db.session() as s:
         return list(
             s.scalars(
                 select(Delivery.id)
                 .where(
-                    or_(
-                        and_(
-                            Delivery.status == DeliveryStatus.RECEIVED,
-                            Delivery.received_at <= now - timedelta(seconds=stale_after),
-                        ),
-                        and_(Delivery.status == DeliveryStatus.FAILED, Delivery.next_attempt_at <= now),
-                    )
+                    Delivery.status == DeliveryStatus.RECEIVED,
+                    Delivery.received_at <= now - timedelta(seconds=stale_after),
                 )
+                .order_by(Delivery.id)
+                .limit(limit)
+            )
+        )
+
+
+def retries_due(rt: Runtime, *, now: datetime, limit: int = 1000) -> list[int]:
+    """Failed with their retry time come, oldest first."""
+    with rt.db.session() as s:
+        return list(
+            s.scalars(
+                select(Delivery.id)
+                .where(and_(Delivery.status == DeliveryStatus.FAILED, Delivery.next_attempt_at <= now))
                 .order_by(Delivery.id)
                 .limit(limit)
             )
@@ -43,10 +54,16 @@ def due_deliveries(rt: Runtime, *, now: datetime, stale_after: float, limit: int
 def reconcile(
     rt: Runtime, *, now: datetime | None = None, stale_after: float = defaults.RECONCILE_STALE_AFTER_SECONDS
 ) -> int:
-    """Enqueue what is due; returns how many were enqueued. Raises if the queue is unreachable."""
-    ids = due_deliveries(rt, now=now or datetime.now(UTC), stale_after=stale_after)
-    for delivery_id in ids:
-        rt.queue.enqueue_delivery(delivery_id)
-    if ids:
-        log.info("reconciler enqueued deliveries", extra={"count": len(ids)})
-    return len(ids)
+    """Enqueue what is due and not in Redis; returns how many were enqueued. Stale deliveries go to the
+    inbox (the dispatcher paces them), retries straight to the queue. Raises if the queue is unreachable."""
+    now = now or datetime.now(UTC)
+    stale = stale_deliveries(rt, now=now, stale_after=stale_after) if rt.queue.backlog() == 0 else []
+    retries = retries_due(rt, now=now)
+    active = rt.queue.active_deliveries([*stale, *retries])
+    stale = [i for i in stale if i not in active]
+    retries = [i for i in retries if i not in active]
+    rt.queue.notify_deliveries(stale)
+    rt.queue.enqueue_deliveries(retries)
+    if stale or retries:
+        log.info("reconciler enqueued deliveries", extra={"count": len(stale) + len(retries), "retries": len(retries)})
+    return len(stale) + len(retries)

@@ -20,6 +20,14 @@ from connector import defaults
 QueueUnavailable = (redis.exceptions.RedisError,)
 
 
+#: RQ job statuses of a job that will still run (or is running): the delivery needs no other job
+_ACTIVE_STATUSES = frozenset({"queued", "started", "deferred", "scheduled", "rate_limited", "ready_to_enqueue"})
+
+
+def _delivery_job_id(delivery_id: int) -> str:
+    return f"delivery-{delivery_id}"
+
+
 class JobQueue:
     """The connector's one queue, with verbs for each job it carries."""
 
@@ -50,22 +58,46 @@ class JobQueue:
         if delivery_ids:
             self.connection.lpush(self.inbox_key, *delivery_ids)
 
-    def dispatch(self, *, block: float = 0, limit: int = 500) -> int:
+    def dispatch(self, *, block: float = 0, limit: int = 500, ahead: int | None = None) -> int:
         """Enqueue a processing job for each id in the inbox (waiting up to `block` seconds for the
-        first); returns how many. An id popped and then lost (a crash right here) stays `received`
-        in the database, and the reconciler enqueues it."""
+        first), at most `limit`, all with one Redis round trip; returns how many. With `ahead`, only as
+        many as keep `ahead` processing jobs waiting: the rest stay in the inbox, where an id costs one
+        list entry instead of a job, until the workers come near them (`Dispatcher`). An id popped and
+        then lost (a crash right here) stays `received` in the database, and the reconciler enqueues it."""
+        if ahead is not None:
+            limit = min(limit, ahead - self.rq.count)
+            if limit <= 0:
+                return 0
         ids: list[bytes | str] = []
         if block:
             first = self.connection.brpop([self.inbox_key], timeout=block)
             if first is None:
                 return 0
             ids.append(first[1])
-        more = self.connection.rpop(self.inbox_key, limit - len(ids))
-        if isinstance(more, list):  # RPOP with a count answers a list (or nothing)
-            ids.extend(more)
-        for raw in ids:
-            self.enqueue_delivery(int(raw))
+        if limit > len(ids):
+            more = self.connection.rpop(self.inbox_key, limit - len(ids))
+            if isinstance(more, list):  # RPOP with a count answers a list (or nothing)
+                ids.extend(more)
+        self.enqueue_deliveries(list(dict.fromkeys(int(raw) for raw in ids)))  # an id pushed twice: one job
         return len(ids)
+
+    def backlog(self) -> int:
+        """Deliveries' ids in the inbox, not yet jobs."""
+        return int(self.connection.llen(self.inbox_key))
+
+    def active_deliveries(self, delivery_ids: Sequence[int]) -> set[int]:
+        """Those of `delivery_ids` whose processing job is waiting or running (one round trip)."""
+        if not delivery_ids:
+            return set()
+        pipe = self.connection.pipeline(transaction=False)
+        for delivery_id in delivery_ids:
+            pipe.hget(f"{self.rq.job_class.redis_job_namespace_prefix}{_delivery_job_id(delivery_id)}", "status")
+        statuses = pipe.execute()
+        return {
+            delivery_id
+            for delivery_id, status in zip(delivery_ids, statuses, strict=True)
+            if status is not None and status.decode() in _ACTIVE_STATUSES
+        }
 
     @classmethod
     def from_url(cls, url: str, name: str = defaults.QUEUE_NAME) -> JobQueue:
@@ -85,14 +117,26 @@ class JobQueue:
         return cls(fakeredis.FakeRedis(server=fakeredis.FakeServer()), name)
 
     def enqueue_delivery(self, delivery_id: int) -> None:
-        self.rq.enqueue_call(
-            "connector.inbox.jobs.process_delivery",
-            args=(delivery_id,),
-            job_id=f"delivery-{delivery_id}",
-            timeout=defaults.JOB_TIMEOUT_SECONDS,
-            result_ttl=0,  # the outcome is on the delivery row; a kept result is Redis work per job
-            failure_ttl=7 * 24 * 3600,
-            description=f"process delivery {delivery_id}",
+        self.enqueue_deliveries([delivery_id])
+
+    def enqueue_deliveries(self, delivery_ids: Sequence[int]) -> None:
+        """A processing job for each delivery, in order, with one Redis round trip for all of them (each
+        id once: a job id twice in one call is an error)."""
+        if not delivery_ids:
+            return
+        self.rq.enqueue_many(
+            [
+                Queue.prepare_data(
+                    "connector.inbox.jobs.process_delivery",
+                    args=(delivery_id,),
+                    job_id=_delivery_job_id(delivery_id),
+                    timeout=defaults.JOB_TIMEOUT_SECONDS,
+                    result_ttl=0,  # the outcome is on the delivery row; a kept result is Redis work per job
+                    failure_ttl=7 * 24 * 3600,
+                    description=f"process delivery {delivery_id}",
+                )
+                for delivery_id in delivery_ids
+            ]
         )
 
     def enqueue_outbox(self, outbox_id: int) -> None:

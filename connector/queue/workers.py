@@ -12,6 +12,7 @@ from typing import Any
 from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
+from connector import defaults
 from connector.logs import where
 from connector.loops import Backoff, Loop
 from connector.queue.jobqueue import JobQueue
@@ -97,13 +98,18 @@ class EmbeddedWorker(Loop):
 
 
 class Dispatcher(Loop):
-    """Moves inbox ids to RQ jobs (in every worker process, and in embedded mode). While Redis is down
-    the ids wait in Redis — or, if Redis lost them, in the database, for the reconciler."""
+    """Moves inbox ids to RQ jobs (in every worker process, and in embedded mode), keeping
+    `defaults.DISPATCH_AHEAD` processing jobs waiting: a burst waits in the inbox as ids, not as jobs
+    made all at once while the web tier is still acknowledging it. While Redis is down the ids wait in
+    Redis — or, if Redis lost them, in the database, for the reconciler."""
 
-    def __init__(self, queue: JobQueue):
+    def __init__(self, queue: JobQueue, *, ahead: int = defaults.DISPATCH_AHEAD):
         super().__init__("dispatcher", self._dispatch)
         self.queue = queue
+        self.ahead = ahead
 
     def _dispatch(self) -> float:
-        self.queue.dispatch(block=1)
+        if self.queue.rq.count >= self.ahead:
+            return defaults.DISPATCH_FULL_WAIT_SECONDS  # enough waiting: look again shortly
+        self.queue.dispatch(block=1, ahead=self.ahead)
         return 0.0

@@ -1,0 +1,95 @@
+"""The inbox → RQ hop: the dispatcher keeps a bounded number of processing jobs waiting and leaves the
+rest of a burst in the inbox as ids; the reconciler re-arms what Redis forgot and nothing Redis still
+holds (a delivery whose job waits or runs, or a backlog still in the inbox)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from connector.inbox.reconciler import reconcile
+from connector.queue.workers import Dispatcher
+from connector.runtime import Runtime
+from connector.store import DeliveryStatus
+from connector.store.tables import Delivery
+from tests.conftest import drain
+from tests.helpers import post, zd_event
+
+
+def _deliveries(client: Any, n: int) -> list[int]:
+    ids = []
+    for i in range(n):
+        r = post(client, "zendesk", zd_event("created", ticket_id=7000 + i))
+        assert r.status_code == 202
+        ids.append(r.get_json()["delivery_id"])
+    return ids
+
+
+def _queued(rt: Runtime) -> list[int]:
+    return [int(job_id.removeprefix("delivery-")) for job_id in rt.queue.rq.job_ids]
+
+
+def test_the_dispatcher_keeps_its_look_ahead_and_leaves_the_rest_in_the_inbox(client: Any, rt: Runtime) -> None:
+    ids = _deliveries(client, 7)
+    dispatcher = Dispatcher(rt.queue, ahead=3)
+    assert dispatcher.once() == 0.0
+    assert _queued(rt) == ids[:3] and rt.queue.backlog() == 4  # in order, oldest first
+    # full: no Redis work but a look at the queue's length, and a short wait before the next
+    assert dispatcher.once() > 0
+    assert _queued(rt) == ids[:3] and rt.queue.backlog() == 4
+    rt.queue.rq.remove(f"delivery-{ids[0]}")  # as if a worker took one
+    dispatcher.once()
+    assert _queued(rt) == ids[1:4] and rt.queue.backlog() == 3
+    assert drain(rt) == 3 + 3  # a burst worker (the tests' drain) takes everything that is left
+    with rt.db.session() as s:
+        statuses = {i: st for i, st in s.execute(select(Delivery.id, Delivery.status).where(Delivery.id.in_(ids)))}
+    assert statuses == {i: DeliveryStatus.RECEIVED if i == ids[0] else DeliveryStatus.PROCESSED for i in ids}
+
+
+def test_an_id_in_the_inbox_twice_makes_one_job(client: Any, rt: Runtime) -> None:
+    (only,) = _deliveries(client, 1)
+    rt.queue.notify_deliveries([only])  # e.g. the reconciler and the web tier both
+    assert rt.queue.dispatch() == 2
+    assert _queued(rt) == [only]
+
+
+def test_the_reconciler_leaves_a_stale_delivery_whose_job_waits_alone(client: Any, rt: Runtime) -> None:
+    ids = _deliveries(client, 2)
+    rt.queue.dispatch()
+    assert reconcile(rt, stale_after=0) == 0  # both jobs wait: enqueueing them again would run each twice
+    assert _queued(rt) == ids
+
+
+def test_the_reconciler_waits_while_the_inbox_holds_a_backlog(client: Any, rt: Runtime) -> None:
+    _deliveries(client, 3)
+    assert reconcile(rt, stale_after=0) == 0  # still `received`, and most likely in the inbox
+    assert rt.queue.backlog() == 3 and _queued(rt) == []
+    assert drain(rt) == 3
+
+
+def test_what_redis_forgot_goes_back_through_the_inbox(client: Any, rt: Runtime) -> None:
+    ids = _deliveries(client, 3)
+    rt.queue.dispatch()
+    rt.queue.connection.flushdb()  # Redis restarted empty: the inbox and the jobs gone
+    assert reconcile(rt, stale_after=0) == 3
+    assert rt.queue.backlog() == 3 and _queued(rt) == []  # paced by the dispatcher like any other
+    assert reconcile(rt, stale_after=0) == 0  # and not twice
+    assert drain(rt) == 3
+    with rt.db.session() as s:
+        assert set(s.scalars(select(Delivery.status).where(Delivery.id.in_(ids)))) == {DeliveryStatus.PROCESSED}
+
+
+def test_a_retry_due_is_enqueued_once(client: Any, rt: Runtime) -> None:
+    (failed,) = _deliveries(client, 1)
+    rt.queue.connection.flushdb()
+    with rt.db.session() as s:
+        d = s.get(Delivery, failed)
+        assert d is not None
+        d.status = DeliveryStatus.FAILED.value
+        d.next_attempt_at = datetime.now(UTC) - timedelta(seconds=1)
+    assert reconcile(rt) == 1
+    assert _queued(rt) == [failed]  # straight to the queue: its time has come
+    assert reconcile(rt) == 0  # its job waits
+    assert _queued(rt) == [failed]
