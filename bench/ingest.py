@@ -20,13 +20,24 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from adapters.zendesk import signature
-from bench.load import PhaseResult, RequestSource, Sample, closed_loop, http_request, open_loop
+from bench.load import (
+    Connection,
+    PhaseResult,
+    Prepare,
+    RequestSource,
+    Sample,
+    closed_loop,
+    http_get,
+    http_request,
+    open_loop,
+)
 from bench.servers import HOST, Backend, Gunicorn, GunicornSettings, PostgresBackend, SqliteBackend
 from connector.demo.payloads import zendesk_event, zendesk_ticket
 
@@ -142,6 +153,33 @@ def with_cpu(server: Gunicorn, run: Callable[[], PhaseResult]) -> PhaseResult:
     return phase
 
 
+def spreader(server: Gunicorn, moves: list[int], attempts: int = 200) -> Prepare:
+    """Spread a phase's connections evenly over the gunicorn workers before it starts. A keep-alive
+    connection stays with the worker that accepted it, and which one accepts is luck: with 8
+    connections on 2 workers, 8/0 leaves one core idle and halves the rate (the bare app's "slow
+    mode"). Each connection sends one `GET /healthz` (to be accepted); while a worker holds more than
+    its share, one of its connections is closed and opened again. Appends the reconnections to `moves`."""
+
+    def prepare(conns: list[Connection]) -> None:
+        probe = http_get(HOST, server.port, "/healthz")
+        for conn in conns:
+            conn.exchange(probe)
+        fair = -(-len(conns) // max(len(server.workers()), 1))
+        moved = 0
+        while moved < attempts:
+            owners = server.owners([conn.local_port() for conn in conns])
+            held = Counter(owners)
+            crowded = [conn for conn, owner in zip(conns, owners, strict=True) if owner is None or held[owner] > fair]
+            if not crowded:
+                break
+            crowded[0].close()
+            crowded[0].exchange(probe)
+            moved += 1
+        moves.append(moved)
+
+    return prepare
+
+
 def bench_target(
     server: Gunicorn, args: argparse.Namespace, rng: random.Random, *, unique: bool, half_rate: float | None
 ) -> tuple[PhaseResult, PhaseResult, list[Sample]]:
@@ -155,10 +193,18 @@ def bench_target(
     else:
         source = cycled(build_requests(500, server.port, rng))
     warm: list[Sample] = []
+    moves: list[int] = []
+    prepare = spreader(server, moves) if args.spread else None
 
     def max_phase() -> PhaseResult:
         w, phase = closed_loop(
-            HOST, server.port, source, concurrency=args.concurrency, warmup=args.warmup, duration=args.duration
+            HOST,
+            server.port,
+            source,
+            concurrency=args.concurrency,
+            warmup=args.warmup,
+            duration=args.duration,
+            prepare=prepare,
         )
         warm.extend(w)
         return phase
@@ -172,9 +218,17 @@ def bench_target(
     half = with_cpu(
         server,
         lambda: open_loop(
-            HOST, server.port, source, rate=rate, duration=args.duration, connections=args.open_connections
+            HOST,
+            server.port,
+            source,
+            rate=rate,
+            duration=args.duration,
+            connections=args.open_connections,
+            prepare=prepare,
         ),
     )
+    if moves:
+        top.spread["reconnected"], half.spread["reconnected"] = [float(moves[0])], [float(moves[-1])]
     return top, half, warm + top.samples + half.samples
 
 
@@ -234,6 +288,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "open_connections": args.open_connections,
             "half_rate_per_s": round(half_rate or 0, 1),
             "log_level": args.log_level,
+            "spread": args.spread,
             "ingest_window_ms": args.window_ms,
             "ingest_batch_max": args.batch_max,
         },
@@ -271,6 +326,11 @@ def table(report: dict[str, Any]) -> str:
                 f"{'/'.join(f'{n:g}' for n in s.get('per_worker', {}).get('connections', [])):>12} "
                 f"{'/'.join(f'{n:g}' for n in s.get('per_worker', {}).get('cpu_percent', [])):>12}  {s['statuses']}"
                 + (f" errors={s['errors']}" if s.get("errors") else "")
+                + (
+                    f" (spread: {s['per_worker']['reconnected'][0]:g} reconnected)"
+                    if "reconnected" in s.get("per_worker", {})
+                    else ""
+                )
             )
     st = report["storage"]
     lines += [
@@ -310,6 +370,13 @@ def parser() -> argparse.ArgumentParser:
         default=CONNECTOR_APP,
         help="gunicorn target of the connector; 'webhooks.app:create_app(start_worker=False)' "
         "measures SQLite acks without the embedded worker (a diagnosis, not a deployment)",
+    )
+    p.add_argument(
+        "--spread",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="spread each phase's connections evenly over the gunicorn workers before it starts (default);"
+        " --no-spread leaves them where the kernel put them, as runs before 2026-12-04 did",
     )
     p.add_argument("--log-level", default="INFO", help="CONNECTOR_LOG_LEVEL of the connector")
     p.add_argument("--window-ms", type=float, help="CONNECTOR_INGEST_WINDOW_MS of the connector (group commit)")

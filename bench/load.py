@@ -67,6 +67,10 @@ class Connection:
             self.close()
         return status
 
+    def local_port(self) -> int:
+        """This end's port (0 when not connected)."""
+        return int(self.sock.getsockname()[1]) if self.sock is not None else 0
+
     def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
@@ -172,8 +176,19 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 2)
 
 
+#: called with a phase's connections before its clock starts (e.g. to spread them over the workers)
+Prepare = Callable[[list[Connection]], None]
+
+
 def closed_loop(
-    host: str, port: int, source: RequestSource, *, concurrency: int, warmup: float, duration: float
+    host: str,
+    port: int,
+    source: RequestSource,
+    *,
+    concurrency: int,
+    warmup: float,
+    duration: float,
+    prepare: Prepare | None = None,
 ) -> tuple[list[Sample], PhaseResult]:
     """`concurrency` connections, each sending its next request as soon as the last is answered.
 
@@ -181,11 +196,13 @@ def closed_loop(
     and the measured phase (samples that finished inside the measured window).
     """
     counter = itertools.count()
-    t0 = time.perf_counter()
-    measure_from, deadline = t0 + warmup, t0 + warmup + duration
     per_thread: list[list[Sample]] = [[] for _ in range(concurrency)]
     errors: Counter[str] = Counter()
     conns = [Connection(host, port) for _ in range(concurrency)]
+    if prepare is not None:
+        prepare(conns)
+    t0 = time.perf_counter()
+    measure_from, deadline = t0 + warmup, t0 + warmup + duration
     exhausted = threading.Event()
 
     def run(conn: Connection, out: list[Sample]) -> None:
@@ -216,7 +233,14 @@ def closed_loop(
 
 
 def open_loop(
-    host: str, port: int, source: RequestSource, *, rate: float, duration: float, connections: int
+    host: str,
+    port: int,
+    source: RequestSource,
+    *,
+    rate: float,
+    duration: float,
+    connections: int,
+    prepare: Prepare | None = None,
 ) -> PhaseResult:
     """Requests due at a fixed rate, whatever the server's pace; latency counts from the due time
     (so a stall shows up as latency instead of as fewer requests sent)."""
@@ -225,6 +249,8 @@ def open_loop(
     per_thread: list[list[Sample]] = [[] for _ in range(connections)]
     errors: Counter[str] = Counter()
     conns = [Connection(host, port) for _ in range(connections)]
+    if prepare is not None:
+        prepare(conns)
     t0 = time.perf_counter() + 0.05
 
     def run(conn: Connection, out: list[Sample]) -> None:

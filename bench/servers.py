@@ -127,6 +127,26 @@ class Gunicorn:
             counts.append(held)
         return counts
 
+    def owners(self, client_ports: list[int]) -> list[int | None]:
+        """The worker process holding each of this host's client connections, by the client side's
+        local port (None: no worker accepted it yet)."""
+        by_inode: dict[str, int] = {}
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == self.port:
+                    by_inode[f"socket:[{fields[9]}]"] = int(fields[2].rsplit(":", 1)[1], 16)
+        owner: dict[int, int] = {}
+        for pid in self.workers():
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                try:
+                    port = by_inode.get(os.readlink(fd))
+                except OSError:
+                    continue  # closed meanwhile
+                if port is not None:
+                    owner[port] = pid
+        return [owner.get(port) for port in client_ports]
+
     def cpu_seconds(self) -> float:
         """User + system CPU of the master and its workers so far."""
         assert self.proc is not None
