@@ -1,12 +1,13 @@
 """The inbox → RQ hop: the dispatcher keeps a bounded number of processing jobs waiting and leaves the
 rest of a burst in the inbox as ids; the reconciler re-arms what Redis forgot and nothing Redis still
-holds (a delivery whose job waits or runs, or a backlog still in the inbox)."""
+holds (a delivery whose job waits, or a backlog still in the inbox)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rq.job import JobStatus
 from sqlalchemy import select
 
 from connector.inbox.reconciler import reconcile
@@ -93,3 +94,16 @@ def test_a_retry_due_is_enqueued_once(client: Any, rt: Runtime) -> None:
     assert _queued(rt) == [failed]  # straight to the queue: its time has come
     assert reconcile(rt) == 0  # its job waits
     assert _queued(rt) == [failed]
+
+
+def test_a_job_whose_worker_died_mid_run_does_not_hold_its_delivery_back(client: Any, rt: Runtime) -> None:
+    (cut_off,) = _deliveries(client, 1)
+    rt.queue.dispatch()
+    job = rt.queue.rq.dequeue_any([rt.queue.rq], timeout=None, connection=rt.queue.connection)
+    assert job is not None
+    job[0].set_status(JobStatus.STARTED)  # a worker took it and was SIGKILLed: RQ still says "started"
+    assert reconcile(rt, stale_after=0) == 1
+    assert drain(rt) == 1
+    with rt.db.session() as s:
+        d = s.get(Delivery, cut_off)
+        assert d is not None and d.status == DeliveryStatus.PROCESSED

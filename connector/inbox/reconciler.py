@@ -2,9 +2,10 @@
 
 Runs when a worker starts and then periodically (a duty of the runtime's ticker). Safe to run from several processes
 at once: jobs are idempotent, so a delivery enqueued twice is applied once. It leaves alone what Redis still holds:
-a delivery whose job waits or runs, and — while the inbox still holds ids, a backlog the dispatcher is working
-through — every delivery still `received`, which is most likely one of them (one the dispatcher lost in a crash
-is enqueued once the backlog is through).
+a delivery whose job waits in the queue, and — while the inbox still holds ids, a backlog the dispatcher is
+working through — every delivery still `received`, which is most likely one of them (one the dispatcher lost in a
+crash is enqueued once the backlog is through). A job that started and never finished (its worker killed) does
+not count: its delivery is enqueued again.
 """
 
 from __future__ import annotations
@@ -59,9 +60,9 @@ def reconcile(
     now = now or datetime.now(UTC)
     stale = stale_deliveries(rt, now=now, stale_after=stale_after) if rt.queue.backlog() == 0 else []
     retries = retries_due(rt, now=now)
-    active = rt.queue.active_deliveries([*stale, *retries])
-    stale = [i for i in stale if i not in active]
-    retries = [i for i in retries if i not in active]
+    waiting = rt.queue.waiting_deliveries([*stale, *retries])
+    stale = [i for i in stale if i not in waiting]
+    retries = [i for i in retries if i not in waiting]
     rt.queue.notify_deliveries(stale)
     rt.queue.enqueue_deliveries(retries)
     if stale or retries:

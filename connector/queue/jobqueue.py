@@ -20,8 +20,11 @@ from connector import defaults
 QueueUnavailable = (redis.exceptions.RedisError,)
 
 
-#: RQ job statuses of a job that will still run (or is running): the delivery needs no other job
-_ACTIVE_STATUSES = frozenset({"queued", "started", "deferred", "scheduled", "rate_limited", "ready_to_enqueue"})
+#: RQ job statuses of a job waiting to run: its delivery needs no other job. Not "started": a job whose
+#: worker died mid-run stays "started" until RQ's registry cleanup notices, and a delivery still
+#: unprocessed long after its job started needs a new one (a second job for a delivery that is in
+#: fact still running waits on its row lock and then finds it processed).
+_WAITING_STATUSES = frozenset({"queued", "deferred", "scheduled", "rate_limited", "ready_to_enqueue"})
 
 
 def _delivery_job_id(delivery_id: int) -> str:
@@ -85,8 +88,8 @@ class JobQueue:
         """Deliveries' ids in the inbox, not yet jobs."""
         return int(self.connection.llen(self.inbox_key))
 
-    def active_deliveries(self, delivery_ids: Sequence[int]) -> set[int]:
-        """Those of `delivery_ids` whose processing job is waiting or running (one round trip)."""
+    def waiting_deliveries(self, delivery_ids: Sequence[int]) -> set[int]:
+        """Those of `delivery_ids` whose processing job waits in the queue (one round trip)."""
         if not delivery_ids:
             return set()
         pipe = self.connection.pipeline(transaction=False)
@@ -96,7 +99,7 @@ class JobQueue:
         return {
             delivery_id
             for delivery_id, status in zip(delivery_ids, statuses, strict=True)
-            if status is not None and status.decode() in _ACTIVE_STATUSES
+            if status is not None and status.decode() in _WAITING_STATUSES
         }
 
     @classmethod
