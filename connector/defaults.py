@@ -10,6 +10,8 @@ JOB_TIMEOUT_SECONDS = 120
 JOB_MAX_ATTEMPTS = 5
 RECONCILE_INTERVAL_SECONDS = 30
 RECONCILE_STALE_AFTER_SECONDS = 10
+#: the most stale deliveries one reconciler round puts back in the inbox (after Redis came back empty)
+RECONCILE_MOST_PER_ROUND = 20_000
 #: the dispatcher keeps this many processing jobs waiting and leaves the rest of a burst in the inbox
 #: as ids; when that many wait it looks again after DISPATCH_FULL_WAIT_SECONDS
 DISPATCH_AHEAD = 100

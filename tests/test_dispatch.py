@@ -107,3 +107,15 @@ def test_a_job_whose_worker_died_mid_run_does_not_hold_its_delivery_back(client:
     with rt.db.session() as s:
         d = s.get(Delivery, cut_off)
         assert d is not None and d.status == DeliveryStatus.PROCESSED
+
+
+def test_a_backlog_redis_forgot_comes_back_in_pages_within_one_round(client: Any, rt: Runtime) -> None:
+    ids = _deliveries(client, 7)
+    rt.queue.connection.flushdb()
+    assert reconcile(rt, stale_after=0, page=3, most=5) == 5  # pages of 3, at most 5 a round
+    assert rt.queue.backlog() == 5
+    rt.queue.dispatch()  # the dispatcher took them: the inbox is empty, their jobs wait
+    assert reconcile(rt, stale_after=0, page=3) == 2  # the two left; none of the five twice
+    rt.queue.dispatch()
+    assert sorted(_queued(rt)) == ids
+    assert drain(rt) == 7

@@ -23,8 +23,8 @@ from connector.store.tables import Delivery
 log = logging.getLogger(__name__)
 
 
-def stale_deliveries(rt: Runtime, *, now: datetime, stale_after: float, limit: int = 1000) -> list[int]:
-    """Received but not processed for `stale_after` seconds, oldest first."""
+def stale_deliveries(rt: Runtime, *, now: datetime, stale_after: float, limit: int = 1000, after: int = 0) -> list[int]:
+    """Received but not processed for `stale_after` seconds, oldest first (ids above `after`)."""
     with rt.db.session() as s:
         return list(
             s.scalars(
@@ -32,6 +32,7 @@ def stale_deliveries(rt: Runtime, *, now: datetime, stale_after: float, limit: i
                 .where(
                     Delivery.status == DeliveryStatus.RECEIVED,
                     Delivery.received_at <= now - timedelta(seconds=stale_after),
+                    Delivery.id > after,
                 )
                 .order_by(Delivery.id)
                 .limit(limit)
@@ -53,18 +54,36 @@ def retries_due(rt: Runtime, *, now: datetime, limit: int = 1000) -> list[int]:
 
 
 def reconcile(
-    rt: Runtime, *, now: datetime | None = None, stale_after: float = defaults.RECONCILE_STALE_AFTER_SECONDS
+    rt: Runtime,
+    *,
+    now: datetime | None = None,
+    stale_after: float = defaults.RECONCILE_STALE_AFTER_SECONDS,
+    page: int = 1000,
+    most: int = defaults.RECONCILE_MOST_PER_ROUND,
 ) -> int:
     """Enqueue what is due and not in Redis; returns how many were enqueued. Stale deliveries go to the
-    inbox (the dispatcher paces them), retries straight to the queue. Raises if the queue is unreachable."""
+    inbox in pages of `page` (ids are cheap there: the dispatcher makes their jobs at the workers'
+    pace), up to `most` a round, so a Redis that came back empty has its whole backlog back within a
+    round or two; retries go straight to the queue. Raises if the queue is unreachable."""
     now = now or datetime.now(UTC)
-    stale = stale_deliveries(rt, now=now, stale_after=stale_after) if rt.queue.backlog() == 0 else []
+    armed = 0
+    if rt.queue.backlog() == 0:
+        after = 0
+        while armed < most:
+            stale = stale_deliveries(rt, now=now, stale_after=stale_after, limit=min(page, most - armed), after=after)
+            if not stale:
+                break
+            after = stale[-1]
+            waiting = rt.queue.waiting_deliveries(stale)
+            lost = [i for i in stale if i not in waiting]
+            rt.queue.notify_deliveries(lost)
+            armed += len(lost)
+            if len(stale) < page:
+                break
     retries = retries_due(rt, now=now)
-    waiting = rt.queue.waiting_deliveries([*stale, *retries])
-    stale = [i for i in stale if i not in waiting]
+    waiting = rt.queue.waiting_deliveries(retries)
     retries = [i for i in retries if i not in waiting]
-    rt.queue.notify_deliveries(stale)
     rt.queue.enqueue_deliveries(retries)
-    if stale or retries:
-        log.info("reconciler enqueued deliveries", extra={"count": len(stale) + len(retries), "retries": len(retries)})
-    return len(stale) + len(retries)
+    if armed or retries:
+        log.info("reconciler enqueued deliveries", extra={"count": armed + len(retries), "retries": len(retries)})
+    return armed + len(retries)
