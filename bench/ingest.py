@@ -20,25 +20,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from adapters.zendesk import signature
-from bench.load import (
-    Connection,
-    PhaseResult,
-    Prepare,
-    RequestSource,
-    Sample,
-    closed_loop,
-    http_get,
-    http_request,
-    open_loop,
-)
-from bench.servers import HOST, Backend, Gunicorn, GunicornSettings, PostgresBackend, SqliteBackend
+from bench.load import PhaseResult, RequestSource, Sample, closed_loop, http_request, open_loop
+from bench.servers import HOST, Backend, Gunicorn, GunicornSettings, PostgresBackend, SqliteBackend, spreader
 from connector.demo.payloads import zendesk_event, zendesk_ticket
 
 SECRET = "bench-zendesk-signing-secret"
@@ -151,33 +140,6 @@ def with_cpu(server: Gunicorn, run: Callable[[], PhaseResult]) -> PhaseResult:
         "cpu_percent": [round(100 * (after.get(pid, 0.0) - used) / wall, 1) for pid, used in sorted(workers.items())],
     }
     return phase
-
-
-def spreader(server: Gunicorn, moves: list[int], attempts: int = 200) -> Prepare:
-    """Spread a phase's connections evenly over the gunicorn workers before it starts. A keep-alive
-    connection stays with the worker that accepted it, and which one accepts is luck: with 8
-    connections on 2 workers, 8/0 leaves one core idle and halves the rate (the bare app's "slow
-    mode"). Each connection sends one `GET /healthz` (to be accepted); while a worker holds more than
-    its share, one of its connections is closed and opened again. Appends the reconnections to `moves`."""
-
-    def prepare(conns: list[Connection]) -> None:
-        probe = http_get(HOST, server.port, "/healthz")
-        for conn in conns:
-            conn.exchange(probe)
-        fair = -(-len(conns) // max(len(server.workers()), 1))
-        moved = 0
-        while moved < attempts:
-            owners = server.owners([conn.local_port() for conn in conns])
-            held = Counter(owners)
-            crowded = [conn for conn, owner in zip(conns, owners, strict=True) if owner is None or held[owner] > fair]
-            if not crowded:
-                break
-            crowded[0].close()
-            crowded[0].exchange(probe)
-            moved += 1
-        moves.append(moved)
-
-    return prepare
 
 
 def bench_target(

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -18,7 +19,7 @@ import redis
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 
-from bench.load import Connection, http_get
+from bench.load import Connection, Prepare, http_get
 from connector.config import normalize_database_url
 from connector.queue import JobQueue
 from connector.store.tables import Delivery
@@ -174,6 +175,33 @@ class Gunicorn:
     def log_tail(self, lines: int = 30) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def spreader(server: Gunicorn, moves: list[int], attempts: int = 200) -> Prepare:
+    """Spread a phase's connections evenly over the gunicorn workers before it starts. A keep-alive
+    connection stays with the worker that accepted it, and which one accepts is luck: with 8
+    connections on 2 workers, 8/0 leaves one core idle and halves the rate (the bare app's "slow
+    mode"). Each connection sends one `GET /healthz` (to be accepted); while a worker holds more than
+    its share, one of its connections is closed and opened again. Appends the reconnections to `moves`."""
+
+    def prepare(conns: list[Connection]) -> None:
+        probe = http_get(HOST, server.port, "/healthz")
+        for conn in conns:
+            conn.exchange(probe)
+        fair = -(-len(conns) // max(len(server.workers()), 1))
+        moved = 0
+        while moved < attempts:
+            owners = server.owners([conn.local_port() for conn in conns])
+            held = Counter(owners)
+            crowded = [conn for conn, owner in zip(conns, owners, strict=True) if owner is None or held[owner] > fair]
+            if not crowded:
+                break
+            crowded[0].close()
+            crowded[0].exchange(probe)
+            moved += 1
+        moves.append(moved)
+
+    return prepare
 
 
 def _children(pid: int) -> list[int]:
