@@ -12,6 +12,7 @@ from typing import Any
 import fakeredis
 import redis
 from rq import Queue
+from rq.queue import EnqueueData
 
 from connector import defaults
 
@@ -29,6 +30,20 @@ _WAITING_STATUSES = frozenset({"queued", "deferred", "scheduled", "rate_limited"
 
 def _delivery_job_id(delivery_id: int) -> str:
     return f"delivery-{delivery_id}"
+
+
+def _id_job(func: str, row_id: int, description: str, job_id: str | None = None) -> EnqueueData:
+    """A job that takes one row's id. No result is kept (the outcome is on the row; a kept result is
+    Redis work per job); a failed job stays a week for a human to read."""
+    return Queue.prepare_data(
+        func,
+        args=(row_id,),
+        job_id=job_id,
+        timeout=defaults.JOB_TIMEOUT_SECONDS,
+        result_ttl=0,
+        failure_ttl=7 * 24 * 3600,
+        description=description,
+    )
 
 
 class JobQueue:
@@ -61,16 +76,10 @@ class JobQueue:
         if delivery_ids:
             self.connection.lpush(self.inbox_key, *delivery_ids)
 
-    def dispatch(self, *, block: float = 0, limit: int = 500, ahead: int | None = None) -> int:
+    def dispatch(self, *, block: float = 0, limit: int = 500) -> int:
         """Enqueue a processing job for each id in the inbox (waiting up to `block` seconds for the
-        first), at most `limit`, all with one Redis round trip; returns how many. With `ahead`, only as
-        many as keep `ahead` processing jobs waiting: the rest stay in the inbox, where an id costs one
-        list entry instead of a job, until the workers come near them (`Dispatcher`). An id popped and
-        then lost (a crash right here) stays `received` in the database, and the reconciler enqueues it."""
-        if ahead is not None:
-            limit = min(limit, ahead - self.rq.count)
-            if limit <= 0:
-                return 0
+        first), at most `limit`, all with one Redis round trip; returns how many. An id popped and then
+        lost (a crash right here) stays `received` in the database, and the reconciler enqueues it."""
         ids: list[bytes | str] = []
         if block:
             first = self.connection.brpop([self.inbox_key], timeout=block)
@@ -125,22 +134,13 @@ class JobQueue:
     def enqueue_deliveries(self, delivery_ids: Sequence[int]) -> None:
         """A processing job for each delivery, in order, with one Redis round trip for all of them (each
         id once: a job id twice in one call is an error)."""
-        if not delivery_ids:
-            return
-        self.rq.enqueue_many(
-            [
-                Queue.prepare_data(
-                    "connector.inbox.jobs.process_delivery",
-                    args=(delivery_id,),
-                    job_id=_delivery_job_id(delivery_id),
-                    timeout=defaults.JOB_TIMEOUT_SECONDS,
-                    result_ttl=0,  # the outcome is on the delivery row; a kept result is Redis work per job
-                    failure_ttl=7 * 24 * 3600,
-                    description=f"process delivery {delivery_id}",
-                )
-                for delivery_id in delivery_ids
-            ]
-        )
+        if delivery_ids:
+            self.rq.enqueue_many(
+                [
+                    _id_job("connector.inbox.jobs.process_delivery", i, f"process delivery {i}", _delivery_job_id(i))
+                    for i in delivery_ids
+                ]
+            )
 
     def enqueue_outbox(self, outbox_id: int) -> None:
         """Deliver one outbox row (the job claims it, so a second job for the same row does nothing)."""
@@ -149,21 +149,10 @@ class JobQueue:
     def enqueue_outbox_many(self, outbox_ids: Sequence[int]) -> None:
         """`enqueue_outbox` for each row, with one Redis round trip for all of them (a sweeper's chunk
         commits dozens of pages and notifications at once)."""
-        if not outbox_ids:
-            return
-        self.outbound.enqueue_many(
-            [
-                Queue.prepare_data(
-                    "connector.outbox.delivery.deliver_outbox",
-                    args=(outbox_id,),
-                    timeout=defaults.JOB_TIMEOUT_SECONDS,
-                    result_ttl=0,  # the outcome is on the outbox row
-                    failure_ttl=7 * 24 * 3600,
-                    description=f"deliver outbox item {outbox_id}",
-                )
-                for outbox_id in outbox_ids
-            ]
-        )
+        if outbox_ids:
+            self.outbound.enqueue_many(
+                [_id_job("connector.outbox.delivery.deliver_outbox", i, f"deliver outbox item {i}") for i in outbox_ids]
+            )
 
     def enqueue(self, func: str, *args: Any, job_id: str | None = None) -> None:
         self.rq.enqueue_call(func, args=args, job_id=job_id, timeout=defaults.JOB_TIMEOUT_SECONDS, result_ttl=300)

@@ -109,7 +109,9 @@ class Dispatcher(Loop):
         self.ahead = ahead
 
     def _dispatch(self) -> float:
-        if self.queue.rq.count >= self.ahead:
+        room = self.ahead - self.queue.rq.count
+        if room <= 0:
             return defaults.DISPATCH_FULL_WAIT_SECONDS  # enough waiting: look again shortly
-        self.queue.dispatch(block=1, ahead=self.ahead)
+        # the rest of the burst stays in the inbox, where an id is one list entry instead of a job
+        self.queue.dispatch(block=1, limit=min(room, 500))
         return 0.0
