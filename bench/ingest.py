@@ -214,6 +214,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "CONNECTOR_ADMIN_TOKEN": secrets.token_urlsafe(24),
             **({"CONNECTOR_INGEST_WINDOW_MS": str(args.window_ms)} if args.window_ms is not None else {}),
             **({"CONNECTOR_INGEST_BATCH_MAX": str(args.batch_max)} if args.batch_max is not None else {}),
+            **({"CONNECTOR_INGEST_WRITERS": str(args.writers)} if args.writers is not None else {}),
         }
         with Gunicorn(args.connector_app, settings, env, workdir / "connector.log") as server:
             c_max, c_half, c_samples = bench_target(server, args, rng, unique=True, half_rate=None)
@@ -253,6 +254,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "spread": args.spread,
             "ingest_window_ms": args.window_ms,
             "ingest_batch_max": args.batch_max,
+            "ingest_writers": args.writers,
         },
         "targets": targets,
         "ratio": round(ratio, 3),
@@ -343,6 +345,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="INFO", help="CONNECTOR_LOG_LEVEL of the connector")
     p.add_argument("--window-ms", type=float, help="CONNECTOR_INGEST_WINDOW_MS of the connector (group commit)")
     p.add_argument("--batch-max", type=int, help="CONNECTOR_INGEST_BATCH_MAX of the connector (group commit)")
+    p.add_argument("--writers", type=int, help="CONNECTOR_INGEST_WRITERS of the connector (batches stored at once)")
     p.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     p.add_argument("--pg-database", default="connector_bench", help="dropped and recreated for each run")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="flushed before and after")

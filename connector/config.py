@@ -108,6 +108,8 @@ class Settings:
     #: group commit of acknowledgements: the most deliveries per commit, the leader's wait for more
     ingest_batch_max: int = defaults.INGEST_BATCH_MAX
     ingest_window_ms: float = defaults.INGEST_WINDOW_MS
+    #: batches of one process stored at once (PostgreSQL; SQLite has one writer)
+    ingest_writers: int = defaults.INGEST_WRITERS
 
     def account(self, vendor: str, instance: str = defaults.DEFAULT_INSTANCE) -> Account | None:
         return self.accounts.get((vendor, instance))
@@ -166,6 +168,7 @@ class Settings:
             sync_stale_seconds=_int(env, "CONNECTOR_SYNC_STALE_SECONDS", defaults.SYNC_STALE_SECONDS),
             ingest_batch_max=_positive(env, "CONNECTOR_INGEST_BATCH_MAX", defaults.INGEST_BATCH_MAX),
             ingest_window_ms=_milliseconds(env, "CONNECTOR_INGEST_WINDOW_MS", defaults.INGEST_WINDOW_MS),
+            ingest_writers=_positive(env, "CONNECTOR_INGEST_WRITERS", defaults.INGEST_WRITERS),
         )
 
 

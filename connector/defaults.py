@@ -27,6 +27,9 @@ SLA_SETTLE_SECONDS = 5
 #: the previous commit ran)
 INGEST_BATCH_MAX = 64
 INGEST_WINDOW_MS = 0.0
+#: batches of one web process on their way to PostgreSQL at once: while one waits for its commit's
+#: flush the next forms and is sent, so the request threads' work overlaps the flush (SQLite: always 1)
+INGEST_WRITERS = 2
 SERVE_HOST = "127.0.0.1"
 SERVE_PORT = 8080
 POLICY = "signx"

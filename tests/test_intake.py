@@ -243,7 +243,7 @@ def test_the_lead_passes_on_when_the_leader_fails_unexpectedly(db, monkeypatch):
     with pytest.raises(StoreUnavailable):
         writer.store(row("bug"))
     assert writer.store(row("after")).created  # the writer is not stuck
-    assert not writer._leading and not writer._waiting
+    assert writer._leaders == 0 and not writer._waiting
 
 
 def test_sqlite_background_work_waits_for_deliveries_queued_behind_a_batch():
@@ -267,3 +267,73 @@ def test_sqlite_background_work_waits_for_deliveries_queued_behind_a_batch():
     gate.expect(-3)  # answered
     assert entered.wait(5)
     t.join(5)
+
+
+def test_with_two_writers_a_second_batch_goes_while_the_first_waits_for_its_commit(db):
+    """PostgreSQL: `writers=2` lets a second batch be stored while the first waits for its flush, so
+    the request threads' work overlaps the flush; a third delivery then waits for a free writer.
+    SQLite has one writer whatever is asked: the second delivery waits for the first's commit."""
+    writer = DeliveryWriter(db, writers=2)
+    commits = Commits(writer, holding=True)
+    first, (lead,) = in_threads(writer, [row("two-0")])
+    lead.start()
+    assert commits.inside.wait(10)
+    second, (other,) = in_threads(writer, [row("two-1")])
+    other.start()
+    if db.is_sqlite:
+        assert writer.writers == 1
+        wait_until(lambda: len(writer._waiting) == 1)
+        assert isinstance(second[0], StoreUnavailable)  # still unanswered: it waits for the first
+    else:
+        assert writer.writers == 2
+        other.join(10)
+        assert isinstance(second[0], Stored) and second[0].created  # answered while the first is held
+        third, (behind,) = in_threads(writer, [row("two-2")])
+        other_two, (also,) = in_threads(writer, [row("two-3")])
+        for t in (behind, also):
+            t.start()
+        behind.join(10)
+        also.join(10)
+        assert isinstance(third[0], Stored) and isinstance(other_two[0], Stored)  # one writer is free
+    commits.release.set()
+    lead.join(10)
+    other.join(10)
+    assert isinstance(first[0], Stored) and first[0].created
+    assert writer._leaders == 0 and not writer._waiting
+
+
+@pytest.mark.parametrize("writers", [1, 3])
+def test_many_threads_and_failing_batches_every_request_answered_once(db, monkeypatch, writers):
+    """Leaders hand on their place under contention and when a batch fails: every request gets one
+    answer (its row, or a 503 for a batch that failed), nothing is stored that was not answered as
+    stored, and the writer ends with no leader and nobody waiting."""
+    real = DeliveryWriter._insert
+    lock = threading.Lock()
+    calls = {"n": 0}
+
+    def sometimes_failing(self: DeliveryWriter, conn: Any, batch: list[Any]) -> list[Stored]:
+        with lock:
+            calls["n"] += 1
+            n = calls["n"]
+        time.sleep(0.002)  # a commit's flush: long enough for batches to form behind it
+        if n % 4 == 0:
+            raise RuntimeError("a bug in this batch")
+        return real(self, conn, batch)
+
+    monkeypatch.setattr(DeliveryWriter, "_insert", sometimes_failing)
+    writer = DeliveryWriter(db, writers=writers, max_batch=4)
+    rows = [row(f"many-{i % 50}") for i in range(60)]  # ten of them a second time
+    answers, threads = in_threads(writer, rows)
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert not any(t.is_alive() for t in threads)
+    assert all(isinstance(a, Stored | StoreUnavailable) for a in answers)
+    keys = stored_keys(db)
+    for r, answer in zip(rows, answers, strict=True):
+        if isinstance(answer, Stored):
+            assert keys[r.key] == answer.delivery_id
+    assert {r.key for r, a in zip(rows, answers, strict=True) if isinstance(a, Stored)} == set(keys)
+    assert calls["n"] >= 60 / 4  # batches of at most 4
+    assert writer._leaders == 0 and not writer._waiting

@@ -72,6 +72,7 @@ class Runtime:
             announce=self._announce_deliveries,
             window=settings.ingest_window_ms / 1000,
             max_batch=settings.ingest_batch_max,
+            writers=settings.ingest_writers,
         )
         self.mappings = MappingVersions(mappings)
         self.policies = PolicyVersions(fallback=settings.policy)

@@ -164,14 +164,17 @@ class DeliveryWriter:
         announce: Callable[[Sequence[int]], None] | None = None,
         window: float = 0.0,
         max_batch: int = 64,
+        writers: int = 1,
     ):
         self.db = db
         self.announce = announce
         self.window = window
         self.max_batch = max(1, max_batch)
+        # SQLite has one writer whatever we do: a second batch would only wait for the first's lock.
+        self.writers = 1 if db.is_sqlite else max(1, writers)
         self._lock = threading.Lock()
-        self._waiting: list[_Waiting] = []
-        self._leading = False  # invariant: deliveries are waiting only while someone leads
+        self._waiting: list[_Waiting] = []  # not leaders: a leader's own delivery heads its batch
+        self._leaders = 0  # invariant: deliveries wait only while `writers` batches are on their way
 
     def store(self, row: Row) -> Stored:
         """Insert the delivery (in the next batch); on a duplicate return the stored one. Returns once
@@ -179,28 +182,31 @@ class DeliveryWriter:
         me = _Waiting(row, row.params())
         self.db.expect(1)  # SQLite: background work lets the acknowledgements on their way go first
         with self._lock:
-            self._waiting.append(me)
-            lead = not self._leading
-            self._leading = True
+            lead = self._leaders < self.writers
+            if lead:
+                self._leaders += 1
+            else:
+                self._waiting.append(me)
         if not lead:
             me.done.wait()  # a leader always answers its batch and hands the lead on (see _lead)
-            lead = me.lead and me.stored is None and me.error is None
+            lead = me.lead
         if lead:
-            self._lead()
+            self._lead(me)
         if me.error is not None:
             raise me.error
         assert me.stored is not None
         return me.stored
 
-    def _lead(self) -> None:
-        """Store one batch (this thread's delivery is its first), answer it, pass the lead on."""
+    def _lead(self, me: _Waiting) -> None:
+        """Store one batch (this thread's delivery first, then those waiting), answer it, pass the
+        lead on to the first delivery still waiting."""
         if self.window > 0:
             deadline = time.monotonic() + self.window
-            while len(self._waiting) < self.max_batch and time.monotonic() < deadline:
+            while len(self._waiting) < self.max_batch - 1 and time.monotonic() < deadline:
                 time.sleep(min(0.0005, self.window))
         with self._lock:
-            batch = self._waiting[: self.max_batch]
-            del self._waiting[: self.max_batch]
+            batch = [me, *self._waiting[: self.max_batch - 1]]
+            del self._waiting[: self.max_batch - 1]
         try:
             self._write(batch)
         except BaseException as exc:  # nothing a batch holds may leave its requests waiting forever
@@ -213,11 +219,11 @@ class DeliveryWriter:
         finally:
             self.db.expect(-len(batch))
             with self._lock:
-                successor = self._waiting[0] if self._waiting else None
+                successor = self._waiting.pop(0) if self._waiting else None
                 if successor is not None:
-                    successor.lead = True
+                    successor.lead = True  # the number of leaders stays: this one hands its place on
                 else:
-                    self._leading = False
+                    self._leaders -= 1
             for w in batch:
                 w.done.set()
             if successor is not None:
