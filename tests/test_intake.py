@@ -221,6 +221,7 @@ def test_a_row_the_database_refuses_fails_only_its_own_request(db, monkeypatch):
 
     waiting = [_Waiting(r, r.params()) for r in (row("good-1"), row("poison"), row("good-2"))]
     writer._write(waiting)
+    writer._announce(waiting)  # what the leader does once the batch is answered
     assert isinstance(waiting[1].error, DataError) and waiting[1].stored is None
     good = [waiting[0].stored, waiting[2].stored]
     assert all(s is not None and s.created for s in good)
@@ -337,3 +338,37 @@ def test_many_threads_and_failing_batches_every_request_answered_once(db, monkey
     assert {r.key for r, a in zip(rows, answers, strict=True) if isinstance(a, Stored)} == set(keys)
     assert calls["n"] >= 60 / 4  # batches of at most 4
     assert writer._leaders == 0 and not writer._waiting
+
+
+def test_a_failing_announcement_does_not_fail_the_leaders_answer(db, caplog):
+    def broken(ids: Any) -> None:
+        raise RuntimeError("the inbox push broke")
+
+    writer = DeliveryWriter(db, announce=broken)
+    stored = writer.store(row("announce-fails"))
+    assert stored.created and stored_keys(db)["announce-fails"] == stored.delivery_id  # committed, answered
+    assert "the reconciler enqueues them" in caplog.text
+    assert writer._leaders == 0 and not writer._waiting
+
+
+def test_a_batch_is_answered_before_its_inbox_push(db):
+    """Only the leader's request waits for the push: the others of its batch are answered at commit."""
+    pushing, release = threading.Event(), threading.Event()
+
+    def slow_push(ids: Any) -> None:
+        if len(ids) > 1:
+            pushing.set()
+            assert release.wait(10)
+
+    writer = DeliveryWriter(db, announce=slow_push)
+    commits = Commits(writer, holding=True)
+    _, answers, threads = queue_behind_first(writer, commits, "push", 3)
+    commits.release.set()
+    assert pushing.wait(10)  # the batch of three is committed; its leader is pushing
+    for t in threads[2:]:
+        t.join(10)
+    assert all(isinstance(a, Stored) and a.created for a in answers[1:])  # answered meanwhile
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert all(isinstance(a, Stored) for a in answers)

@@ -228,6 +228,16 @@ class DeliveryWriter:
                 w.done.set()
             if successor is not None:
                 successor.done.set()
+        # Once the batch is answered (stored is enough: the reconciler enqueues what an announcement
+        # missed), so only the leader's own request waits for the inbox push — and its answer stands
+        # whatever the push does: its row is committed.
+        try:
+            self._announce(batch)
+        except Exception as exc:
+            log.error(
+                "announcing stored deliveries failed; the reconciler enqueues them",
+                extra={"deliveries": len(batch), "error": type(exc).__name__, "where": where(exc)},
+            )
 
     def _write(self, batch: list[_Waiting]) -> None:
         metrics.INGEST_BATCH_SIZE.observe(len(batch))
@@ -249,11 +259,9 @@ class DeliveryWriter:
                     w.stored = self._transaction([w])[0]
                 except (StoreUnavailable, DBAPIError) as one:
                     w.error = one
-            self._announce([w for w in batch if w.stored is not None])
             return
         for w, stored in zip(batch, answers, strict=True):
             w.stored = stored
-        self._announce(batch)
 
     def _transaction(self, batch: list[_Waiting]) -> list[Stored]:
         """The batch stored and committed; once more on a connection the database dropped (a restart).
