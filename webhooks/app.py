@@ -26,7 +26,7 @@ from webhooks.api_actions import ROUTES as _ACTION_ROUTES  # noqa: F401  (adds i
 from webhooks.api_documents import ROUTES as _DOCUMENT_ROUTES  # noqa: F401  (adds its routes to `api`)
 from webhooks.health import health
 from webhooks.openapi import openapi
-from webhooks.receivers import receivers
+from webhooks.receivers import DirectWebhooks, receivers
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,10 @@ def create_app(rt: Runtime | None = None, *, start_worker: bool | None = None) -
         response.status_code = 503
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+    # Webhook deliveries are answered in front of Flask (its request machinery costs as much as storing
+    # a delivery); everything else, and any webhook path Flask must refuse, goes through Flask.
+    app.wsgi_app = DirectWebhooks(app.wsgi_app, rt)  # type: ignore[method-assign]
 
     if started_here:  # a process of its own (a gunicorn worker), not a test's; `connector serve` settles its own
         settle_heap()
