@@ -73,7 +73,13 @@ def drive(app: Callable[..., Iterable[bytes]], envs: list[dict[str, Any]]) -> in
 
 
 def profile(
-    name: str, app: Callable[..., Iterable[bytes]], envs: list[dict[str, Any]], top: int, sort: str, *, cpu_timer: bool = False
+    name: str,
+    app: Callable[..., Iterable[bytes]],
+    envs: list[dict[str, Any]],
+    top: int,
+    sort: str,
+    *,
+    cpu_timer: bool = False,
 ) -> None:
     drive(app, envs[:50])  # warm caches and connections
     plain, envs = envs[50 : 50 + len(envs) // 3], envs[50 + len(envs) // 3 :]
