@@ -3,8 +3,9 @@ load against a bare Flask app answering 202 under the same gunicorn settings.
 
     python -m bench.ingest --backend sqlite|postgres --duration 10 --workers 2
 
-Per target: a closed loop at fixed concurrency (the maximum rate), then an open loop at half the
-connector's maximum rate (ack latency under a steady load). Bodies are built and signed before
+Per target: a closed loop at fixed concurrency (the maximum rate; with several concurrencies, one
+closed loop at each and the best of them), then an open loop at half the connector's maximum rate
+(ack latency under a steady load). Bodies are built and signed before
 each timed phase. Afterwards every 202 is checked against the deliveries table. See bench/README.md.
 """
 
@@ -144,34 +145,40 @@ def with_cpu(server: Gunicorn, run: Callable[[], PhaseResult]) -> PhaseResult:
 
 def bench_target(
     server: Gunicorn, args: argparse.Namespace, rng: random.Random, *, unique: bool, half_rate: float | None
-) -> tuple[PhaseResult, PhaseResult, list[Sample]]:
-    """Max phase then half phase against one server; returns them and every sample (for the store check).
+) -> tuple[dict[int, PhaseResult], PhaseResult, list[Sample]]:
+    """Max phases (one per concurrency) then the half phase against one server; returns the max phases
+    by concurrency, the half phase and every sample (for the store check).
 
     `unique`: each request is a new delivery (the connector dedupes); else a small pool is cycled.
-    `half_rate`: the open loop's rate; None → half of this target's own maximum.
+    `half_rate`: the open loop's rate; None → half of this target's own maximum (the best max phase).
     """
-    if unique:
-        source = once(build_requests(int(args.pool_rate * (args.warmup + args.duration)), server.port, rng))
-    else:
-        source = cycled(build_requests(500, server.port, rng))
     warm: list[Sample] = []
     moves: list[int] = []
     prepare = spreader(server, moves) if args.spread else None
+    tops: dict[int, PhaseResult] = {}
+    for concurrency in args.concurrency:
+        if unique:
+            source = once(build_requests(int(args.pool_rate * (args.warmup + args.duration)), server.port, rng))
+        else:
+            source = cycled(build_requests(500, server.port, rng))
 
-    def max_phase() -> PhaseResult:
-        w, phase = closed_loop(
-            HOST,
-            server.port,
-            source,
-            concurrency=args.concurrency,
-            warmup=args.warmup,
-            duration=args.duration,
-            prepare=prepare,
-        )
-        warm.extend(w)
-        return phase
+        def max_phase(source: RequestSource = source, concurrency: int = concurrency) -> PhaseResult:
+            w, phase = closed_loop(
+                HOST,
+                server.port,
+                source,
+                concurrency=concurrency,
+                warmup=args.warmup,
+                duration=args.duration,
+                prepare=prepare,
+            )
+            warm.extend(w)
+            return phase
 
-    top = with_cpu(server, max_phase)
+        tops[concurrency] = with_cpu(server, max_phase)
+        if moves:
+            tops[concurrency].spread["reconnected"] = [float(moves[-1])]
+    top = best(tops)
     rate = half_rate if half_rate is not None else top.summary()["accepted_per_s"] / 2
     if rate <= 0:
         raise RuntimeError(f"no delivery accepted in the max phase: {top.summary()}\n{server.log_tail()}")
@@ -190,8 +197,25 @@ def bench_target(
         ),
     )
     if moves:
-        top.spread["reconnected"], half.spread["reconnected"] = [float(moves[0])], [float(moves[-1])]
-    return top, half, warm + top.samples + half.samples
+        half.spread["reconnected"] = [float(moves[-1])]
+    return tops, half, warm + [s for t in tops.values() for s in t.samples] + half.samples
+
+
+def best(tops: dict[int, PhaseResult]) -> PhaseResult:
+    """The max phase with the most deliveries accepted per second."""
+    return max(tops.values(), key=lambda t: t.summary()["accepted_per_s"])
+
+
+def phases(tops: dict[int, PhaseResult], half: PhaseResult) -> dict[str, Any]:
+    """A target's phases as reported: `max` is the best closed loop (with its concurrency); with
+    several concurrencies each is also reported as `max@N`."""
+    out: dict[str, Any] = {}
+    if len(tops) > 1:
+        out |= {f"max@{n}": t.summary() | {"concurrency": n} for n, t in tops.items()}
+    top = best(tops)
+    out["max"] = top.summary() | {"concurrency": next(n for n, t in tops.items() if t is top)}
+    out["half"] = half.summary()
+    return out
 
 
 def make_backend(args: argparse.Namespace, workdir: Path) -> Backend:
@@ -217,11 +241,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             **({"CONNECTOR_INGEST_WRITERS": str(args.writers)} if args.writers is not None else {}),
         }
         with Gunicorn(args.connector_app, settings, env, workdir / "connector.log") as server:
-            c_max, c_half, c_samples = bench_target(server, args, rng, unique=True, half_rate=None)
+            c_tops, c_half, c_samples = bench_target(server, args, rng, unique=True, half_rate=None)
         stored = backend.stored()
         half_rate = c_half.offered_rate
         with Gunicorn(BARE_APP, settings, {}, workdir / "bare.log") as server:
-            b_max, b_half, _ = bench_target(server, args, rng, unique=False, half_rate=half_rate)
+            b_tops, b_half, _ = bench_target(server, args, rng, unique=False, half_rate=half_rate)
     finally:
         backend.teardown()
         if not args.keep:
@@ -229,8 +253,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     accepted = sum(1 for s in c_samples if s.status == 202)
     targets = {
-        "connector": {"max": c_max.summary(), "half": c_half.summary()},
-        "bare": {"max": b_max.summary(), "half": b_half.summary()},
+        "connector": phases(c_tops, c_half),
+        "bare": phases(b_tops, b_half),
     }
     ratio = targets["connector"]["max"]["accepted_per_s"] / max(targets["bare"]["max"]["accepted_per_s"], 1e-9)
     p99_half = targets["connector"]["half"]["ack_ms"]["p99"]
@@ -277,14 +301,19 @@ def table(report: dict[str, Any]) -> str:
         f"backend: {report['backend']}   gunicorn: {g['workers']} x {g['worker_class']}"
         + (f" ({g['threads']} threads)" if g["worker_class"] == "gthread" else "")
         + f"   cpus: {report['machine']['cpus']}   load before: {report['machine']['loadavg_before']}",
-        f"{'target':<10} {'phase':<5} {'mode':<6} {'offered/s':>9} {'accepted/s':>10} {'p50 ms':>8} "
+        f"{'target':<10} {'phase':<7} {'mode':<6} {'offered/s':>9} {'accepted/s':>10} {'p50 ms':>8} "
         f"{'p99 ms':>8} {'server cpu%':>11} {'gen cpu%':>8} {'conns/worker':>12} {'cpu%/worker':>12}  statuses",
     ]
-    for name, phases in report["targets"].items():
-        for phase, s in phases.items():
+    for name, by_phase in report["targets"].items():
+        several = any(phase.startswith("max@") for phase in by_phase)
+        for phase, s in by_phase.items():
+            if several and phase == "max":
+                continue  # the best of the max@N rows, marked *
+            if several and phase == f"max@{by_phase['max']['concurrency']}":
+                phase += "*"
             cpu = s.get("cpu_percent", {})
             lines.append(
-                f"{name:<10} {phase:<5} {s['mode']:<6} {s.get('offered_per_s', '-'):>9} "
+                f"{name:<10} {phase:<7} {s['mode']:<6} {s.get('offered_per_s', '-'):>9} "
                 f"{s['accepted_per_s']:>10} {_num(s['ack_ms']['p50']):>8} {_num(s['ack_ms']['p99']):>8} "
                 f"{_num(cpu.get('server')):>11} {_num(cpu.get('generator')):>8} "
                 f"{'/'.join(f'{n:g}' for n in s.get('per_worker', {}).get('connections', [])):>12} "
@@ -313,6 +342,13 @@ def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:g}"
 
 
+def _levels(text: str) -> list[int]:
+    levels = [int(part) for part in text.split(",") if part.strip()]
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError(f"connections must be positive integers, got {text!r}")
+    return levels
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n\n")[0])
     p.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
@@ -321,7 +357,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     p.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread")
     p.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
-    p.add_argument("--concurrency", type=int, default=8, help="connections in the max (closed-loop) phase")
+    p.add_argument(
+        "--concurrency",
+        type=_levels,
+        default=[8],
+        help="connections in the max (closed-loop) phase; several (8,16,32): one max phase at each, the best "
+        "of them is the target's maximum",
+    )
     p.add_argument("--open-connections", type=int, default=16, help="connections in the half (open-loop) phase")
     p.add_argument(
         "--pool-rate",
