@@ -42,6 +42,23 @@ class ConnectorWorker(SimpleWorker):
         self.stop_signalled = True
         super().request_stop(signum, frame)
 
+    def unsubscribe(self) -> None:
+        """RQ's teardown of its command channel, in an order that cannot stall. RQ unsubscribes and then
+        stops the pubsub thread; since redis-py 8 `stop()` waits for the thread, and a thread that read
+        the unsubscribe reply before its running flag was cleared waits to be subscribed again for its
+        whole `sleep_time` — RQ's 60 s: a warm shutdown, or the end of a burst, took a minute. Here the
+        flag is cleared first, so the reply ends the thread's last read and the thread with it."""
+        thread, pubsub = self.pubsub_thread, self.pubsub
+        if thread is None or pubsub is None:
+            return
+        try:
+            thread.stop(timeout=0)  # clears the flag, waits for nothing
+        except TypeError:  # redis-py before 8: stop() takes no timeout and only clears the flag
+            thread.stop()
+        pubsub.unsubscribe()
+        thread.join(timeout=1)
+        pubsub.close()
+
 
 class ThreadWorker(ConnectorWorker):
     """A worker that can live in a non-main thread: no signal handlers, timer-based job timeouts."""
