@@ -48,7 +48,8 @@ class ConnectorWorker(SimpleWorker):
         the unsubscribe reply before its running flag was cleared waits to be subscribed again for its
         whole `sleep_time` — RQ's 60 s: a warm shutdown, or the end of a burst, took a minute. Here the
         flag is cleared first, so the reply ends the thread's last read and the thread with it."""
-        thread, pubsub = self.pubsub_thread, self.pubsub
+        thread: Any = self.pubsub_thread  # RQ types it as None: it is set by subscribe()
+        pubsub = self.pubsub
         if thread is None or pubsub is None:
             return
         try:
