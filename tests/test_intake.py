@@ -372,3 +372,43 @@ def test_a_batch_is_answered_before_its_inbox_push(db):
     for t in threads:
         t.join(10)
     assert all(isinstance(a, Stored) for a in answers)
+
+
+def test_after_a_restart_every_dropped_pooled_connection_is_passed_over(db):
+    """A PostgreSQL restart drops every connection the pool holds — with two writers and the pool's
+    other users, several: the batch is stored on a live one, not answered 503 after one retry."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL: SQLite has no server connections to drop")
+    from sqlalchemy import text
+
+    own = Database(str(db.url))
+    try:
+        held = [own.engine.raw_connection() for _ in range(3)]
+        pids = []
+        for pooled in held:
+            cursor = pooled.cursor()
+            cursor.execute("SELECT pg_backend_pid()")
+            pids.append(cursor.fetchone()[0])
+            cursor.close()
+            pooled.commit()
+        for pooled in held:
+            pooled.close()  # back to the pool: three connections wait there
+        with db.engine.connect() as conn:  # what a restart does to each of them
+            for pid in pids:
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        wait_until(
+            lambda: not _alive(db, pids),
+        )
+        stored = DeliveryWriter(own, writers=2).store(row("after-restart"))
+        assert stored.created and stored_keys(db)["after-restart"] == stored.delivery_id
+    finally:
+        own.engine.dispose()
+
+
+def _alive(db: Database, pids: list[int]) -> bool:
+    from sqlalchemy import text
+
+    with db.engine.connect() as conn:
+        return bool(
+            conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)"), {"pids": pids}).scalar()
+        )

@@ -151,6 +151,8 @@ _STATEMENTS = {
     "sqlite": _Statements(sqlite_dialect(), lambda n: "?"),
 }
 _KEY = tuple(_COLUMNS.index(c) for c in ("vendor", "instance", "dedupe_key", "content_sha256"))
+#: the most pooled connections a batch tries after a dropped one (the pool's size and overflow: 30)
+_MOST_RETRIES = 30
 
 
 class DeliveryWriter:
@@ -265,8 +267,14 @@ class DeliveryWriter:
 
     def _transaction(self, batch: list[_Waiting]) -> list[Stored]:
         """The batch stored and committed; once more on a connection the database dropped (a restart).
-        StoreUnavailable when the database cannot take it; other database errors as they are."""
-        for attempt in (1, 2):
+        StoreUnavailable when the database cannot take it; other database errors as they are.
+
+        After a restart every connection the pool holds was dropped (with two writers, and the pool's
+        other users, that is more than one): each fails at once and is invalidated, so the batch is
+        tried again while the pool may still hold one, and once more on a new connection."""
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 if self.db.is_sqlite:
                     with self.db.transaction() as conn:  # BEGIN IMMEDIATE, behind the process's writer gate
@@ -280,14 +288,18 @@ class DeliveryWriter:
                 finally:
                     pooled.close()  # back to the pool (or discarded, if invalidated)
             except DBAPIError as exc:
-                if attempt == 1 and exc.connection_invalidated:
+                if exc.connection_invalidated and attempt <= self._pooled() + 1:
                     continue
                 if unavailable(exc):
                     raise StoreUnavailable(f"database unavailable ({type(exc.orig).__name__})") from exc
                 raise
             except SQLAlchemyError as exc:  # e.g. no pooled connection free in time
                 raise StoreUnavailable(f"database error ({type(exc).__name__})") from exc
-        raise AssertionError("unreachable")
+
+    def _pooled(self) -> int:
+        """How many connections wait in the pool (each may have been dropped with the rest)."""
+        checkedin = getattr(self.db.engine.pool, "checkedin", None)
+        return min(int(checkedin()), _MOST_RETRIES) if callable(checkedin) else 0
 
     def _insert(self, conn: _Driver, batch: list[_Waiting]) -> list[Stored]:
         """The batch's rows in one statement, then the stored row of each one not inserted."""
