@@ -7,7 +7,10 @@ no write in progress leads: it takes every delivery waiting (up to `max_batch`),
 transaction, answers each with its own id or duplicate, and hands the lead to the first delivery
 that arrived meanwhile. Under light load a batch is one delivery and nothing waits; under load the
 batch grows with the time a commit takes (leader/follower group commit, as databases do it for
-their own log). `window` adds a deliberate wait before a leader takes its batch (default 0).
+their own log). `window` adds a deliberate wait before a leader takes its batch (default 0). On
+PostgreSQL up to `writers` batches (default 2) are on their way at once: while one waits for its
+commit's flush the next forms and is sent, so the request threads' work overlaps the flush; a
+delivery waits only while all of them are.
 
 The promises stay those of one insert per request:
 - a delivery is answered only after the COMMIT that holds it returned: every 202 is a durable row;
@@ -17,9 +20,9 @@ The promises stay those of one insert per request:
 - duplicates are found as before: a row not inserted (its delivery id or signed content is
   stored, possibly by a delivery earlier in the same batch) is answered with the stored row's id.
 
-After the commit, the ids of the new rows to process are announced with one call (`announce`: the
-runtime's inbox push to Redis); an announcement that fails loses nothing — the rows are stored, and
-the reconciler enqueues every stored, unprocessed delivery.
+After the commit, and after the batch is answered, its leader announces the ids of the new rows to
+process with one call (`announce`: the runtime's inbox push to Redis); an announcement that fails
+loses nothing — the rows are stored, and the reconciler enqueues every stored, unprocessed delivery.
 """
 
 from __future__ import annotations
@@ -266,7 +269,7 @@ class DeliveryWriter:
             w.stored = stored
 
     def _transaction(self, batch: list[_Waiting]) -> list[Stored]:
-        """The batch stored and committed; once more on a connection the database dropped (a restart).
+        """The batch stored and committed; again on a connection the database dropped (a restart).
         StoreUnavailable when the database cannot take it; other database errors as they are.
 
         After a restart every connection the pool holds was dropped (with two writers, and the pool's
