@@ -157,8 +157,10 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
             return None
         return get_input_stream(environ, max_content_length=limit).read()
     stream = environ.get("wsgi.input")
-    if stream is None or not environ.get("wsgi.input_terminated"):
-        return get_input_stream(environ, max_content_length=limit).read() if stream is not None else b""
+    if stream is None:
+        return b""
+    if not environ.get("wsgi.input_terminated"):  # what Flask's request.get_data() reads here
+        return get_input_stream(environ, max_content_length=limit).read()
     chunks: list[bytes] = []
     size = 0
     while True:  # read the raw stream: werkzeug's limited stream would cut it silently at the limit
