@@ -248,7 +248,7 @@ def test_policy_change_is_versioned_and_applies(client, rt):
 
 
 def test_one_failing_ticket_does_not_hold_up_the_others(rt, database, monkeypatch):
-    from connector.sla import due, live
+    from connector.sla import live, many
 
     rt = _runtime(database)
     client = _client(rt)
@@ -264,7 +264,7 @@ def test_one_failing_ticket_does_not_hold_up_the_others(rt, database, monkeypatc
         return real(ticket, entries)
 
     # The batch fails on ticket 1, so the chunk is done ticket by ticket: only ticket 1 waits.
-    monkeypatch.setattr(due, "events_of", flaky)
+    monkeypatch.setattr(many, "events_of", flaky)
     monkeypatch.setattr(live, "events_of", flaky)
     now += live.SETTLE + timedelta(seconds=1)  # the warnings were due already when processed: they settle first
     assert sweep(rt.db, rt.policies, now=now) == 2

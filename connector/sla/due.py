@@ -15,50 +15,31 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from connector.logs import where
 from connector.policy import Policy
-from connector.sla.clock import ClockState
-from connector.sla.engine import evaluate
 from connector.sla.live import (
-    _ARM,
-    _DUE,
-    _HISTORY_KINDS,
     BACKLOG_RECHECK,
     RETRY_AFTER,
     OnFires,
     _arm,
     _waiting_for_backlog,
-    events_of,
     refresh,
-    timeline_record,
-    unrecorded,
 )
-from connector.sla.serialize import clock_json
+from connector.sla.many import refresh_many
 from connector.store import Database, PolicyVersions
-from connector.store.tables import SlaClock, SlaFire, SlaTimer, Ticket, TimelineEntry
-from connector.tickets import timeline
+from connector.store.tables import SlaFire, SlaTimer, Ticket
 
 log = logging.getLogger(__name__)
 
-_CLOCKS = SlaClock.__table__
-assert isinstance(_CLOCKS, Table)
 _TICKET_COLUMNS = (Ticket.id, Ticket.severity, Ticket.customer_tier, Ticket.category, Ticket.channel, Ticket.status)
-_CLOCK_FIELDS = ("state", "target_seconds", "started_at", "due_at", "met_at", "breached_at", "paused_seconds", "data")
-_UPDATE_CLOCK = (
-    update(_CLOCKS)
-    .where(_CLOCKS.c.id == bindparam("clock_id"))
-    .values({name: bindparam(f"new_{name}") for name in (*_CLOCK_FIELDS, "updated_at")})
-)
 
 
 def sweep(
@@ -169,106 +150,4 @@ def refresh_due(
         s.execute(delete(SlaTimer).where(SlaTimer.ticket_id.in_(gone)))
     if not tickets:
         return {}
-    live_ids = list(tickets)
-
-    entries: dict[int, list[Any]] = defaultdict(list)
-    for row in s.execute(
-        select(TimelineEntry.ticket_id, TimelineEntry.at, TimelineEntry.kind, TimelineEntry.data, TimelineEntry.actor)
-        .where(TimelineEntry.ticket_id.in_(live_ids), TimelineEntry.kind.in_(_HISTORY_KINDS))
-        .order_by(TimelineEntry.ticket_id, TimelineEntry.at, TimelineEntry.id)
-    ):
-        entries[row[0]].append(row[1:])
-    seen: dict[int, set[tuple[str, int, str]]] = defaultdict(set)
-    for ticket_id, metric, cycle, label in s.execute(
-        select(SlaFire.ticket_id, SlaFire.metric, SlaFire.cycle, SlaFire.label).where(SlaFire.ticket_id.in_(live_ids))
-    ):
-        seen[ticket_id].add((metric, cycle, label))
-    stored: dict[int, dict[tuple[str, int], tuple[int, Any]]] = defaultdict(dict)
-    for clock_id, ticket_id, metric, cycle, data in s.execute(
-        select(SlaClock.id, SlaClock.ticket_id, SlaClock.metric, SlaClock.cycle, SlaClock.data).where(
-            SlaClock.ticket_id.in_(live_ids)
-        )
-    ):
-        stored[ticket_id][(metric, cycle)] = (clock_id, data)
-
-    fires: dict[int, list[SlaFire]] = {}
-    fire_rows: list[dict[str, Any]] = []
-    new_entries: list[dict[str, Any]] = []
-    clock_updates: list[dict[str, Any]] = []
-    clock_inserts: list[dict[str, Any]] = []
-    stale_clocks: list[int] = []
-    arm: list[dict[str, Any]] = []
-    disarm: list[int] = []
-    earliest: dict[int, datetime | None] = s.info.setdefault(_DUE, {})
-    for ticket_id, ticket in tickets.items():
-        initial, events = events_of(ticket, entries.get(ticket_id, []))
-        horizon = min(max([now, *(e.at for e in events)]), now)
-        result = evaluate(policy, ticket=initial, events=events, until=horizon)
-
-        new: list[SlaFire] = []
-        for fire, values in unrecorded(ticket_id, result, seen[ticket_id], now, started):
-            fire_rows.append(values)
-            new.append(SlaFire(**values))  # for the escalation engine; the rows go in with one statement
-            record = timeline_record(fire)
-            new_entries.append(
-                {
-                    "ticket_id": ticket_id,
-                    "at": fire.at,
-                    "recorded_at": values["recorded_at"],
-                    "kind": timeline.kind_of(record),
-                    "source": "connector/sla",
-                    "delivery_id": None,
-                    "actor": None,
-                    "summary": fire.detail,
-                    "data": timeline.encode(record),
-                    "dedupe_key": None,
-                }
-            )
-        fires[ticket_id] = new
-
-        dues = [c.due_at() for c in result.clocks if c.open and c.state is not ClockState.PAUSED]
-        earliest[ticket_id] = min((d for d in dues if d is not None), default=None)
-        rows = dict(stored.get(ticket_id, {}))
-        for clock in result.clocks:
-            data = clock_json(clock, policy, at=now)
-            found = rows.pop((clock.metric, clock.cycle), None)
-            if found is not None and found[1] == data:
-                continue  # a closed clock does not change: no write
-            values = {
-                "state": clock.state.value,
-                "target_seconds": data["target_seconds"],
-                "started_at": clock.started_at,
-                "due_at": clock.due_at(),
-                "met_at": clock.met_at,
-                "breached_at": clock.breached_at,
-                "paused_seconds": data["paused_seconds"],
-                "data": dict(data),
-                "updated_at": now,
-            }
-            if found is None:
-                clock_inserts.append({"ticket_id": ticket_id, "metric": clock.metric, "cycle": clock.cycle, **values})
-            else:
-                clock_updates.append({"clock_id": found[0], **{f"new_{k}": v for k, v in values.items()}})
-        stale_clocks.extend(clock_id for clock_id, _ in rows.values())  # e.g. a clock a policy change removed
-
-        fire_at = result.next_fire_at(policy)
-        if fire_at is None:
-            disarm.append(ticket_id)
-        else:
-            arm.append({"ticket_id": ticket_id, "fire_at": fire_at})
-
-    if fire_rows:  # a concurrent refresh of the same ticket fails here (unique key): the chunk goes one by one
-        s.connection().execute(insert(SlaFire.__table__), fire_rows)  # type: ignore[arg-type]
-    if new_entries:
-        s.connection().execute(insert(TimelineEntry.__table__), new_entries)  # type: ignore[arg-type]
-    if clock_inserts:
-        s.connection().execute(insert(_CLOCKS), clock_inserts)  # type: ignore[arg-type]
-    if clock_updates:
-        s.connection().execute(_UPDATE_CLOCK, clock_updates)
-    if stale_clocks:
-        s.execute(delete(SlaClock).where(SlaClock.id.in_(stale_clocks)))
-    if arm:
-        s.execute(_ARM[s.get_bind().dialect.name], arm)
-    if disarm:
-        s.execute(delete(SlaTimer).where(SlaTimer.ticket_id.in_(disarm)))
-    return fires
+    return refresh_many(s, policy, tickets, now, started=started)

@@ -78,6 +78,8 @@ _HISTORY_KINDS = (
     Kind.COMMENTED,
     *(timeline.object_kind("incident", e) for e in _INCIDENT_EVENTS),
 )
+#: `locks.known` key: a locked ticket's recorded fires as (metric, cycle, label), once read or written
+FIRES_SEEN = "sla_fires"
 RETRY_AFTER = timedelta(seconds=30)  # a ticket whose refresh failed is tried again this much later
 BACKLOG_RECHECK = timedelta(seconds=1)  # a ticket waiting for its backlog is looked at again this much later
 SETTLE = timedelta(seconds=defaults.SLA_SETTLE_SECONDS)  # an alarm already due when told of the past waits this
@@ -186,7 +188,7 @@ def _key(fire_label: str, kind: FireKind, at: datetime) -> str:
 
 def _record_fires(s: Session, ticket: Ticket, result: Evaluation, now: datetime, started: float) -> list[SlaFire]:
     memo = locks.known(s, ticket.id)  # a second refresh in the same transaction (a retarget) reads nothing
-    seen: set[tuple[str, int, str]] | None = None if memo is None else memo.get("sla_fires")
+    seen: set[tuple[str, int, str]] | None = None if memo is None else memo.get(FIRES_SEEN)
     if seen is None:
         seen = (
             set()  # a ticket this transaction created has no fires but the ones it records here
@@ -199,7 +201,7 @@ def _record_fires(s: Session, ticket: Ticket, result: Evaluation, now: datetime,
             }
         )
         if memo is not None:
-            memo["sla_fires"] = seen
+            memo[FIRES_SEEN] = seen
     new: list[SlaFire] = []
     for fire, values in unrecorded(ticket.id, result, seen, now, started):
         row = SlaFire(**values)

@@ -93,6 +93,15 @@ def created_here(s: Session, ticket_id: int) -> bool:
     return held is not None and held.new
 
 
+def forget(s: Session, ticket_id: int, *, keep: dict[str, Any] | None = None) -> None:
+    """Rows of a locked ticket were written past what `known` holds (in bulk, as statements): forget what
+    is known of them but `keep`, and that the ticket is new here (it has rows elsewhere now). The lock
+    stays."""
+    held = _held(s, ticket_id)
+    if held is not None:
+        held.known, held.new = dict(keep or {}), False
+
+
 def _held(s: Session, ticket_id: int) -> _Held | None:
     registry: dict[int, _Held] = s.info.get(_LOCKED) or {}
     held = registry.get(ticket_id)
