@@ -8,7 +8,7 @@ field values a mapping read from the event (plain values; this module knows no m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,10 @@ from connector.tickets.timeline import CommentPosted, FieldsChanged, Kind, Linke
 
 #: `locks.known` key: the links this transaction made for a ticket
 LINKS_MADE = "links_made"
+#: `Session.info` key: the links looked up ahead for a batch of events (`look_ahead`), with the transaction
+_AHEAD = "links_ahead"
+#: a vendor object's identity: (vendor, instance, object type, external id)
+ObjectKey = tuple[str, str, str, str]
 _COMMENT_CHANGE = {EventKind.COMMENT_UPDATED: Kind.COMMENT_UPDATED, EventKind.COMMENT_DELETED: Kind.COMMENT_DELETED}
 
 
@@ -72,6 +76,40 @@ def find_link(s: Session, *, vendor: str, instance: str, object_type: str, exter
             Link.external_id == external_id,
         )
     )
+
+
+def look_ahead(s: Session, keys: Iterable[ObjectKey]) -> dict[ObjectKey, Link]:
+    """The links of many vendor objects, read with one statement, and remembered for the rest of the
+    transaction (a batch of deliveries: `apply_event` then asks for none of them again, and a link it
+    makes joins them). Returns the links found."""
+    wanted = set(keys)
+    found: dict[ObjectKey, Link] = {}
+    if wanted:
+        columns = (Link.vendor, Link.instance, Link.object_type, Link.external_id)
+        # each column IN its values (the unique index serves it), then the exact keys picked out here
+        q = select(Link).where(*(c.in_(sorted({k[i] for k in wanted})) for i, c in enumerate(columns)))
+        for link in s.scalars(q):
+            key = (link.vendor, link.instance, link.object_type, link.external_id)
+            if key in wanted:
+                found[key] = link
+    s.info[_AHEAD] = (_innermost(s), {key: found.get(key) for key in wanted})
+    return found
+
+
+def known_link(s: Session, key: ObjectKey) -> Link | None:
+    """The object's link as the look-ahead of this transaction knows it (with the links made since);
+    None when it is not linked, or was not looked up."""
+    ahead = _ahead(s)
+    return None if ahead is None else ahead.get(key)
+
+
+def _ahead(s: Session) -> dict[ObjectKey, Link | None] | None:
+    memo = s.info.get(_AHEAD)
+    return memo[1] if memo is not None and memo[0] is _innermost(s) else None
+
+
+def _innermost(s: Session) -> Any:
+    return s.get_nested_transaction() or s.get_transaction()
 
 
 def apply_event(
@@ -179,7 +217,13 @@ def _ticket_and_link(
     allows), whether the ticket was created, and (when it was) the fields written to it; None if the
     event may not open one."""
     ref = event.object
-    link = find_link(s, vendor=ref.vendor, instance=instance, object_type=ref.object_type, external_id=ref.external_id)
+    ahead, key = _ahead(s), (ref.vendor, instance, ref.object_type, ref.external_id)
+    if ahead is not None and key in ahead:
+        link = ahead[key]
+    else:
+        link = find_link(
+            s, vendor=ref.vendor, instance=instance, object_type=ref.object_type, external_id=ref.external_id
+        )
     if link is not None:
         _refresh_link(link, event)
         return _lock(s, link.ticket_id), link, False, None
@@ -240,6 +284,9 @@ def _link(s: Session, ticket: Ticket, event: InboundEvent, instance: str, role: 
     )
     s.add(link)
     s.flush()  # a concurrent job that linked the same object first makes this raise IntegrityError
+    ahead = _ahead(s)
+    if ahead is not None:
+        ahead[(link.vendor, link.instance, link.object_type, link.external_id)] = link
     known = locks.known(s, ticket.id)
     if known is not None:  # the ticket's links made in this transaction (for a new ticket: all it has)
         known.setdefault(LINKS_MADE, []).append(link)
