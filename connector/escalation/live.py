@@ -37,7 +37,7 @@ from connector.escalation.signals import (
 )
 from connector.escalation.state import TICKET_STATE_FIELDS, TicketState
 from connector.model import Comment
-from connector.policy import ARRIVALS, Policy
+from connector.policy import ARRIVALS, Policy, RepeatIssueTrigger
 from connector.sla.events import FireKind
 from connector.sla.live import RefreshMany
 from connector.store.tables import (
@@ -176,11 +176,24 @@ def react_many(
 
     A ticket's decisions read only its own rows, with one exception: a signal that may complete a
     repeat cluster (an opening, a new category or customer) reads the customer's other tickets. A
-    ticket with such a signal is reacted to alone, after the others, as if the tickets had come one
-    after another in that order."""
+    ticket with such a signal (under a policy with repeat-issue triggers) is reacted to together with
+    the others only when no other such ticket of the batch has its customer; else alone, after the
+    others, as if the tickets had come one after another in that order."""
     wanted = {t: kept for t, these in signals.items() if (kept := [x for x in these if reacts_to(policy, x)])}
-    alone = [ticket_id for ticket_id, these in wanted.items() if may_complete_cluster(these)]
-    together = {ticket_id: these for ticket_id, these in wanted.items() if ticket_id not in alone}
+    together: dict[int, list[Signal]] = {}
+    alone: list[int] = []
+    clusters = any(isinstance(t, RepeatIssueTrigger) for t in policy.triggers)
+    customers: set[str | None] = set()
+    for ticket_id, these in wanted.items():
+        if clusters and may_complete_cluster(these):
+            # tickets of one customer complete its clusters one after another; other customers' do not meet
+            ticket = locks.lock(s, ticket_id)
+            customer = None if ticket is None else (ticket.customer_id or ticket.requester_email)
+            if customer is None or customer in customers:
+                alone.append(ticket_id)
+                continue
+            customers.add(customer)
+        together[ticket_id] = these
     out = _react_together(s, policy, together, now, acting) if together else {}
     for ticket_id in alone:
         out.update(_react_together(s, policy, {ticket_id: wanted[ticket_id]}, now, acting))
