@@ -119,7 +119,7 @@ def client(app: Flask) -> FlaskClient:
 
 def drain(rt: Runtime) -> int:
     """Run every queued job with a real RQ worker in burst mode; returns how many ran."""
-    rt.queue.dispatch()
+    rt.queue.dispatch(batch=rt.settings.process_batch)
     worker = ThreadWorker(rt.queue.queues, connection=rt.queue.connection)
     before = sum(q.count for q in rt.queue.queues)
     worker.work(burst=True, logging_level="WARNING")

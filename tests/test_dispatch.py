@@ -1,6 +1,7 @@
-"""The inbox → RQ hop: the dispatcher keeps a bounded number of processing jobs waiting and leaves the
-rest of a burst in the inbox as ids; the reconciler re-arms what Redis forgot and nothing Redis still
-holds (a delivery whose job waits, or a backlog still in the inbox)."""
+"""The inbox → RQ hop: the dispatcher keeps a bounded number of processing jobs waiting, packs a backlog
+into jobs of several deliveries, and leaves the rest of a burst in the inbox as ids; the reconciler
+re-arms what Redis forgot and nothing Redis still holds (a delivery whose job waits — alone or in a
+batch — or a backlog still in the inbox)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rq.job import JobStatus
 from sqlalchemy import select
 
 from connector.inbox.reconciler import reconcile
+from connector.queue.jobqueue import batch_job_id, delivery_ids_of, spread
 from connector.queue.workers import Dispatcher
 from connector.runtime import Runtime
 from connector.store import DeliveryStatus
@@ -29,12 +31,16 @@ def _deliveries(client: Any, n: int) -> list[int]:
 
 
 def _queued(rt: Runtime) -> list[int]:
-    return [int(job_id.removeprefix("delivery-")) for job_id in rt.queue.rq.job_ids]
+    return [i for job_id in rt.queue.rq.job_ids for i in delivery_ids_of(job_id)]
+
+
+def _jobs(rt: Runtime) -> list[list[int]]:
+    return [delivery_ids_of(job_id) for job_id in rt.queue.rq.job_ids]
 
 
 def test_the_dispatcher_keeps_its_look_ahead_and_leaves_the_rest_in_the_inbox(client: Any, rt: Runtime) -> None:
     ids = _deliveries(client, 7)
-    dispatcher = Dispatcher(rt.queue, ahead=3)
+    dispatcher = Dispatcher(rt.queue, ahead=3, batch=1)
     assert dispatcher.once() == 0.0
     assert _queued(rt) == ids[:3] and rt.queue.backlog() == 4  # in order, oldest first
     # full: no Redis work but a look at the queue's length, and a short wait before the next
@@ -43,10 +49,40 @@ def test_the_dispatcher_keeps_its_look_ahead_and_leaves_the_rest_in_the_inbox(cl
     rt.queue.rq.remove(f"delivery-{ids[0]}")  # as if a worker took one
     dispatcher.once()
     assert _queued(rt) == ids[1:4] and rt.queue.backlog() == 3
-    assert drain(rt) == 3 + 3  # a burst worker (the tests' drain) takes everything that is left
+    assert drain(rt) == 3 + 3  # a burst worker (the tests' drain): the three jobs, and the three left (room for each)
     with rt.db.session() as s:
         statuses = {i: st for i, st in s.execute(select(Delivery.id, Delivery.status).where(Delivery.id.in_(ids)))}
     assert statuses == {i: DeliveryStatus.RECEIVED if i == ids[0] else DeliveryStatus.PROCESSED for i in ids}
+
+
+def test_a_backlog_goes_out_in_batches_and_a_trickle_one_by_one(client: Any, rt: Runtime) -> None:
+    ids = _deliveries(client, 7)
+    dispatcher = Dispatcher(rt.queue, ahead=2, batch=3)
+    dispatcher.once()  # room for two jobs of at most three: six ids, spread evenly, the seventh waits
+    assert _jobs(rt) == [ids[0:3], ids[3:6]] and rt.queue.backlog() == 1
+    assert drain(rt) == 2 + 1
+    assert _deliveries(client, 2) and Dispatcher(rt.queue, ahead=4, batch=3).once() == 0.0
+    assert [len(job) for job in _jobs(rt)] == [1, 1]  # as many jobs as ids while there is room: no one waits
+    assert all(job_id.startswith("delivery-") for job_id in rt.queue.rq.job_ids)  # one delivery: the one-delivery job
+
+
+def test_a_batch_job_names_its_deliveries() -> None:
+    assert batch_job_id([100, 101, 102, 160, 162, 163]) == "deliveries-100-102_160_162-163"
+    assert delivery_ids_of("deliveries-100-102_160_162-163") == [100, 101, 102, 160, 162, 163]
+    assert delivery_ids_of("delivery-42") == [42]
+    assert delivery_ids_of("0f9c2a7e-outbox") == [] and delivery_ids_of("delivery-x") == []
+    assert spread(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
+    assert spread([1, 2], 5) == [[1], [2]] and spread([], 3) == []
+
+
+def test_the_reconciler_leaves_deliveries_whose_batch_waits_alone(client: Any, rt: Runtime) -> None:
+    ids = _deliveries(client, 5)
+    rt.queue.dispatch(jobs=2, batch=3)
+    assert [len(job) for job in _jobs(rt)] == [3, 2]
+    assert reconcile(rt, stale_after=0) == 0  # both batch jobs wait: every delivery in them is accounted for
+    rt.queue.rq.remove(rt.queue.rq.job_ids[0])  # a worker took the first batch and died before committing
+    assert reconcile(rt, stale_after=0) == 3  # its three go back to the inbox; the waiting batch's two do not
+    assert sorted(int(x) for x in rt.queue.connection.lrange(rt.queue.inbox_key, 0, -1)) == ids[:3]
 
 
 def test_an_id_in_the_inbox_twice_makes_one_job(client: Any, rt: Runtime) -> None:

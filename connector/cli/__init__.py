@@ -115,7 +115,7 @@ def worker(burst: bool) -> None:
             n = reconcile(rt, stale_after=0)
             # what the web app acknowledged while no worker ran: all of it for a burst; otherwise the
             # dispatcher moves it at the workers' pace
-            while burst and rt.queue.dispatch():
+            while burst and rt.queue.dispatch(batch=rt.settings.process_batch):
                 pass
             click.echo(f"reconciler: enqueued {n} stored deliveries on start", err=True)
         except QueueUnavailable as exc:  # Redis went away again: the reconciler duty catches up

@@ -77,10 +77,10 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
         try:
             parsed = adapter.parse(headers=d.headers or {}, payload=payload)
         except PayloadError as exc:  # e.g. replayed after a stricter adapter shipped
-            _finish(d, DeliveryStatus.REJECTED, exc.message)
+            finish(d, DeliveryStatus.REJECTED, exc.message)
             return f"delivery {delivery_id} rejected: {exc.message}"
         if parsed.ignored:
-            _finish(d, DeliveryStatus.IGNORED, parsed.ignored_reason)
+            finish(d, DeliveryStatus.IGNORED, parsed.ignored_reason)
             return f"delivery {delivery_id} ignored"
         mapping = rt.mappings.active(s, vendor=d.vendor, instance=d.instance)
         touched: dict[int, datetime] = {}  # ticket → the latest event time this delivery brought
@@ -128,7 +128,7 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
                     acting=acting,
                 )
         d.ticket_id = ticket_id
-        _finish(d, DeliveryStatus.PROCESSED, "; ".join(outcomes) or "no events")
+        finish(d, DeliveryStatus.PROCESSED, "; ".join(outcomes) or "no events")
         log.info(
             "processed delivery",
             extra={"delivery_id": d.id, "ticket_id": d.ticket_id, "vendor": d.vendor, "event_type": d.event_type},
@@ -136,7 +136,8 @@ def _process_once(rt: Runtime, delivery_id: int) -> str:
         return f"delivery {delivery_id}: {d.outcome}"
 
 
-def _finish(d: Delivery, status: DeliveryStatus, outcome: str | None) -> None:
+def finish(d: Delivery, status: DeliveryStatus, outcome: str | None) -> None:
+    """Mark a delivery done with `status` and its outcome (one more attempt counted)."""
     d.status = status.value
     d.outcome = outcome
     d.error = None
@@ -152,7 +153,7 @@ def _reject_poison(rt: Runtime, delivery_id: int, exc: BaseException) -> None:
         d = s.get(Delivery, delivery_id, with_for_update=True)
         if d is None or d.status in FINAL_STATUSES:
             return
-        _finish(d, DeliveryStatus.REJECTED, f"processing failed and no retry can fix it: {type(exc).__name__}: {exc}")
+        finish(d, DeliveryStatus.REJECTED, f"processing failed and no retry can fix it: {type(exc).__name__}: {exc}")
         d.error = f"{type(exc).__name__}: {exc}"[:2000]
     log.error(
         "delivery rejected: processing failed and no retry can fix it",

@@ -21,28 +21,76 @@ from connector import defaults
 QueueUnavailable = (redis.exceptions.RedisError,)
 
 
-#: RQ job statuses of a job waiting to run: its delivery needs no other job. Not "started": a job whose
-#: worker died mid-run stays "started" until RQ's registry cleanup notices, and a delivery still
-#: unprocessed long after its job started needs a new one (a second job for a delivery that is in
-#: fact still running waits on its row lock and then finds it processed).
-_WAITING_STATUSES = frozenset({"queued", "deferred", "scheduled", "rate_limited", "ready_to_enqueue"})
+_ONE = "delivery-"
+_MANY = "deliveries-"
 
 
 def _delivery_job_id(delivery_id: int) -> str:
-    return f"delivery-{delivery_id}"
+    return f"{_ONE}{delivery_id}"
 
 
-def _id_job(func: str, row_id: int, description: str, job_id: str | None = None) -> EnqueueData:
-    """A job that takes one row's id. No result is kept (the outcome is on the row; a kept result is
-    Redis work per job); a failed job stays a week for a human to read."""
+def batch_job_id(delivery_ids: Sequence[int]) -> str:
+    """A processing job's id for several deliveries, naming them: runs of consecutive ids as
+    `first-last`, joined by `_` (`deliveries-100-149_160`). The queue's job ids then say which
+    deliveries wait (`waiting_deliveries`), with no other record to keep."""
+    runs: list[list[int]] = []
+    for i in sorted(set(delivery_ids)):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return _MANY + "_".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def delivery_ids_of(job_id: str) -> list[int]:
+    """The deliveries a processing job's id names (none for any other job)."""
+    if job_id.startswith(_ONE) and job_id[len(_ONE) :].isdigit():
+        return [int(job_id[len(_ONE) :])]
+    if not job_id.startswith(_MANY):
+        return []
+    out: list[int] = []
+    for run in job_id[len(_MANY) :].split("_"):
+        first, _, last = run.partition("-")
+        if first.isdigit() and (not last or last.isdigit()):
+            out.extend(range(int(first), int(last or first) + 1))
+    return out
+
+
+def _id_job(func: str, args: tuple[Any, ...], description: str, job_id: str | None = None) -> EnqueueData:
+    """A job that takes row ids. No result is kept (the outcome is on the rows; a kept result is Redis
+    work per job); a failed job stays a week for a human to read."""
     return Queue.prepare_data(
         func,
-        args=(row_id,),
+        args=args,
         job_id=job_id,
         timeout=defaults.JOB_TIMEOUT_SECONDS,
         result_ttl=0,
         failure_ttl=7 * 24 * 3600,
         description=description,
+    )
+
+
+def spread(ids: Sequence[int], jobs: int) -> list[list[int]]:
+    """`ids` in order, over at most `jobs` parts of sizes that differ by one at most."""
+    count = min(jobs, len(ids))
+    if count <= 0:
+        return []
+    size, extra = divmod(len(ids), count)
+    parts, start = [], 0
+    for k in range(count):
+        end = start + size + (1 if k < extra else 0)
+        parts.append(list(ids[start:end]))
+        start = end
+    return parts
+
+
+def _processing_job(ids: list[int]) -> EnqueueData:
+    if len(ids) == 1:
+        (i,) = ids
+        return _id_job("connector.inbox.jobs.process_delivery", (i,), f"process delivery {i}", _delivery_job_id(i))
+    job_id = batch_job_id(ids)
+    return _id_job(
+        "connector.inbox.jobs.process_deliveries", (ids,), f"process deliveries {job_id[len(_MANY) :]}", job_id
     )
 
 
@@ -76,21 +124,26 @@ class JobQueue:
         if delivery_ids:
             self.connection.lpush(self.inbox_key, *delivery_ids)
 
-    def dispatch(self, *, block: float = 0, limit: int = 500) -> int:
-        """Enqueue a processing job for each id in the inbox (waiting up to `block` seconds for the
-        first), at most `limit`, all with one Redis round trip; returns how many. An id popped and then
-        lost (a crash right here) stays `received` in the database, and the reconciler enqueues it."""
+    def dispatch(self, *, block: float = 0, jobs: int = 10, batch: int = defaults.PROCESS_BATCH_MAX) -> int:
+        """Make processing jobs of the ids in the inbox (waiting up to `block` seconds for the first), all
+        with one Redis round trip; returns how many ids it took. At most `jobs` jobs of at most `batch`
+        ids each, the ids spread evenly over them: a trickle makes jobs of one delivery each, as many as
+        there are ids; a backlog makes batches, which a worker processes in one transaction
+        (`connector.inbox.batch`). An id popped and then lost (a crash right here) stays `received` in
+        the database, and the reconciler enqueues it."""
         ids: list[bytes | str] = []
         if block:
             first = self.connection.brpop([self.inbox_key], timeout=block)
             if first is None:
                 return 0
             ids.append(first[1])
+        limit = max(jobs, 1) * max(batch, 1)
         if limit > len(ids):
             more = self.connection.rpop(self.inbox_key, limit - len(ids))
             if isinstance(more, list):  # RPOP with a count answers a list (or nothing)
                 ids.extend(more)
-        self.enqueue_deliveries(list(dict.fromkeys(int(raw) for raw in ids)))  # an id pushed twice: one job
+        unique = list(dict.fromkeys(int(raw) for raw in ids))  # an id pushed twice: one job
+        self._enqueue_processing(spread(unique, max(jobs, 1)))
         return len(ids)
 
     def backlog(self) -> int:
@@ -98,18 +151,12 @@ class JobQueue:
         return int(self.connection.llen(self.inbox_key))
 
     def waiting_deliveries(self, delivery_ids: Sequence[int]) -> set[int]:
-        """Those of `delivery_ids` whose processing job waits in the queue (one round trip)."""
+        """Those of `delivery_ids` whose processing job waits in the queue: the ones the queue's job ids
+        name (one round trip; a job a worker has taken, finished or not, is no longer there)."""
         if not delivery_ids:
             return set()
-        pipe = self.connection.pipeline(transaction=False)
-        for delivery_id in delivery_ids:
-            pipe.hget(f"{self.rq.job_class.redis_job_namespace_prefix}{_delivery_job_id(delivery_id)}", "status")
-        statuses = pipe.execute()
-        return {
-            delivery_id
-            for delivery_id, status in zip(delivery_ids, statuses, strict=True)
-            if status is not None and status.decode() in _WAITING_STATUSES
-        }
+        waiting = {i for job_id in self.rq.get_job_ids() for i in delivery_ids_of(job_id)}
+        return {i for i in delivery_ids if i in waiting}
 
     @classmethod
     def from_url(cls, url: str, name: str = defaults.QUEUE_NAME) -> JobQueue:
@@ -134,13 +181,12 @@ class JobQueue:
     def enqueue_deliveries(self, delivery_ids: Sequence[int]) -> None:
         """A processing job for each delivery, in order, with one Redis round trip for all of them (each
         id once: a job id twice in one call is an error)."""
-        if delivery_ids:
-            self.rq.enqueue_many(
-                [
-                    _id_job("connector.inbox.jobs.process_delivery", i, f"process delivery {i}", _delivery_job_id(i))
-                    for i in delivery_ids
-                ]
-            )
+        self._enqueue_processing([[i] for i in delivery_ids])
+
+    def _enqueue_processing(self, parts: Sequence[Sequence[int]]) -> None:
+        """One job per part: a part of one delivery is `process_delivery`, of several `process_deliveries`."""
+        if parts:
+            self.rq.enqueue_many([_processing_job(list(part)) for part in parts])
 
     def enqueue_outbox(self, outbox_id: int) -> None:
         """Deliver one outbox row (the job claims it, so a second job for the same row does nothing)."""
@@ -151,7 +197,10 @@ class JobQueue:
         commits dozens of pages and notifications at once)."""
         if outbox_ids:
             self.outbound.enqueue_many(
-                [_id_job("connector.outbox.delivery.deliver_outbox", i, f"deliver outbox item {i}") for i in outbox_ids]
+                [
+                    _id_job("connector.outbox.delivery.deliver_outbox", (i,), f"deliver outbox item {i}")
+                    for i in outbox_ids
+                ]
             )
 
     def enqueue(self, func: str, *args: Any, job_id: str | None = None) -> None:

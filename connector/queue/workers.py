@@ -118,18 +118,22 @@ class EmbeddedWorker(Loop):
 class Dispatcher(Loop):
     """Moves inbox ids to RQ jobs (in every worker process, and in embedded mode), keeping
     `defaults.DISPATCH_AHEAD` processing jobs waiting: a burst waits in the inbox as ids, not as jobs
-    made all at once while the web tier is still acknowledging it. While Redis is down the ids wait in
-    Redis — or, if Redis lost them, in the database, for the reconciler."""
+    made all at once while the web tier is still acknowledging it, and goes to the workers in jobs of up
+    to `batch` deliveries each, which a worker processes in one transaction. While Redis is down the
+    ids wait in Redis — or, if Redis lost them, in the database, for the reconciler."""
 
-    def __init__(self, queue: JobQueue, *, ahead: int = defaults.DISPATCH_AHEAD):
+    def __init__(
+        self, queue: JobQueue, *, ahead: int = defaults.DISPATCH_AHEAD, batch: int = defaults.PROCESS_BATCH_MAX
+    ):
         super().__init__("dispatcher", self._dispatch)
         self.queue = queue
         self.ahead = ahead
+        self.batch = batch
 
     def _dispatch(self) -> float:
         room = self.ahead - self.queue.rq.count
         if room <= 0:
             return defaults.DISPATCH_FULL_WAIT_SECONDS  # enough waiting: look again shortly
         # the rest of the burst stays in the inbox, where an id is one list entry instead of a job
-        self.queue.dispatch(block=1, limit=min(room, 500))
+        self.queue.dispatch(block=1, jobs=room, batch=self.batch)
         return 0.0

@@ -134,7 +134,7 @@ class Runtime:
     def start_dispatcher(self) -> None:
         """Turn acknowledged deliveries' inbox ids into RQ jobs, in this process."""
         if self.dispatcher is None:
-            self.dispatcher = Dispatcher(self.queue)
+            self.dispatcher = Dispatcher(self.queue, batch=self.settings.process_batch)
             self.dispatcher.start()
 
     def start_ticker(self, duties: Sequence[Duty]) -> None:

@@ -18,6 +18,7 @@ import pytest
 from rq.registry import StartedJobRegistry
 
 from connector import defaults
+from connector.queue.jobqueue import delivery_ids_of
 from tests.faults.ledger import Ledger
 from tests.faults.results import FaultResult
 from tests.faults.services import AppStack, PrivateRedis, WorkerProcess, private_postgres, wait_until
@@ -106,7 +107,7 @@ def _freeze_mid_job(
     for n in range(1, attempts + 1):
         worker.freeze()
         running = started.get_job_ids(cleanup=False)
-        ids = [int(j.removeprefix("delivery-")) for j in running if j.startswith("delivery-")]
+        ids = [i for j in running for i in delivery_ids_of(j)]
         status = ledger.status_of(ids)
         if ids and all(s == "received" for s in status.values()):
             return running, ids, status, n
