@@ -120,28 +120,35 @@ class Statements:
 
 @contextmanager
 def without(mode: str) -> Iterator[None]:
-    """The processing module with the SLA refresh and/or the escalation engine replaced by no-ops."""
-    from connector.inbox import processing
+    """Processing (one by one and in batches) with the SLA refresh and/or the escalation engine replaced
+    by no-ops."""
+    from connector import escalation
+    from connector.inbox import batch, processing
 
-    saved = (processing.sla.refresh, processing.escalation.settle)
+    saved = (processing.sla.refresh, batch.refresh_many, escalation.settle, escalation.settle_many)
 
-    def no_refresh(*args: Any, **kwargs: Any) -> list[Any]:
-        return []
+    def no_refresh(*args: Any, **kwargs: Any) -> Any:
+        return {} if args and isinstance(args[2], dict) else []
 
-    def no_settle(*args: Any, **kwargs: Any) -> None:
-        return None
+    def no_settle(*args: Any, **kwargs: Any) -> Any:
+        return {}
 
     try:
         if mode in ("no-escalation", "no-sla"):
-            processing.escalation.settle = no_settle  # type: ignore[assignment]
+            escalation.settle = no_settle  # type: ignore[assignment]
+            escalation.settle_many = no_settle
         if mode == "no-sla":
             processing.sla.refresh = no_refresh  # type: ignore[assignment]
+            batch.refresh_many = no_refresh
         yield
     finally:
-        processing.sla.refresh, processing.escalation.settle = saved  # type: ignore[assignment]
+        processing.sla.refresh, batch.refresh_many, escalation.settle, escalation.settle_many = saved  # type: ignore[assignment]
 
 
-def run_mode(backend: Backend, mode: str, count: int, profile: bool, workload: str = "new-p0") -> dict[str, Any]:
+def run_mode(
+    backend: Backend, mode: str, count: int, profile: bool, workload: str = "new-p0", batch: int = 1
+) -> dict[str, Any]:
+    from connector.inbox.batch import process_many
     from connector.inbox.processing import process
     from connector.inbox.sink import receive
     from connector.runtime import install
@@ -173,16 +180,16 @@ def run_mode(backend: Backend, mode: str, count: int, profile: bool, workload: s
         ids = [store(body) for body in measured_bodies]
         warm, measured = ids[:10], ids[10:]
         with without(mode):
-            for delivery_id in warm:  # caches: mapping, policy, compiled statements
-                process(rt, delivery_id)
+            for outcome in process_many(rt, warm):  # caches: mapping, policy, compiled statements
+                assert "rejected" not in outcome, outcome
             stats = Statements(rt.db.engine)
             profiler = cProfile.Profile() if profile else None
             wall0, cpu0 = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
-            for delivery_id in measured:
-                outcome = process(rt, delivery_id)
-                assert "rejected" not in outcome, outcome
+            for first in range(0, len(measured), batch):
+                for outcome in process_many(rt, measured[first : first + batch]):
+                    assert "rejected" not in outcome and "failed" not in outcome, outcome
             if profiler:
                 profiler.disable()
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
@@ -223,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workload", choices=WORKLOADS, default="new-p0")
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated, of " + ", ".join(MODES))
     ap.add_argument("--profile", action="store_true", help="cProfile the full mode")
+    ap.add_argument(
+        "--batch", type=int, default=1, help="deliveries per `process_many` call (1: `process`, one at a time)"
+    )
     ap.add_argument("--postgres-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     ap.add_argument("--json", type=Path)
@@ -240,9 +250,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.backend == "sqlite":
                 shutil.rmtree(workdir, ignore_errors=True)
                 workdir.mkdir()
-            result = run_mode(make(), mode, args.deliveries, args.profile and mode == "full", args.workload)
+            result = run_mode(make(), mode, args.deliveries, args.profile and mode == "full", args.workload, args.batch)
             profile = result.pop("profile", None)
-            print(json.dumps({"backend": args.backend, **result}), flush=True)
+            print(json.dumps({"backend": args.backend, "batch": args.batch, **result}), flush=True)
             if profile:
                 print(profile)
             results.append(result)
