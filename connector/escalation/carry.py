@@ -104,6 +104,7 @@ def carry_out(c: Context, acting: Acting, d: Decision, row: Escalation, now: dat
             sequence_key=sequence,
             fresh=True,  # keyed by a decision row this transaction made
             unavailable=None if channels is None or channel in channels else not_configured(channel),
+            unsent=c.unsent,
         )
     if d.action is ActionKind.NOTIFY and d.within is not None:
         _owe(s, ticket, row, d, FollowupKind.NOTIFY, due_at=d.at + d.within)
@@ -167,4 +168,5 @@ def _postmortem_task(c: Context, acting: Acting, f: Followup) -> None:
         ticket_id=c.ticket.id,
         escalation_id=f.escalation_id,
         unavailable=None if channels is None or channel in channels else not_configured(channel),
+        unsent=c.unsent,
     )

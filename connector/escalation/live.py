@@ -37,6 +37,7 @@ from connector.escalation.signals import (
 )
 from connector.escalation.state import TICKET_STATE_FIELDS, TicketState
 from connector.model import Comment
+from connector.outbox.records import Unsent, close_unsent
 from connector.policy import ARRIVALS, Policy, RepeatIssueTrigger
 from connector.sla.events import FireKind
 from connector.sla.live import RefreshMany
@@ -236,8 +237,17 @@ def _react_together(
         steps.append(step)
     if any(step.rows for step in steps):
         s.flush()  # a concurrent job taking the same decisions fails here (unique key) and retries
+    unsent: Unsent = []  # intents not sent (no channel here): on the timeline with one flush for all
     contexts = [
-        Context(s, policy, step.ticket, acting.public_url, issue_fields=acting.issue_fields, sites=acting.sites)
+        Context(
+            s,
+            policy,
+            step.ticket,
+            acting.public_url,
+            issue_fields=acting.issue_fields,
+            sites=acting.sites,
+            unsent=unsent,
+        )
         for step in steps
     ]
     # what the intents carry: links, SLA due (a chunk's with one query each)
@@ -254,6 +264,7 @@ def _react_together(
         # a resolution with no decision of its own still makes the post-mortems owed fall due
         if any(isinstance(x, Changed) and "status" in x.fields for x in step.signals):
             postmortems_fall_due(context, acting)
+    close_unsent(s, unsent)
     return {step.ticket.id: step.reaction for step in steps}
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from connector.escalation.signals import ActionKind, Decision
 from connector.model import TICKET_FIELDS, IssueField, LinkRole
 from connector.outbound import LinkedIssueRequest, Notification, PageRequest, WebLink
+from connector.outbox.records import Unsent
 from connector.policy import Policy, format_duration
 from connector.sla.live import earliest_due_many
 from connector.store.tables import Link, Ticket
@@ -34,6 +35,8 @@ class Context:
     public_url: str | None
     issue_fields: Callable[[Session], Sequence[IssueField]] | None = None
     sites: Mapping[str, str] = field(default_factory=dict)  # "vendor/instance" → base URL
+    #: intents recorded as not sent, for the caller to put on the timeline together (`outbox.close_unsent`)
+    unsent: Unsent | None = None
     _rows: list[Link] | None = None
     _due: tuple[datetime | None] | None = None
 

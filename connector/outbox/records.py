@@ -27,6 +27,8 @@ from connector.tickets.timeline import OutboundRecorded
 
 #: `Session.info` key under which the ids of outbox rows added in the transaction are kept
 NEW_IDS = "outbox_new_ids"
+#: intents recorded as not sent whose timeline entries wait for `close_unsent`: (row, when, why)
+Unsent = list[tuple[OutboxItem, datetime, str]]
 #: query-string filters of the outbox list
 FILTERS = ("status", "channel", "intent", "ticket_id", "target")
 #: the values its `status` filter takes
@@ -44,12 +46,15 @@ def record(
     fresh: bool = False,
     unavailable: str | None = None,
     echo_of: int | None = None,
+    unsent: Unsent | None = None,
 ) -> OutboxItem | None:
     """Add an intent to the outbox unless one with this key exists; the new row, else None. `fresh`: the
     key cannot exist yet (it names a row this transaction made): no look-up, the unique key still holds.
     `unavailable`: why it cannot be sent here (its channel has no sender): recorded as not sent at once,
     with the reason, and no job is queued for it. `echo_of`: the outbox item whose own change this
-    intent would carry back (recorded as not sent, with `unavailable` saying so)."""
+    intent would carry back (recorded as not sent, with `unavailable` saying so). `unsent`: where a
+    caller recording many intents collects the ones not sent, to put them on the timeline together
+    (`close_unsent`, one flush for all of them) instead of a flush each."""
     key = idempotency_key[:255]
     if not fresh and s.scalar(select(OutboxItem.id).where(OutboxItem.idempotency_key == key)) is not None:
         return None
@@ -75,6 +80,9 @@ def record(
         item.status, item.reason = OutboxStatus.NOT_SENT.value, unavailable
         item.next_attempt_at = item.enqueued_at = None
         s.add(item)
+        if unsent is not None:
+            unsent.append((item, now, unavailable))
+            return item
         s.flush()
         close_item(s, item, OutboxStatus.NOT_SENT, now, reason=unavailable)
         return item
@@ -83,6 +91,17 @@ def record(
     # its job retries and finds this row); the after-commit hook reads it then
     s.info.setdefault(NEW_IDS, []).append(item)
     return item
+
+
+def close_unsent(s: Session, unsent: Unsent) -> None:
+    """Put the intents `record` collected as not sent on their tickets' timelines (one flush gives them
+    their ids first), as it would have done for each; empties `unsent`."""
+    if not unsent:
+        return
+    s.flush()
+    for item, at, reason in unsent:
+        close_item(s, item, OutboxStatus.NOT_SENT, at, reason=reason)
+    unsent.clear()
 
 
 def not_configured(channel: str) -> str:
