@@ -55,7 +55,7 @@ def resolve(document: Any, path: str) -> Any:
     node = document
     rest = path
     while rest:
-        if isinstance(node, Mapping):
+        if type(node) is dict or isinstance(node, Mapping):  # a parsed payload's dicts: no ABC check
             node, rest = _step_mapping(node, rest)
         elif isinstance(node, list) and rest.startswith("["):
             node, rest = _step_list(node, rest)
@@ -193,7 +193,7 @@ def _apply_rule(rule: FieldRule, document: Any) -> tuple[Any, str] | None:
         return None
     value = _transform(raw if rule.transform in (None, "list", "split") else _unwrap(raw), rule.transform)
     if rule.map is not None:
-        lookup = {str(k).strip().lower(): v for k, v in rule.map.items()}
+        lookup = rule.lookup
         # A list (tags, labels) maps by its first item the map knows: tags [vip, tier_enterprise] → enterprise.
         items = value if isinstance(value, list) else [value]
         mapped = next(

@@ -19,6 +19,7 @@ as the ticket has it.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -59,6 +60,11 @@ class FieldRule(BaseModel):
         description="An explicit null in the payload (e.g. an unassigned ticket's assignee) clears the field; "
         "otherwise null means 'no information' and the ticket keeps its value.",
     )
+
+    @cached_property
+    def lookup(self) -> dict[str, Any]:
+        """`map` with its keys as they are compared: stripped, lower case (made once per loaded rule)."""
+        return {str(k).strip().lower(): v for k, v in (self.map or {}).items()}
 
     @model_validator(mode="after")
     def _source(self) -> FieldRule:

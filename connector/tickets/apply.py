@@ -335,17 +335,25 @@ def _write_fields(
 ) -> tuple[dict[str, tuple[Any, Any]], list[str]]:
     changes: dict[str, tuple[Any, Any]] = {}
     stale: list[str] = []
+    seen = ticket.field_versions or {}
+    versions = dict(seen)
+    stamp = at.isoformat()
     for name, value in values.items():
-        if not _newer(ticket, name, at):
-            if getattr(ticket, name) != value:
+        old = getattr(ticket, name)
+        written = seen.get(name)
+        if written is not None and datetime.fromisoformat(written) > at:  # `_newer`, for each field at once
+            if old != value:
                 stale.append(name)  # an older delivery never rolls a field back
             continue
-        old = getattr(ticket, name)
         if isinstance(value, list):
             value = list(value)
-        _set(ticket, name, value, at)
+        if old != value or (old is None) != (value is None):
+            setattr(ticket, name, value)
+        versions[name] = stamp
         if old != value and not (old in (None, []) and value in (None, [])):
             changes[name] = (old, value)
+    if versions != seen:
+        ticket.field_versions = versions  # reassign: JSON columns do not track in-place changes
     return changes, stale
 
 
