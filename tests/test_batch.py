@@ -6,7 +6,8 @@ The corpus runs under `nwire` (a P0 pages and owes a post-mortem, incidents link
 users affected, three tickets of one customer are a repeat cluster): every valid vendor fixture, then
 bursts that put several deliveries of one ticket, and several new tickets of one customer, in one batch.
 It is processed with batches of one (the reference), of 50 and of 7 (rounds cut in odd places), on the
-same database in turn; the rows are compared with ids made relative (tickets in creation order)."""
+same database in turn; the rows are compared with ids made relative (tickets in creation order: a batch
+takes its new tickets' ids ahead from the sequence, and may leave gaps)."""
 
 from __future__ import annotations
 
@@ -139,12 +140,19 @@ def snapshot(rt: Runtime, started: datetime) -> dict[str, Any]:
                 return value
             if re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00", value):
                 return text(datetime.fromisoformat(value))
-            return re.sub(r"ticket (\d+)", lambda m: f"ticket #{rel.get(int(m.group(1)), m.group(1))}", value)
+            value = re.sub(r"ticket (\d+)", lambda m: f"ticket #{rel.get(int(m.group(1)), m.group(1))}", value)
+            return re.sub(r"hdc-ticket-(\d+)", lambda m: f"hdc-ticket-#{rel.get(int(m.group(1)), m.group(1))}", value)
 
         def data(value: Any) -> Any:
             if isinstance(value, dict):
                 return {
-                    k: (None if k in ("outbox_id", "escalation_id", "ticket_id") else data(v))
+                    k: (
+                        None
+                        if k in ("outbox_id", "escalation_id", "ticket_id", "followup_id")
+                        else rel.get(v, v)
+                        if k == "ticket" and isinstance(v, int)
+                        else data(v)
+                    )
                     for k, v in value.items()
                     if k not in ("counted_seconds", "paused_seconds", "remaining_seconds", "as_of")
                 }

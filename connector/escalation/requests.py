@@ -83,7 +83,10 @@ def _read_links(s: Session, contexts: Sequence[Context]) -> None:
             continue
         known = locks.known(s, c.ticket.id)
         if known is not None and locks.created_here(s, c.ticket.id):
-            c._rows = sorted(known.get(LINKS_MADE, ()), key=lambda x: x.id)
+            made = known.get(LINKS_MADE, ())
+            if any(link.id is None for link in made):
+                s.flush()  # a batch's links are inserted with its round's flush
+            c._rows = sorted(made, key=lambda x: x.id)
         else:
             unread.setdefault(c.ticket.id, []).append(c)
     if not unread:

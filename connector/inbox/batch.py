@@ -41,7 +41,7 @@ from connector.store import FINAL_STATUSES, DeliveryStatus
 from connector.store.database import transient
 from connector.store.tables import Delivery, SlaFire, Ticket
 from connector.tickets import Applied, apply_event, locks
-from connector.tickets.apply import known_link, look_ahead
+from connector.tickets.apply import known_link, look_ahead, reserve_ticket_ids
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,17 @@ def _apply_all(rt: Runtime, s: Session, items: list[_Item]) -> None:
     hinted = (int(e.ticket_hint) for item in items for e, _ in item.events if e.ticket_hint and e.ticket_hint.isdigit())
     # every ticket the batch will touch, locked now and in id order (two batches never deadlock on them)
     tickets = locks.lock_many(s, sorted({link.ticket_id for link in links.values()} | set(hinted)))
+    # an object not linked yet may open a ticket: its id taken now, with the others', not by a flush each
+    reserve_ticket_ids(
+        s,
+        sum(
+            1
+            for item in items
+            for e, _ in item.events
+            if e.creates_ticket
+            and (e.object.vendor, item.delivery.instance, e.object.object_type, e.object.external_id) not in links
+        ),
+    )
     settle = _Settle(rt, s)
     reads = _Reads.of(settle.policy())
     current = _Round()
