@@ -9,6 +9,8 @@ character) and `Str(n)` also cuts to its length. The raw body is bytes and stays
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +18,8 @@ from sqlalchemy import JSON, DateTime, String, Text
 from sqlalchemy.types import TypeDecorator
 
 REPLACEMENT = "\ufffd"
+#: what `json.dumps` (ASCII output) writes for the characters `clean_text` replaces: NUL, and surrogates
+_ESCAPED_SUSPECTS = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def clean_text(value: str) -> str:
@@ -74,7 +78,18 @@ class SafeJSON(TypeDecorator[Any]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Any) -> Any:
-        return clean_json(value)
+        return clean_json(value) if _may_need_cleaning(value) else value
+
+
+def _may_need_cleaning(value: Any) -> bool:
+    """Could `value` hold a NUL or a surrogate? One pass of the C encoder answers for most values (which
+    have neither) what walking them in Python would; a value with an emoji, or that it cannot encode as
+    it stands, is cleaned."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        return True
+    return _ESCAPED_SUSPECTS.search(text) is not None
 
 
 class UTCDateTime(TypeDecorator[datetime]):
