@@ -87,6 +87,7 @@ class Policy(BaseModel):
     _categories: NameIndex = PrivateAttr()
     _hints: list[tuple[str, re.Pattern[str]]] = PrivateAttr(default_factory=list)
     _calendars: dict[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
+    _paused: dict[str, frozenset[str]] = PrivateAttr(default_factory=dict)  # `paused_statuses` by metric
     #: `targets_for` answers by its arguments (a policy is not changed once validated), and whose they
     #: are: a copy of the model starts afresh
     _targets_memo: tuple[int, dict[tuple[Any, ...], tuple[Target, ...]]] = PrivateAttr(default=(0, {}))
@@ -268,10 +269,14 @@ class Policy(BaseModel):
         }
         return tuple(sorted(leads))
 
-    def paused_statuses(self, metric: str) -> set[str]:
+    def paused_statuses(self, metric: str) -> frozenset[str]:
         """Statuses during which `metric`'s clock does not run (its own entry, else `*`)."""
-        pause = self.sla.pause
-        return {s.value for s in pause.get(metric, pause.get("*", []))}
+        memo = self._paused
+        found = memo.get(metric)
+        if found is None:
+            pause = self.sla.pause
+            found = memo[metric] = frozenset(s.value for s in pause.get(metric, pause.get("*", [])))
+        return found
 
     # ---- calendars ----------------------------------------------------------------------------
 
