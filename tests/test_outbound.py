@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -119,3 +120,23 @@ def test_a_notification_is_posted_signed_and_its_answers_sorted() -> None:
         notifier.close()
     finally:
         receiver.stop()
+
+
+def test_a_payload_is_what_asdict_makes_of_the_intent() -> None:
+    """`to_json` skips asdict's deep copy of plain values; what it returns must not differ."""
+    from dataclasses import asdict
+
+    from connector.outbound.intents import LinkedIssueRequest
+
+    issue = LinkedIssueRequest(
+        ticket_id=7,
+        issue_type="Bug",
+        summary="Exports fail",
+        description="Every CSV export stops after 30 s.",
+        labels=("helpdesk", "exports"),
+        details={"ticket": 7, "nested": {"a": [1, 2]}, "when": datetime(2026, 3, 6, 15, tzinfo=UTC)},
+    )
+    for request in (PAGE, issue):
+        made = to_json(request)
+        assert made == asdict(request)
+        assert made is not asdict(request) and type(made["links" if request is PAGE else "labels"]) is tuple

@@ -7,8 +7,10 @@ sender's pure builder turns one into the vendor's request body.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -222,8 +224,39 @@ OutboundRequest = (
 
 
 def to_json(request: OutboundRequest) -> dict[str, Any]:
-    """The outbox row's `payload`."""
-    return asdict(request)
+    """The outbox row's `payload`: `dataclasses.asdict`, without deep-copying the plain values an intent
+    is made of (text, numbers, times — immutable: asdict's copy of each is the value itself)."""
+    out = _plain(request)
+    assert isinstance(out, dict)
+    return out
+
+
+_ATOMS = frozenset({str, int, float, bool, type(None), datetime, date})
+
+
+def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if is_dataclass(value) and not isinstance(value, type):
+        return {name: _plain(getattr(value, name)) for name in _field_names(kind)}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple, as asdict keeps it
+        return kind(*[_plain(v) for v in value])
+    if isinstance(value, list | tuple):
+        return kind(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return kind((_plain(k), _plain(v)) for k, v in value.items())
+    return copy.deepcopy(value)
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 def request_from_json(kind: IntentKind | str, data: Mapping[str, Any]) -> OutboundRequest:
