@@ -238,6 +238,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             **({"CONNECTOR_INGEST_WINDOW_MS": str(args.window_ms)} if args.window_ms is not None else {}),
             **({"CONNECTOR_INGEST_BATCH_MAX": str(args.batch_max)} if args.batch_max is not None else {}),
             **({"CONNECTOR_INGEST_WRITERS": str(args.writers)} if args.writers is not None else {}),
+            **({"CONNECTOR_PROCESS_BATCH_MAX": str(args.process_batch)} if args.process_batch is not None else {}),
         }
         with Gunicorn(args.connector_app, settings, env, workdir / "connector.log") as server:
             c_tops, c_half, c_samples = bench_target(server, args, rng, unique=True, half_rate=None)
@@ -278,6 +279,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "ingest_window_ms": args.window_ms,
             "ingest_batch_max": args.batch_max,
             "ingest_writers": args.writers,
+            "process_batch_max": args.process_batch,
         },
         "targets": targets,
         "ratio": round(ratio, 3),
@@ -340,6 +342,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--window-ms", type=float, help="CONNECTOR_INGEST_WINDOW_MS of the connector (group commit)")
     p.add_argument("--batch-max", type=int, help="CONNECTOR_INGEST_BATCH_MAX of the connector (group commit)")
     p.add_argument("--writers", type=int, help="CONNECTOR_INGEST_WRITERS of the connector (batches stored at once)")
+    p.add_argument(
+        "--process-batch", type=int, help="CONNECTOR_PROCESS_BATCH_MAX of the connector (embedded: deliveries per job)"
+    )
     p.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     p.add_argument("--pg-database", default="connector_bench", help="dropped and recreated for each run")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="flushed before and after")

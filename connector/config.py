@@ -110,16 +110,8 @@ class Settings:
     ingest_window_ms: float = defaults.INGEST_WINDOW_MS
     #: batches of one process stored at once (PostgreSQL; SQLite has one writer)
     ingest_writers: int = defaults.INGEST_WRITERS
-    #: the most deliveries one processing job takes (a backlog is processed in transactions of this many);
-    #: None: `defaults.PROCESS_BATCH_MAX`, or `PROCESS_BATCH_MAX_SQLITE` on SQLite (its writer is held that long)
-    process_batch_max: int | None = None
-
-    @property
-    def process_batch(self) -> int:
-        if self.process_batch_max is not None:
-            return self.process_batch_max
-        sqlite = self.database_url.startswith("sqlite")
-        return defaults.PROCESS_BATCH_MAX_SQLITE if sqlite else defaults.PROCESS_BATCH_MAX
+    #: the most deliveries one processing job takes (a backlog is processed in transactions of this many)
+    process_batch: int = defaults.PROCESS_BATCH_MAX
 
     def account(self, vendor: str, instance: str = defaults.DEFAULT_INSTANCE) -> Account | None:
         return self.accounts.get((vendor, instance))
@@ -179,9 +171,7 @@ class Settings:
             ingest_batch_max=_positive(env, "CONNECTOR_INGEST_BATCH_MAX", defaults.INGEST_BATCH_MAX),
             ingest_window_ms=_milliseconds(env, "CONNECTOR_INGEST_WINDOW_MS", defaults.INGEST_WINDOW_MS),
             ingest_writers=_positive(env, "CONNECTOR_INGEST_WRITERS", defaults.INGEST_WRITERS),
-            process_batch_max=(
-                _positive(env, "CONNECTOR_PROCESS_BATCH_MAX", 1) if env.get("CONNECTOR_PROCESS_BATCH_MAX") else None
-            ),
+            process_batch=_positive(env, "CONNECTOR_PROCESS_BATCH_MAX", defaults.PROCESS_BATCH_MAX),
         )
 
 

@@ -16,9 +16,8 @@ RECONCILE_MOST_PER_ROUND = 20_000
 #: as ids; when that many wait it looks again after DISPATCH_FULL_WAIT_SECONDS
 DISPATCH_AHEAD = 8
 #: the most deliveries one processing job takes (`connector.inbox.batch`): a backlog is processed in
-#: transactions of this many, a few statements for all of them (SQLite: its one writer is held that long)
+#: transactions of this many, a few statements for all of them (SQLite: not while webhooks come in)
 PROCESS_BATCH_MAX = 50
-PROCESS_BATCH_MAX_SQLITE = 10
 DISPATCH_FULL_WAIT_SECONDS = 0.05
 #: embedded mode: the interpreter's switch interval (Python's default 5 ms) in a process whose worker
 #: thread shares the interpreter with the web threads (bench/README: half-rate p99 65-77 → 57-62 ms)

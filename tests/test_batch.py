@@ -42,6 +42,14 @@ from tests.conftest import FIXTURES, installed_runtime
 from tests.helpers import T0, post
 
 
+@pytest.fixture(autouse=True)
+def _batches_beside_acknowledgements(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests post their deliveries and process them at once; on SQLite a process that has just
+    acknowledged webhooks processes one at a time (`Database.acknowledging`, tested below) — here the
+    batch path is under test, on both backends."""
+    monkeypatch.setattr(Database, "acknowledging", lambda self, within=1.0: False)
+
+
 def _zd_ticket(ticket_id: int, customer: str, **kw: Any) -> dict[str, Any]:
     at = kw.pop("at", T0)
     return p.zendesk_ticket(
@@ -358,3 +366,39 @@ def test_a_delivery_held_by_another_job_is_left_to_it(rt: Runtime) -> None:
         assert outcomes[1] == f"delivery {ids[1]} does not exist or is held by another job"
     assert _statuses(rt, ids)[ids[1]] == DeliveryStatus.RECEIVED  # its own job processes it
     assert _statuses(rt, ids)[ids[0]] == _statuses(rt, ids)[ids[2]] == DeliveryStatus.PROCESSED
+
+
+def test_sqlite_acknowledging_webhooks_processes_one_at_a_time(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite has one writer and acknowledgements go first: a batch in a process that has just acknowledged
+    webhooks would hold them back for all of its deliveries, so it goes a transaction per delivery."""
+    from sqlalchemy import event
+
+    monkeypatch.undo()  # the real `Database.acknowledging`
+    ids = _store(rt, *(_zd("created", 70000 + n, f"c{n}", n) for n in range(4)))
+    commits: list[int] = []
+
+    def count(*args: Any) -> None:
+        commits.append(1)
+
+    event.listen(rt.db.engine, "commit", count)
+    try:
+        process_many(rt, ids)
+    finally:
+        event.remove(rt.db.engine, "commit", count)
+    assert set(_statuses(rt, ids).values()) == {DeliveryStatus.PROCESSED}
+    assert len(commits) == (4 if rt.db.is_sqlite else 1)  # PostgreSQL has no single writer: one batch
+
+
+def test_the_writer_gate_knows_when_acknowledgements_came_last() -> None:
+    from connector.store.database import WriterGate
+
+    gate = WriterGate()
+    assert not gate.urgent_within(1.0)
+    with gate.hold(urgent=False):
+        pass
+    assert not gate.urgent_within(1.0)  # background work is not an acknowledgement
+    with gate.hold(urgent=True):
+        pass
+    assert gate.urgent_within(1.0) and not gate.urgent_within(0.0)
+    gate.expect(1)  # one on its way: waiting counts too
+    assert gate.urgent_within(0.0)

@@ -5,16 +5,20 @@ A backlog — a burst of webhooks, a vendor retrying after an outage — reaches
 of ids. The batch's deliveries are read and locked with one statement, the links of every object
 they name with one more, and the tickets those links point to are locked together, in id order.
 Then the deliveries are applied in order, in **rounds**: a round holds at most one delivery per
-ticket and per customer, so whatever a delivery's reaction reads (its ticket, its customer's other
-tickets for a repeat cluster) is what it would have read processed alone, after the ones before it.
-After each round the touched tickets' SLA clocks are refreshed together (`connector.sla.many`), the
-escalation engine reacts to all of them (`settle_many`), and sync records its intents — each ticket
-up to its own latest event, exactly as one delivery at a time would. A burst of updates to one
-ticket makes one round per update; most batches are one round.
+ticket — and, where the policy makes a reaction read other tickets, per customer (repeat clusters)
+and per problem (users affected) — so whatever a delivery's reaction reads is what it would have read
+processed alone, after the ones before it. After each round the touched tickets' SLA clocks are
+refreshed together (`connector.sla.many`), the escalation engine reacts to all of them
+(`settle_many`), and sync records its intents — each ticket up to its own latest event, exactly as one
+delivery at a time would. A burst of updates to one ticket makes one round per update; most batches
+are one round.
 
-A batch that fails in any way is rolled back and its deliveries are processed one by one, each in
-its own transaction, where a failure is sorted as usual (retried with backoff, or rejected with its
-reason): one bad delivery costs its batch the bulk path, never the others their processing.
+On SQLite, a batch job that finds webhooks being acknowledged in its process (in the last second)
+processes its deliveries one at a time: SQLite has one writer, acknowledgements go first, and a
+transaction per delivery lets them in between. A batch that fails in any way is rolled back and its
+deliveries are processed one by one, each in its own transaction, where a failure is sorted as usual
+(retried with backoff, or rejected with its reason): one bad delivery costs its batch the bulk path,
+never the others their processing.
 """
 
 from __future__ import annotations
@@ -71,8 +75,10 @@ def process_many(rt: Runtime, delivery_ids: Sequence[int]) -> list[str]:
     """Process stored deliveries (see the module); returns each one's outcome, in order. Safe to run
     twice, and beside other workers: a delivery another transaction holds is left to it."""
     ids = list(dict.fromkeys(delivery_ids))
-    if len(ids) <= 1:
-        return [process(rt, i) for i in ids]
+    if len(ids) <= 1 or rt.db.acknowledging():
+        # SQLite while webhooks come in: one writer, and acknowledgements go first — a transaction per
+        # delivery lets them in between; the batch would hold them back for all of its deliveries
+        return _one_by_one(rt, ids)
     try:
         outcomes = _together(rt, ids)
     except Exception as exc:  # not dropped: each delivery is processed alone, where its failure is sorted

@@ -8,6 +8,7 @@ telling the user to run `connector db upgrade`.
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -71,6 +72,12 @@ class Database:
         with self._serialized(urgent=True), self.engine.begin() as conn:
             yield conn
 
+    def acknowledging(self, within: float = 1.0) -> bool:
+        """Has an acknowledgement of this process taken the SQLite writer in the last `within` seconds?
+        Then work that would hold the writer long (a batch of deliveries) goes in short transactions.
+        False elsewhere: PostgreSQL has no single writer."""
+        return self._gate is not None and self._gate.urgent_within(within)
+
     def expect(self, acknowledgements: int) -> None:
         """Note acknowledgements on their way to the SQLite writer (negative: answered): background
         work does not take the writer while any is expected (see `WriterGate`). No-op elsewhere."""
@@ -126,6 +133,7 @@ class WriterGate:
         self._owner: int | None = None
         self._depth = 0
         self._urgent = 0
+        self._urgent_at = float("-inf")  # when an urgent holder (an acknowledgement) last took the gate
 
     def expect(self, count: int) -> None:
         """`count` more (or, negative, fewer) acknowledgements coming: they count as waiting for the
@@ -134,6 +142,11 @@ class WriterGate:
             self._urgent += count
             if count < 0:
                 self._cond.notify_all()
+
+    def urgent_within(self, seconds: float) -> bool:
+        """Did an urgent holder take the gate in the last `seconds`, or is one waiting or expected now?"""
+        with self._cond:
+            return self._urgent > 0 or time.monotonic() - self._urgent_at < seconds
 
     @contextmanager
     def hold(self, *, urgent: bool) -> Iterator[None]:
@@ -147,6 +160,7 @@ class WriterGate:
                             self._cond.wait()
                     finally:
                         self._urgent -= 1
+                    self._urgent_at = time.monotonic()
                 else:
                     while self._owner is not None or self._urgent:
                         self._cond.wait()
