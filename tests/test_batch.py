@@ -402,3 +402,23 @@ def test_the_writer_gate_knows_when_acknowledgements_came_last() -> None:
     assert gate.urgent_within(1.0) and not gate.urgent_within(0.0)
     gate.expect(1)  # one on its way: waiting counts too
     assert gate.urgent_within(0.0)
+
+
+def test_new_tickets_are_stored_before_the_deliveries_that_name_them(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's new tickets take their ids ahead and are inserted with a later flush; a delivery's row
+    names its ticket only once that flush has run (nothing else in the batch need flush before it)."""
+    from connector import escalation
+    from connector.inbox import batch
+
+    monkeypatch.setattr(batch, "refresh_many", lambda *a, **k: {})
+    monkeypatch.setattr(escalation, "settle_many", lambda *a, **k: {})
+    fell_back: list[str] = []
+    monkeypatch.setattr(batch, "_one_by_one", lambda rt, ids: fell_back.append("one by one") or [])
+    ids = _store(rt, *(_zd("created", 71000 + n, f"c{n}", n) for n in range(3)))
+    process_many(rt, ids)
+    assert fell_back == []
+    with rt.db.session() as s:
+        named = list(s.scalars(select(Delivery.ticket_id).where(Delivery.id.in_(ids)).order_by(Delivery.id)))
+        assert named == sorted(s.scalars(select(Ticket.id)))

@@ -124,6 +124,7 @@ def _together(rt: Runtime, ids: list[int]) -> list[str]:
                 items.append(item)
         if items:
             _apply_all(rt, s, items)
+            s.flush()  # the new tickets first: a delivery's row then names one that exists
         for item in items:
             d = item.delivery
             d.ticket_id = item.ticket_id
