@@ -405,12 +405,19 @@ def test_the_writer_gate_knows_when_acknowledgements_came_last() -> None:
 
 
 def test_new_tickets_are_stored_before_the_deliveries_that_name_them(
-    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+    database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A batch's new tickets take their ids ahead and are inserted with a later flush; a delivery's row
-    names its ticket only once that flush has run (nothing else in the batch need flush before it)."""
+    names its ticket only once that flush has run (nothing else in the batch need flush before it: no
+    clocks, no engine, and — under signx — no users-affected count reading links)."""
     from connector import escalation
     from connector.inbox import batch
+
+    with installed_runtime(database, CONNECTOR_POLICY="signx") as rt:
+        _stored_before_named(rt, monkeypatch, batch, escalation)
+
+
+def _stored_before_named(rt: Runtime, monkeypatch: pytest.MonkeyPatch, batch: Any, escalation: Any) -> None:
 
     monkeypatch.setattr(batch, "refresh_many", lambda *a, **k: {})
     monkeypatch.setattr(escalation, "settle_many", lambda *a, **k: {})
