@@ -409,10 +409,8 @@ def _comment(ticket: Ticket, event: InboundEvent, role: LinkRole, note: Note, in
     visibility = "public" if c.public else "internal"
     author = c.author_name or c.author_id or "unknown author"
     what = "comment" if change is Kind.COMMENTED else change.value.replace("_", " ")
-    ref = event.object
-    key = f"comment:{ref.vendor}/{instance}/{c.external_id}"
-    if change is not Kind.COMMENTED:
-        key += f":{change.value}@{event.occurred_at.isoformat()}"
+    key = comment_key(event, instance)
+    assert key is not None
     recorded = note(
         CommentPosted(
             change=change,
@@ -438,6 +436,20 @@ def _comment(ticket: Ticket, event: InboundEvent, role: LinkRole, note: Note, in
     if is_agent and event.occurred_at >= ticket.created_at:
         ticket.first_response_at = event.occurred_at
     return True
+
+
+def comment_key(event: InboundEvent, instance: str) -> str | None:
+    """The timeline's dedupe key of the comment an event reports (None: it reports none): the vendor's
+    comment id, and for an edit or a deletion its kind and time."""
+    c = event.comment
+    if c is None:
+        return None
+    ref = event.object
+    key = f"comment:{ref.vendor}/{instance}/{c.external_id}"
+    change = _COMMENT_CHANGE.get(event.kind, Kind.COMMENTED)
+    if change is not Kind.COMMENTED:
+        key += f":{change.value}@{event.occurred_at.isoformat()}"
+    return key
 
 
 def _label(event: InboundEvent) -> str:
