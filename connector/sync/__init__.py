@@ -5,7 +5,7 @@ the store, tickets and the outbox."""
 
 from __future__ import annotations
 
-from connector.sync.engine import ECHO_WINDOW, Rules, Syncing, react
+from connector.sync.engine import ECHO_WINDOW, Rules, Syncing, links_of, may_sync, react
 from connector.sync.links import linked_issue_sent
 
-__all__ = ["ECHO_WINDOW", "Rules", "Syncing", "linked_issue_sent", "react"]
+__all__ = ["ECHO_WINDOW", "Rules", "Syncing", "linked_issue_sent", "links_of", "may_sync", "react"]

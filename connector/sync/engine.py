@@ -107,13 +107,22 @@ class SyncedTicket:
         return a.ref.external_id
 
 
-def react(s: Session, ticket_id: int, applied: Sequence[Applied], syncing: Syncing, now: datetime) -> list[OutboxItem]:
+def react(
+    s: Session,
+    ticket_id: int,
+    applied: Sequence[Applied],
+    syncing: Syncing,
+    now: datetime,
+    *,
+    links: Sequence[Link] | None = None,
+) -> list[OutboxItem]:
     """Record the sync intents the events applied to one ticket ask for; the new outbox rows. `now`:
-    when the delivery is processed (a tool reports the connector's own change after it was asked for)."""
+    when the delivery is processed (a tool reports the connector's own change after it was asked for).
+    `links`: the ticket's links, when the caller read them already (`links_of`, a batch's tickets at once)."""
     interesting = [a for a in applied if _may_sync(a)]
     if not interesting:  # most deliveries: no comment, no status reaching an end (no query at all)
         return []
-    t = load_ticket(s, ticket_id)
+    t = load_ticket(s, ticket_id, links=links)
     if t is None or (
         t.zendesk is None and not t.issues and not any(a.role is LinkRole.POSTMORTEM for a in interesting)
     ):
@@ -144,6 +153,20 @@ def react(s: Session, ticket_id: int, applied: Sequence[Applied], syncing: Synci
     return [m for m in made if m is not None]
 
 
+def may_sync(applied: Sequence[Applied]) -> bool:
+    """Could any of these events ask anything of another tool (then `react` reads the ticket's links)?"""
+    return any(_may_sync(a) for a in applied)
+
+
+def links_of(s: Session, ticket_ids: Sequence[int]) -> dict[int, list[Link]]:
+    """The links of many tickets, with one statement, in id order (what `react` reads of each)."""
+    out: dict[int, list[Link]] = {t: [] for t in ticket_ids}
+    if ticket_ids:
+        for link in s.scalars(select(Link).where(Link.ticket_id.in_(list(ticket_ids))).order_by(Link.id)):
+            out[link.ticket_id].append(link)
+    return out
+
+
 def _may_sync(a: Applied) -> bool:
     """Could this event ask anything of another tool (a new comment, a status reaching its end)?"""
     if a.ref is None or a.role is None or a.at is None:
@@ -155,11 +178,13 @@ def _may_sync(a: Applied) -> bool:
     return a.kind in (EventKind.STATUS_CHANGED, EventKind.INCIDENT_RESOLVED)
 
 
-def load_ticket(s: Session, ticket_id: int) -> SyncedTicket | None:
+def load_ticket(s: Session, ticket_id: int, *, links: Sequence[Link] | None = None) -> SyncedTicket | None:
     ticket = s.get(Ticket, ticket_id)
     if ticket is None:
         return None
-    links = list(s.scalars(select(Link).where(Link.ticket_id == ticket_id).order_by(Link.id)))
+    if links is None:
+        links = list(s.scalars(select(Link).where(Link.ticket_id == ticket_id).order_by(Link.id)))
+    links = list(links)
     zendesk = next(
         (x for x in links if x.role == LinkRole.ORIGIN.value and x.vendor == "zendesk" and x.object_type == "ticket"),
         None,
