@@ -137,22 +137,41 @@ def _owe(
     return owed
 
 
-def postmortems_fall_due(c: Context, acting: Acting) -> None:
+def postmortems_fall_due(c: Context, acting: Acting, owed: Sequence[Followup] | None = None) -> None:
     """A resolved ticket's owed post-mortems are due `within` after its resolution; each becomes a
-    Jira task holding the template."""
+    Jira task holding the template. `owed`: the ticket's post-mortems owed with no due time yet, when
+    the caller read them already (`postmortems_owed`, many tickets at once)."""
     s, ticket = c.s, c.ticket
-    if ticket.status not in _RESOLVED or ticket.resolved_at is None:
+    resolved_at = ticket.resolved_at
+    if not _resolved(ticket) or resolved_at is None:
         return
-    for f in s.scalars(
-        select(Followup).where(
-            Followup.ticket_id == ticket.id,
-            Followup.kind == FollowupKind.POSTMORTEM.value,
-            Followup.due_at.is_(None),
-            Followup.done_at.is_(None),
-        )
-    ):
-        f.due_at = ticket.resolved_at + timedelta(seconds=f.within_seconds)
+    for f in postmortems_owed(s, [ticket])[ticket.id] if owed is None else owed:
+        f.due_at = resolved_at + timedelta(seconds=f.within_seconds)
         _postmortem_task(c, acting, f)
+
+
+def postmortems_owed(s: Session, tickets: Sequence[Ticket]) -> dict[int, list[Followup]]:
+    """The post-mortems each resolved ticket owes with no due time yet, with one statement for all of them
+    (each ticket's in id order)."""
+    out: dict[int, list[Followup]] = {t.id: [] for t in tickets}
+    resolved = [t.id for t in tickets if _resolved(t)]
+    if resolved:
+        for f in s.scalars(
+            select(Followup)
+            .where(
+                Followup.ticket_id.in_(resolved),
+                Followup.kind == FollowupKind.POSTMORTEM.value,
+                Followup.due_at.is_(None),
+                Followup.done_at.is_(None),
+            )
+            .order_by(Followup.id)
+        ):
+            out[f.ticket_id].append(f)
+    return out
+
+
+def _resolved(ticket: Ticket) -> bool:
+    return ticket.status in _RESOLVED and ticket.resolved_at is not None
 
 
 def _postmortem_task(c: Context, acting: Acting, f: Followup) -> None:

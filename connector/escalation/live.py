@@ -20,7 +20,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connector.escalation.carry import ANYWHERE, Acting, carry_out, decision_row, postmortems_fall_due
+from connector.escalation.carry import (
+    ANYWHERE,
+    Acting,
+    carry_out,
+    decision_row,
+    postmortems_fall_due,
+    postmortems_owed,
+)
 from connector.escalation.engine import decide, reacts_to
 from connector.escalation.repeats import may_complete_cluster, repeat_signals
 from connector.escalation.requests import Context, read_shared
@@ -257,15 +264,23 @@ def _react_together(
         if any(d.outcome is not Outcome.SKIPPED for d in step.reaction.decisions)
     ]
     read_shared(s, acts)
+    # a resolution with no decision of its own still makes the post-mortems owed fall due (read for all at once)
+    resolving = [
+        step.ticket for step in steps if any(isinstance(x, Changed) and "status" in x.fields for x in step.signals)
+    ]
+    owed = postmortems_owed(s, resolving)
     for context, step in zip(contexts, steps, strict=True):
         for d, row in zip(step.reaction.decisions, step.rows, strict=True):
             carry_out(context, acting, d, row, now)
             step.reaction.retargets |= _moves_clocks(policy, step.before, d.changes)
-        # a resolution with no decision of its own still makes the post-mortems owed fall due
-        if any(isinstance(x, Changed) and "status" in x.fields for x in step.signals):
-            postmortems_fall_due(context, acting)
+        if step.ticket.id in owed:
+            postmortems_fall_due(context, acting, owed[step.ticket.id])
     close_unsent(s, unsent)
     return {step.ticket.id: step.reaction for step in steps}
+
+
+def _status_changed(signal: Signal) -> bool:
+    return isinstance(signal, Changed) and "status" in signal.fields
 
 
 def _moves_clocks(policy: Policy, ticket: Mapping[str, Any], changes: Mapping[str, tuple[Any, Any]]) -> bool:
