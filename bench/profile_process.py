@@ -9,7 +9,9 @@ stored through the real sink, then processed one by one as a worker would. Two w
 - `new-p0` (the default, the heaviest case): new urgent Zendesk tickets, each a P0 paged at once: a
   ticket, its link, SLA clocks, three escalation decisions and two outbox intents per delivery;
 - `update` (the common case): a status change (NEW → OPEN) of a normal-priority ticket already
-  processed (created in the set-up, not measured).
+  processed (created in the set-up, not measured);
+- `mix`: the deliveries `bench.ingest` sends (replies, status, priority and tag changes, `created`
+  again, at random priorities: some become P0s and page) about 500 tickets opened in the set-up.
 
 On PostgreSQL the queue is the Redis at `--redis-url`, as in production (its database is emptied
 before and after); on SQLite, the embedded in-process queue. Nothing runs the jobs enqueued.
@@ -34,6 +36,7 @@ import json
 import logging
 import os
 import pstats
+import random
 import shutil
 import statistics
 import sys
@@ -49,6 +52,7 @@ from sqlalchemy import event
 
 from adapters.zendesk import signature
 from bench.e2e import urgent_ticket_body
+from bench.ingest import zendesk_payload
 from bench.servers import Backend, PostgresBackend, SqliteBackend
 from connector.config import Settings
 from connector.demo.payloads import zendesk_event, zendesk_ticket
@@ -70,7 +74,9 @@ PARTS = (
 )
 
 
-WORKLOADS = ("new-p0", "update")
+WORKLOADS = ("new-p0", "update", "mix")
+#: the `mix` workload's tickets: bench.ingest's generator picks among these
+_MIX_TICKETS = range(10_000, 10_500)
 
 
 def bodies(workload: str, count: int, first_id: int) -> tuple[list[bytes], list[bytes]]:
@@ -78,6 +84,16 @@ def bodies(workload: str, count: int, first_id: int) -> tuple[list[bytes], list[
     now = datetime.now(UTC)
     if workload == "new-p0":
         return [], [urgent_ticket_body(first_id + i, now) for i in range(count)]
+    if workload == "mix":
+        opened_at = now - timedelta(hours=2)
+        setup = [
+            json.dumps(
+                zendesk_event("created", _normal_ticket(t, "NEW", created=opened_at, updated=opened_at), {}, opened_at)
+            ).encode()
+            for t in _MIX_TICKETS
+        ]
+        rng = random.Random(first_id)
+        return setup, [json.dumps(zendesk_payload(rng, now)).encode() for _ in range(count)]
     opened_at = now - timedelta(minutes=5)
     setup, measured = [], []
     for ticket_id in range(first_id, first_id + count):

@@ -44,8 +44,8 @@ from connector.sla.many import refresh_many
 from connector.store import FINAL_STATUSES, DeliveryStatus
 from connector.store.database import transient
 from connector.store.tables import Delivery, SlaFire, Ticket
-from connector.tickets import Applied, apply_event, locks
-from connector.tickets.apply import known_link, look_ahead, reserve_ticket_ids
+from connector.tickets import Applied, apply_event, locks, timeline
+from connector.tickets.apply import ObjectKey, comment_key, known_link, look_ahead, reserve_ticket_ids
 
 log = logging.getLogger(__name__)
 
@@ -164,28 +164,16 @@ def _prepare(rt: Runtime, s: Session, d: Delivery, outcomes: dict[int, str]) -> 
 
 
 def _apply_all(rt: Runtime, s: Session, items: list[_Item]) -> None:
-    links = look_ahead(
-        s,
-        (
-            (e.object.vendor, item.delivery.instance, e.object.object_type, e.object.external_id)
-            for item in items
-            for e, _ in item.events
-        ),
-    )
-    hinted = (int(e.ticket_hint) for item in items for e, _ in item.events if e.ticket_hint and e.ticket_hint.isdigit())
+    events = [(item, e) for item in items for e, _ in item.events]
+    links = look_ahead(s, (_object_key(item, e) for item, e in events))
+    hinted = {int(e.ticket_hint) for _, e in events if e.ticket_hint and e.ticket_hint.isdigit()}
     # every ticket the batch will touch, locked now and in id order (two batches never deadlock on them)
-    tickets = locks.lock_many(s, sorted({link.ticket_id for link in links.values()} | set(hinted)))
+    tickets = locks.lock_many(s, sorted({link.ticket_id for link in links.values()} | hinted))
     # an object not linked yet may open a ticket: its id taken now, with the others', not by a flush each
-    reserve_ticket_ids(
-        s,
-        sum(
-            1
-            for item in items
-            for e, _ in item.events
-            if e.creates_ticket
-            and (e.object.vendor, item.delivery.instance, e.object.object_type, e.object.external_id) not in links
-        ),
-    )
+    reserve_ticket_ids(s, sum(1 for item, e in events if e.creates_ticket and _object_key(item, e) not in links))
+    # whether each comment on a linked object is on its ticket's timeline already: one statement for all
+    commented = ((links.get(_object_key(item, e)), comment_key(e, item.delivery.instance)) for item, e in events)
+    timeline.look_ahead_keys(s, ((link.ticket_id, key) for link, key in commented if link and key))
     settle = _Settle(rt, s)
     reads = _Reads.of(settle.policy())
     current = _Round()
@@ -197,6 +185,11 @@ def _apply_all(rt: Runtime, s: Session, items: list[_Item]) -> None:
         current.keys |= keys
         _apply(s, item, current, reads)
     settle(current)
+
+
+def _object_key(item: _Item, event: InboundEvent) -> ObjectKey:
+    ref = event.object
+    return (ref.vendor, item.delivery.instance, ref.object_type, ref.external_id)
 
 
 #: the fields whose change may complete a repeat cluster (`escalation.repeats.may_complete_cluster`)
@@ -227,7 +220,7 @@ def _keys_before(s: Session, item: _Item, tickets: Mapping[int, Ticket], reads: 
     instance = item.delivery.instance
     for event, mapped in item.events:
         ref = event.object
-        key = (ref.vendor, instance, ref.object_type, ref.external_id)
+        key = _object_key(item, event)
         link = known_link(s, key)
         ticket = None if link is None else tickets.get(link.ticket_id)
         keys.add(("object", *key))
@@ -309,8 +302,9 @@ class _Settle:
             t: [*escalation.signals_of(done.applied_to[t]), *escalation.fire_signals(fires.get(t, ()))] for t in until
         }
         escalation.settle_many(s, policy, signals, now, refresh=again, acting=acting)
+        links = sync.links_of(s, [t for t in until if sync.may_sync(done.applied_to[t])])
         for t in until:
-            sync.react(s, t, done.applied_to[t], syncing, now)
+            sync.react(s, t, done.applied_to[t], syncing, now, links=links.get(t, []))
         # an incident linked to its problem (or the problem arriving after them): the problem's users affected
         impact = escalation.linked_impact(s, policy, done.applied_to)
         if impact:
