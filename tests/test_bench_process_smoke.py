@@ -31,3 +31,16 @@ def test_an_update_finds_its_ticket_and_a_new_p0_creates_one() -> None:
     assert [json.loads(b)["detail"]["id"] for b in measured] == [json.loads(b)["detail"]["id"] for b in setup]
     setup, measured = profile_process.bodies("new-p0", 2, 5_000)
     assert setup == [] and len({json.loads(b)["detail"]["id"] for b in measured}) == 2
+
+
+def test_batches_are_measured_beside_one_at_a_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "report.json"
+    argv = ["--backend", "sqlite", "--deliveries", "6", "--workload", "update", "--batch", "1,3", "--json", str(out)]
+    assert profile_process.main([*argv, "--modes", "full"]) == 0
+    results = {r["batch"]: r for r in json.loads(out.read_text())["results"]}
+    assert results[1]["commits"] == 1 and results[3]["commits"] == round(1 / 3, 2)  # one transaction per batch
+    assert results[3]["statements"] < results[1]["statements"]
+    summary = capsys.readouterr().out.splitlines()
+    assert any(
+        line.split()[:2] == ["3", "full"] and line.endswith("x") for line in summary
+    )  # its ratio to one at a time
