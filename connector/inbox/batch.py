@@ -44,8 +44,9 @@ from connector.sla.many import refresh_many
 from connector.store import FINAL_STATUSES, DeliveryStatus
 from connector.store.database import transient
 from connector.store.tables import Delivery, SlaFire, Ticket
-from connector.tickets import Applied, apply_event, locks, timeline
-from connector.tickets.apply import ObjectKey, comment_key, known_link, look_ahead, reserve_ticket_ids
+from connector.tickets import Applied, apply_event, locks
+from connector.tickets.ahead import ObjectKey, known_link, look_ahead_keys, look_ahead_links, reserve_ticket_ids
+from connector.tickets.apply import comment_key
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ def _prepare(rt: Runtime, s: Session, d: Delivery, outcomes: dict[int, str]) -> 
 
 def _apply_all(rt: Runtime, s: Session, items: list[_Item]) -> None:
     events = [(item, e) for item in items for e, _ in item.events]
-    links = look_ahead(s, (_object_key(item, e) for item, e in events))
+    links = look_ahead_links(s, (_object_key(item, e) for item, e in events))
     hinted = {int(e.ticket_hint) for _, e in events if e.ticket_hint and e.ticket_hint.isdigit()}
     # every ticket the batch will touch, locked now and in id order (two batches never deadlock on them)
     tickets = locks.lock_many(s, sorted({link.ticket_id for link in links.values()} | hinted))
@@ -173,7 +174,7 @@ def _apply_all(rt: Runtime, s: Session, items: list[_Item]) -> None:
     reserve_ticket_ids(s, sum(1 for item, e in events if e.creates_ticket and _object_key(item, e) not in links))
     # whether each comment on a linked object is on its ticket's timeline already: one statement for all
     commented = ((links.get(_object_key(item, e)), comment_key(e, item.delivery.instance)) for item, e in events)
-    timeline.look_ahead_keys(s, ((link.ticket_id, key) for link, key in commented if link and key))
+    look_ahead_keys(s, ((link.ticket_id, key) for link, key in commented if link and key))
     settle = _Settle(rt, s)
     reads = _Reads.of(settle.policy())
     current = _Round()

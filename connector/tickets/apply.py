@@ -8,12 +8,12 @@ field values a mapping read from the event (plain values; this module knows no m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.model import (
@@ -29,16 +29,11 @@ from connector.model import (
 )
 from connector.store.tables import Link, Ticket
 from connector.tickets import locks, timeline
+from connector.tickets.ahead import links_ahead, reserved_id
 from connector.tickets.timeline import CommentPosted, FieldsChanged, Kind, Linked, ObjectEvent, TicketCreated
 
 #: `locks.known` key: the links this transaction made for a ticket
 LINKS_MADE = "links_made"
-#: `Session.info` key: the links looked up ahead for a batch of events (`look_ahead`), with the transaction
-_AHEAD = "links_ahead"
-#: a vendor object's identity: (vendor, instance, object type, external id)
-ObjectKey = tuple[str, str, str, str]
-#: `Session.info` key: ids taken ahead for the tickets a batch may create (`reserve_ticket_ids`)
-_RESERVED = "ticket_ids_reserved"
 _COMMENT_CHANGE = {EventKind.COMMENT_UPDATED: Kind.COMMENT_UPDATED, EventKind.COMMENT_DELETED: Kind.COMMENT_DELETED}
 
 
@@ -78,58 +73,6 @@ def find_link(s: Session, *, vendor: str, instance: str, object_type: str, exter
             Link.external_id == external_id,
         )
     )
-
-
-def look_ahead(s: Session, keys: Iterable[ObjectKey]) -> dict[ObjectKey, Link]:
-    """The links of many vendor objects, read with one statement, and remembered for the rest of the
-    transaction (a batch of deliveries: `apply_event` then asks for none of them again, and a link it
-    makes joins them). Returns the links found."""
-    wanted = set(keys)
-    found: dict[ObjectKey, Link] = {}
-    if wanted:
-        columns = (Link.vendor, Link.instance, Link.object_type, Link.external_id)
-        # each column IN its values (the unique index serves it), then the exact keys picked out here
-        q = select(Link).where(*(c.in_(sorted({k[i] for k in wanted})) for i, c in enumerate(columns)))
-        for link in s.scalars(q):
-            key = (link.vendor, link.instance, link.object_type, link.external_id)
-            if key in wanted:
-                found[key] = link
-    s.info[_AHEAD] = (_innermost(s), {key: found.get(key) for key in wanted})
-    return found
-
-
-def reserve_ticket_ids(s: Session, count: int) -> None:
-    """Take `count` ids for tickets this transaction may create (PostgreSQL: from the table's sequence,
-    one statement for all), so that creating each learns its id without a flush of its own. Ids left
-    unused are skipped, as a sequence allows. A no-op on SQLite, whose inserts are no round trip."""
-    if count <= 0 or s.get_bind().dialect.name != "postgresql":
-        return
-    sequence = func.nextval(func.pg_get_serial_sequence(Ticket.__tablename__, "id"))
-    ids = sorted(s.scalars(select(sequence).select_from(func.generate_series(1, count))), reverse=True)
-    s.info[_RESERVED] = (_innermost(s), ids)  # popped from the end: tickets numbered in the order they come
-
-
-def _reserved_id(s: Session) -> int | None:
-    memo = s.info.get(_RESERVED)
-    if memo is None or memo[0] is not _innermost(s) or not memo[1]:
-        return None
-    return int(memo[1].pop())
-
-
-def known_link(s: Session, key: ObjectKey) -> Link | None:
-    """The object's link as the look-ahead of this transaction knows it (with the links made since);
-    None when it is not linked, or was not looked up."""
-    ahead = _ahead(s)
-    return None if ahead is None else ahead.get(key)
-
-
-def _ahead(s: Session) -> dict[ObjectKey, Link | None] | None:
-    memo = s.info.get(_AHEAD)
-    return memo[1] if memo is not None and memo[0] is _innermost(s) else None
-
-
-def _innermost(s: Session) -> Any:
-    return s.get_nested_transaction() or s.get_transaction()
 
 
 def apply_event(
@@ -237,7 +180,7 @@ def _ticket_and_link(
     allows), whether the ticket was created, and (when it was) the fields written to it; None if the
     event may not open one."""
     ref = event.object
-    ahead, key = _ahead(s), (ref.vendor, instance, ref.object_type, ref.external_id)
+    ahead, key = links_ahead(s), (ref.vendor, instance, ref.object_type, ref.external_id)
     if ahead is not None and key in ahead:
         link = ahead[key]
     else:
@@ -273,7 +216,7 @@ def _ticket_and_link(
         field_versions={},
     )
     written = _write_fields(ticket, fields, event.occurred_at)
-    reserved = _reserved_id(s)
+    reserved = reserved_id(s)
     s.add(ticket)
     if reserved is None:
         s.flush()  # its id
@@ -307,7 +250,7 @@ def _link(s: Session, ticket: Ticket, event: InboundEvent, instance: str, role: 
         role=role.value,
     )
     s.add(link)
-    ahead = _ahead(s)
+    ahead = links_ahead(s)
     if ahead is None:
         s.flush()  # a concurrent job that linked the same object first makes this raise IntegrityError
     else:  # a batch: that IntegrityError comes with the round's flush, and fails the batch

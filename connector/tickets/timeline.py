@@ -17,7 +17,7 @@ Row kinds:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from connector.model import EventKind, LinkRole
 from connector.store.tables import TimelineEntry
 from connector.tickets import locks
+from connector.tickets.ahead import keys_ahead
 
 
 class Kind(StrEnum):
@@ -391,46 +392,17 @@ def write(
     if recorded_at is not None:
         entry.recorded_at = recorded_at
     s.add(entry)
-    ahead = _keys_ahead(s)
+    ahead = keys_ahead(s)
     if ahead is not None and entry.dedupe_key is not None:
         ahead[0].add((ticket_id, entry.dedupe_key))
         ahead[1].add((ticket_id, entry.dedupe_key))
     return True
 
 
-#: `Session.info` key: dedupe keys looked up ahead for a batch (`look_ahead_keys`): (the transaction,
-#: the (ticket, key) pairs asked, those on the timeline — with the ones recorded since)
-_KEYS_AHEAD = "timeline_keys_ahead"
-
-
-def look_ahead_keys(s: Session, wanted: Iterable[tuple[int, str]]) -> None:
-    """Whether each (ticket, dedupe key) is on the timeline already, read with one statement for all of
-    them and remembered for the rest of the transaction: `seen` then asks the database about none of
-    them, nor about a ticket this transaction created, and `write` notes each key it records."""
-    asked = {(ticket_id, key[:255]) for ticket_id, key in wanted}
-    present: set[tuple[int, str]] = set()
-    if asked:
-        rows = s.execute(
-            select(TimelineEntry.ticket_id, TimelineEntry.dedupe_key).where(
-                TimelineEntry.ticket_id.in_(sorted({t for t, _ in asked})),
-                TimelineEntry.dedupe_key.in_(sorted({k for _, k in asked})),
-            )
-        )
-        present = {(t, k) for t, k in rows if k is not None and (t, k) in asked}
-    s.info[_KEYS_AHEAD] = (s.get_nested_transaction() or s.get_transaction(), asked, present)
-
-
-def _keys_ahead(s: Session) -> tuple[set[tuple[int, str]], set[tuple[int, str]]] | None:
-    memo = s.info.get(_KEYS_AHEAD)
-    if memo is None or memo[0] is not (s.get_nested_transaction() or s.get_transaction()):
-        return None
-    return memo[1], memo[2]
-
-
 def seen(s: Session, *, ticket_id: int, dedupe_key: str) -> bool:
     """Is a fact with this key on the ticket's timeline already? (A concurrent writer of the same key
     fails on the unique constraint instead, and its job retries and finds it.)"""
-    ahead = _keys_ahead(s)
+    ahead = keys_ahead(s)
     key = (ticket_id, dedupe_key[:255])
     if ahead is not None and (key in ahead[0] or locks.created_here(s, ticket_id)):
         return key in ahead[1]
