@@ -58,7 +58,8 @@ class ConnectorWorker(SimpleWorker):
             thread.stop()
         pubsub.unsubscribe()
         thread.join(timeout=1)
-        pubsub.close()
+        if not thread.is_alive():  # else the thread closes it as it ends: two closes at once race (seen in CI)
+            pubsub.close()
 
 
 class ThreadWorker(ConnectorWorker):
