@@ -70,6 +70,13 @@ class ThreadWorker(ConnectorWorker):
     def _install_signal_handlers(self) -> None:  # signals only work in the main thread
         return None
 
+    def subscribe(self) -> None:
+        """No command channel: a worker in a thread of another process (the embedded worker, a test's
+        drain) is stopped by its owner, not by `rq` commands over pubsub. On the embedded fakeredis the
+        channel's thread and the worker shared one in-process socket, and its teardown could close it
+        while the other was reading ('generator already executing')."""
+        return None
+
 
 def run_worker(queue: JobQueue, *, burst: bool = False, logging_level: str = "INFO") -> None:
     """`connector worker`'s main loop: RQ's worker, started again whenever it stops on a failure, until
