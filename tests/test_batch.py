@@ -12,6 +12,7 @@ takes its new tickets' ids ahead from the sequence, and may leave gaps)."""
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -120,12 +121,57 @@ def corpus() -> list[tuple[str, bytes]]:
     return out
 
 
-def _run(database: Database, batch: int, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def random_corpus(seed: int, count: int = 48) -> list[tuple[str, bytes]]:
+    """A burst about a few tickets of a few customers, in a random order of random kinds: openings
+    (some urgent: a page), status and priority changes, replies (some with a churn word), incidents
+    linked to a problem, tickets moved to another category by their subject — what rounds must keep
+    apart."""
+    rng = random.Random(seed)
+    customers = ["acme", "globex", "initech"]
+    tickets = {62100 + n: rng.choice(customers) for n in range(8)}
+    problem = 62100
+    out: list[tuple[str, bytes]] = []
+    for n in range(count):
+        ticket_id = rng.choice(list(tickets))
+        who = tickets[ticket_id]
+        minutes = n  # deliveries in the order of their events; the ticket's fields as of each
+        kind = rng.choice(["created", "status", "priority", "reply", "churn", "problem", "subject"])
+        priority = rng.choice(["LOW", "NORMAL", "HIGH", "URGENT"])
+        status = rng.choice(["OPEN", "PENDING", "SOLVED"])
+        if kind == "created":
+            body = _zd("created", ticket_id, who, minutes, priority=priority, status="NEW")
+        elif kind == "status":
+            body = _zd(
+                "status_changed", ticket_id, who, minutes, {"current": status, "previous": "OPEN"}, status=status
+            )
+        elif kind == "priority":
+            body = _zd(
+                "priority_changed",
+                ticket_id,
+                who,
+                minutes,
+                {"current": priority, "previous": "NORMAL"},
+                priority=priority,
+            )
+        elif kind in ("reply", "churn"):
+            text = "We are canceling our plan." if kind == "churn" else "Any news on this?"
+            body = _comment(ticket_id, who, minutes, text, agent=rng.random() < 0.5)
+        elif kind == "problem" and ticket_id != problem:
+            body = _zd("problem_link_changed", ticket_id, who, minutes, {"current": str(problem), "previous": None})
+        else:
+            body = _zd("subject_changed", ticket_id, who, minutes, subject="Report shows wrong data", tags=["billing"])
+        out.append(("zendesk", json.dumps(body).encode()))
+    return out
+
+
+def _run(
+    database: Database, batch: int, monkeypatch: pytest.MonkeyPatch, bodies: list[tuple[str, bytes]] | None = None
+) -> dict[str, Any]:
     with installed_runtime(database, CONNECTOR_POLICY="nwire", CONNECTOR_PROCESS_BATCH_MAX=str(batch)) as rt:
         from webhooks.app import create_app
 
         client = create_app(rt, start_worker=False).test_client()
-        for vendor, body in corpus():
+        for vendor, body in corpus() if bodies is None else bodies:
             assert post(client, vendor, None, body=body).status_code in (200, 202)
         started = datetime.now(UTC)
         while rt.queue.dispatch(jobs=1, batch=batch):
@@ -148,7 +194,7 @@ def snapshot(rt: Runtime, started: datetime) -> dict[str, Any]:
                 return value
             if re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00", value):
                 return text(datetime.fromisoformat(value))
-            value = re.sub(r"ticket (\d+)", lambda m: f"ticket #{rel.get(int(m.group(1)), m.group(1))}", value)
+            value = re.sub(r"ticket:? (\d+)", lambda m: f"ticket #{rel.get(int(m.group(1)), m.group(1))}", value)
             return re.sub(r"hdc-ticket-(\d+)", lambda m: f"hdc-ticket-#{rel.get(int(m.group(1)), m.group(1))}", value)
 
         def data(value: Any) -> Any:
@@ -252,6 +298,19 @@ def test_batches_leave_the_rows_one_at_a_time_leaves(database: Database, monkeyp
         together = _run(database, batch, monkeypatch)
         for table, rows in reference.items():
             assert together[table] == rows, f"{table} differ with batches of {batch}"
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_random_bursts_in_batches_leave_the_rows_one_at_a_time_leaves(
+    database: Database, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    bodies = random_corpus(seed)
+    reference = _run(database, 1, monkeypatch, bodies)
+    assert reference["tickets"] and reference["escalations"]
+    batch = random.Random(seed).randint(3, 24)  # rounds cut in places no one chose
+    together = _run(database, batch, monkeypatch, bodies)
+    for table, rows in reference.items():
+        assert together[table] == rows, f"{table} differ with batches of {batch} (seed {seed})"
 
 
 @pytest.fixture
