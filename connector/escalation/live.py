@@ -265,9 +265,7 @@ def _react_together(
     ]
     read_shared(s, acts)
     # a resolution with no decision of its own still makes the post-mortems owed fall due (read for all at once)
-    resolving = [
-        step.ticket for step in steps if any(isinstance(x, Changed) and "status" in x.fields for x in step.signals)
-    ]
+    resolving = [step.ticket for step in steps if any(_status_changed(x) for x in step.signals)]
     owed = postmortems_owed(s, resolving)
     for context, step in zip(contexts, steps, strict=True):
         for d, row in zip(step.reaction.decisions, step.rows, strict=True):
